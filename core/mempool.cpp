@@ -1,0 +1,215 @@
+#include "ncap/mempool.hpp"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "log.hpp"
+#include "ncap/error.hpp"
+
+namespace ncap {
+namespace {
+
+log::Category kLog("mempool");
+constexpr uint32_t kMaxPools = 4096;
+std::atomic<Mempool*> g_pools[kMaxPools];
+
+uint32_t next_pow2(uint32_t v) {
+  uint32_t p = 1;
+  while (p < v) p <<= 1;
+  return p;
+}
+
+}  // namespace
+
+Mempool* Mempool::by_id(uint16_t id) noexcept {
+  return id < kMaxPools ? g_pools[id].load(std::memory_order_acquire) : nullptr;
+}
+
+std::unique_ptr<Mempool> Mempool::create(const MempoolConfig& cfg) {
+  if (cfg.count == 0 || cfg.count >= kInvalidHandle)
+    throw Error("create a mempool of " + std::to_string(cfg.count) + " buffers", EINVAL,
+                "use between 1 and 2^32-2 buffers");
+  if (cfg.data_room < 64 || cfg.data_room > 65535 - Packet::kMetaSize)
+    throw Error("create a mempool with data room " + std::to_string(cfg.data_room), EINVAL,
+                "data room must be between 64 and 65407 bytes");
+  std::unique_ptr<Mempool> p(new Mempool());
+  p->count_ = cfg.count;
+  p->data_room_ = cfg.data_room;
+  p->stride_ = (Packet::kMetaSize + cfg.data_room + 63) / 64 * 64;
+  size_t bytes = kHeaderBytes + size_t(cfg.count) * p->stride_;
+  p->region_ = DmaRegion::allocate(bytes, cfg.dma);
+  p->buffers_ = p->region_.addr() + kHeaderBytes;
+
+  auto* hdr = reinterpret_cast<PoolHeader*>(p->region_.addr());
+  hdr->version = 1;
+  hdr->count = p->count_;
+  hdr->stride = p->stride_;
+  hdr->data_room = p->data_room_;
+  hdr->first_buffer_offset = kHeaderBytes;
+  hdr->region_size = p->region_.size();
+
+  uint16_t id = 0;
+  for (; id < kMaxPools; ++id) {
+    Mempool* expected = nullptr;
+    if (g_pools[id].compare_exchange_strong(expected, p.get())) break;
+  }
+  if (id == kMaxPools) throw Error("create a mempool", ENOSPC, "more than 4096 pools in one process");
+  p->id_ = id;
+
+  uint32_t cap = next_pow2(cfg.count + 1);
+  p->ring_ = std::make_unique<uint32_t[]>(cap);
+  p->mask_ = cap - 1;
+  for (uint32_t h = 0; h < p->count_; ++h) {
+    Packet* pkt = p->packet(h);
+    std::memset(pkt, 0, sizeof(Packet));
+    pkt->handle = h;
+    pkt->pool_id = id;
+    p->ring_[h] = h;
+  }
+  p->prod_.head = p->prod_.tail = p->count_;
+  // The magic goes last: an attaching process that sees it sees a complete header.
+  std::atomic_thread_fence(std::memory_order_release);
+  hdr->magic = PoolHeader::kMagic;
+  NCAP_LOG(kLog, debug, "pool {}: {} buffers of {} bytes ({} pages)", id, p->count_, p->stride_,
+           to_string(p->region_.page_kind()));
+  return p;
+}
+
+Mempool::~Mempool() {
+  if (id_ < kMaxPools) g_pools[id_].store(nullptr, std::memory_order_release);
+}
+
+bool Mempool::owns(const Packet* p) const noexcept {
+  auto* b = reinterpret_cast<const uint8_t*>(p);
+  if (b < buffers_ || b >= buffers_ + size_t(count_) * stride_) return false;
+  return (b - buffers_) % stride_ == 0;
+}
+
+void Mempool::refresh_iova() noexcept {
+  for (uint32_t h = 0; h < count_; ++h) {
+    Packet* p = packet(h);
+    p->buf_iova = region_.iova_of(p->data());
+  }
+}
+
+// The free ring follows the rte_ring protocol: a producer (consumer) reserves slots by
+// moving head with a CAS, fills (reads) them, then waits until earlier reservations have
+// published their tail and publishes its own. The release store of a tail pairs with the
+// acquire load of that tail on the other side, so slot contents are visible before the
+// tail that covers them. Capacity exceeds count, so the producer never needs a free-space
+// check: at most `count` handles exist.
+void Mempool::ring_enqueue(const uint32_t* h, uint32_t n) noexcept {
+  uint32_t head = prod_.head.load(std::memory_order_relaxed);
+  while (!prod_.head.compare_exchange_weak(head, head + n, std::memory_order_relaxed,
+                                           std::memory_order_relaxed)) {
+  }
+  for (uint32_t i = 0; i < n; ++i) ring_[(head + i) & mask_] = h[i];
+  while (prod_.tail.load(std::memory_order_relaxed) != head) _mm_pause();
+  prod_.tail.store(head + n, std::memory_order_release);  // pairs with acquire in dequeue
+}
+
+uint32_t Mempool::ring_dequeue(uint32_t* h, uint32_t n, bool all_or_nothing) noexcept {
+  uint32_t head = cons_.head.load(std::memory_order_relaxed);
+  uint32_t take;
+  do {
+    uint32_t avail = prod_.tail.load(std::memory_order_acquire) - head;  // pairs with enqueue
+    take = std::min(n, avail);
+    if (take == 0 || (all_or_nothing && take < n)) return 0;
+  } while (!cons_.head.compare_exchange_weak(head, head + take, std::memory_order_relaxed,
+                                             std::memory_order_relaxed));
+  for (uint32_t i = 0; i < take; ++i) h[i] = ring_[(head + i) & mask_];
+  while (cons_.tail.load(std::memory_order_relaxed) != head) _mm_pause();
+  cons_.tail.store(head + take, std::memory_order_release);
+  return take;
+}
+
+uint32_t Mempool::alloc_bulk(Packet** out, uint32_t n) noexcept {
+  uint32_t tmp[256];
+  uint32_t done = 0;
+  // Large requests are split; all-or-nothing holds because a partial result is undone.
+  while (done < n) {
+    uint32_t chunk = std::min<uint32_t>(n - done, 256);
+    uint32_t got = ring_dequeue(tmp, chunk, true);
+    if (got == 0) {
+      free_bulk(out, done);
+      return 0;
+    }
+    for (uint32_t i = 0; i < got; ++i) out[done + i] = packet(tmp[i]);
+    done += got;
+  }
+  return n;
+}
+
+uint32_t Mempool::alloc_burst(Packet** out, uint32_t n) noexcept {
+  uint32_t tmp[256];
+  uint32_t done = 0;
+  while (done < n) {
+    uint32_t got = ring_dequeue(tmp, std::min<uint32_t>(n - done, 256), false);
+    if (got == 0) break;
+    for (uint32_t i = 0; i < got; ++i) out[done + i] = packet(tmp[i]);
+    done += got;
+  }
+  return done;
+}
+
+void Mempool::free_bulk(Packet* const* pkts, uint32_t n) noexcept {
+  uint32_t tmp[256];
+  for (uint32_t done = 0; done < n;) {
+    uint32_t chunk = std::min<uint32_t>(n - done, 256);
+    for (uint32_t i = 0; i < chunk; ++i) tmp[i] = pkts[done + i]->handle;
+    ring_enqueue(tmp, chunk);
+    done += chunk;
+  }
+}
+
+void Mempool::free_handles(const uint32_t* handles, uint32_t n) noexcept {
+  for (uint32_t done = 0; done < n;) {
+    uint32_t chunk = std::min<uint32_t>(n - done, 256);
+    ring_enqueue(handles + done, chunk);
+    done += chunk;
+  }
+}
+
+uint32_t Mempool::available() const noexcept {
+  return prod_.tail.load(std::memory_order_acquire) - cons_.tail.load(std::memory_order_acquire);
+}
+
+uint32_t Mempool::Cache::alloc_bulk(Packet** out, uint32_t n) noexcept {
+  if (n > kSize) return pool_.alloc_bulk(out, n);
+  if (n_ < n) {
+    // Refill to half the cache plus the request, touching the shared ring once.
+    uint32_t want = std::min(kSize - n_, kSize / 2 + n);
+    n_ += pool_.ring_dequeue(handles_ + n_, want, false);
+    if (n_ < n) return 0;
+  }
+  for (uint32_t i = 0; i < n; ++i) out[i] = pool_.packet(handles_[n_ - 1 - i]);
+  n_ -= n;
+  return n;
+}
+
+void Mempool::Cache::free_bulk(Packet* const* pkts, uint32_t n) noexcept {
+  if (n > kSize) {
+    pool_.free_bulk(pkts, n);
+    return;
+  }
+  if (n_ + n > kSize) {
+    // Spill the older half to the shared ring.
+    uint32_t spill = n_ + n - kSize / 2;
+    spill = std::min(spill, n_);
+    pool_.ring_enqueue(handles_, spill);
+    std::memmove(handles_, handles_ + spill, (n_ - spill) * sizeof(uint32_t));
+    n_ -= spill;
+  }
+  for (uint32_t i = 0; i < n; ++i) handles_[n_ + i] = pkts[i]->handle;
+  n_ += n;
+}
+
+void Mempool::Cache::flush() noexcept {
+  if (n_ == 0) return;
+  pool_.ring_enqueue(handles_, n_);
+  n_ = 0;
+}
+
+}  // namespace ncap

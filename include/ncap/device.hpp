@@ -1,0 +1,156 @@
+// The device API: ncap::open(spec, config) -> Device, with RX and TX queues.
+//
+// Ownership: open() returns the only owner of a Device. Queues are borrowed from their
+// Device (references stay valid until it is destroyed). Each queue has one owner thread;
+// nothing here locks. rx_burst/tx_burst are noexcept and return counts.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ncap/mempool.hpp"
+#include "ncap/packet.hpp"
+
+namespace ncap {
+
+using MacAddress = std::array<uint8_t, 6>;
+std::string to_string(const MacAddress& mac);
+
+// RSS hash types a driver can enable (mapped to MRQC bits by each driver).
+enum RssHash : uint32_t {
+  kRssIpv4 = 1u << 0,
+  kRssTcpIpv4 = 1u << 1,
+  kRssUdpIpv4 = 1u << 2,
+  kRssIpv6 = 1u << 3,
+  kRssTcpIpv6 = 1u << 4,
+  kRssUdpIpv6 = 1u << 5,
+  kRssAll = 0x3f,
+};
+
+struct DeviceConfig {
+  uint16_t rx_queues = 1;
+  uint16_t tx_queues = 1;
+  uint32_t rx_ring_size = 512;   // descriptors; power of two
+  uint32_t tx_ring_size = 512;
+  uint32_t pool_size = 0;        // buffers per RX queue pool; 0 = 2 * rx_ring_size + 1024
+  bool promiscuous = true;
+  bool vlan_strip = false;
+  bool wait_for_link = true;
+  std::chrono::milliseconds link_timeout{10000};
+  uint32_t rss_hash_types = kRssAll;
+  // Toeplitz key; all zero = the driver's default key (documented per driver).
+  std::array<uint8_t, 40> rss_key{};
+  bool allow_no_iommu = false;   // VFIO no-IOMMU mode only on explicit request
+  std::string shared_name;       // publish RX pools under this name (see ncap/shm.hpp)
+  uint16_t port_id = 0;          // written to Packet::port
+};
+
+struct LinkStatus {
+  bool up = false;
+  uint32_t speed_mbps = 0;
+  bool full_duplex = false;
+};
+
+struct DeviceInfo {
+  std::string driver;      // "igb", "ixgbe"
+  std::string chip;        // "82576"
+  std::string address;     // PCI address or model name
+  MacAddress mac{};
+  uint16_t max_rx_queues = 0;
+  uint16_t max_tx_queues = 0;
+  uint16_t rx_queues = 0;
+  uint16_t tx_queues = 0;
+};
+
+// Counters a driver accumulates from its hardware (read-to-clear registers are summed
+// on every stats() call, so nothing is lost between calls).
+struct HardwareStats {
+  uint64_t rx_packets = 0;       // good packets received (GPRC)
+  uint64_t rx_bytes = 0;         // good octets received (GORC)
+  uint64_t tx_packets = 0;       // GPTC
+  uint64_t tx_bytes = 0;         // GOTC
+  uint64_t rx_missed = 0;        // dropped by the NIC: no room in its FIFO (MPC)
+  uint64_t rx_no_descriptor = 0; // dropped or held: no free RX descriptor (RNBC / QPRDC)
+  uint64_t rx_errors = 0;        // CRC, alignment, symbol, length errors
+};
+
+// Per-queue software counters, kept by the queue's owner thread.
+struct QueueStats {
+  uint64_t packets = 0;
+  uint64_t bytes = 0;
+  uint64_t pool_empty = 0;       // RX: refill found no free buffer (descriptor left empty)
+  uint64_t ring_full = 0;        // TX: no free descriptor, packet not accepted
+  uint64_t frame_errors = 0;     // RX: frames the NIC marked bad and we dropped
+};
+
+class RxQueue {
+ public:
+  virtual ~RxQueue() = default;
+  // Receives up to n packets. The caller owns them and frees them to pool().
+  virtual uint32_t rx_burst(Packet** out, uint32_t n) noexcept = 0;
+  virtual Mempool& pool() noexcept = 0;
+  uint16_t id() const noexcept { return id_; }
+  const QueueStats& stats() const noexcept { return stats_; }
+
+ protected:
+  explicit RxQueue(uint16_t id) : id_(id) {}
+  uint16_t id_;
+  QueueStats stats_;
+};
+
+class TxQueue {
+ public:
+  virtual ~TxQueue() = default;
+  // Queues up to n packets for transmission and takes ownership of those it accepted
+  // (they go back to their pool once the NIC is done). Returns how many were accepted;
+  // the caller still owns the rest.
+  virtual uint32_t tx_burst(Packet** in, uint32_t n) noexcept = 0;
+  // Reaps completions; returns the number of descriptors still in flight.
+  virtual uint32_t tx_flush() noexcept = 0;
+  virtual Mempool& pool() noexcept = 0;  // where to allocate frames for this queue
+  uint16_t id() const noexcept { return id_; }
+  const QueueStats& stats() const noexcept { return stats_; }
+
+ protected:
+  explicit TxQueue(uint16_t id) : id_(id) {}
+  uint16_t id_;
+  QueueStats stats_;
+};
+
+// Hardware filter rules a driver may take over (see filter/). The software engine asks
+// the device which ones it accepted; the rest run in software with the same result.
+struct HwFilterCaps {
+  bool ethertype = false;
+  bool five_tuple = false;
+  bool syn = false;
+  uint16_t max_five_tuple = 0;
+  uint16_t max_ethertype = 0;
+};
+
+class Device {
+ public:
+  virtual ~Device() = default;
+  virtual const DeviceInfo& info() const noexcept = 0;
+  virtual LinkStatus link() = 0;
+  virtual RxQueue& rx(uint16_t q) = 0;
+  virtual TxQueue& tx(uint16_t q) = 0;
+  // Reads and accumulates hardware counters. Call from one thread (not the fast path).
+  virtual HardwareStats stats() = 0;
+  virtual HwFilterCaps hw_filter_caps() const noexcept { return {}; }
+  // Stops RX and TX DMA and resets the chip. Idempotent; the destructor calls it too.
+  virtual void stop() = 0;
+};
+
+// Opens a device. Specs: a PCI address ("0000:03:00.0" or "03:00.0"), "model:82599"
+// (register-level models, when built), or a prefix a driver registered.
+std::unique_ptr<Device> open(std::string_view spec, const DeviceConfig& config = {});
+
+// Names of the specs open() understands (for --help and error messages).
+std::vector<std::string> known_specs();
+
+}  // namespace ncap
