@@ -1,0 +1,157 @@
+#include "ncap/engine.hpp"
+
+#include <pthread.h>
+#include <sched.h>
+
+#include <csignal>
+#include <cstring>
+
+#include "log.hpp"
+#include "ncap/error.hpp"
+
+namespace ncap {
+namespace {
+
+log::Category kLog("engine");
+constexpr uint32_t kMaxBurst = 512;
+
+volatile std::sig_atomic_t g_stop = 0;
+std::atomic<Engine*> g_engine{nullptr};
+
+void on_signal(int) {
+  g_stop = 1;
+  if (Engine* e = g_engine.load(std::memory_order_relaxed)) e->request_stop();
+}
+
+void free_grouped(Packet** p, uint32_t n) noexcept {
+  // Packets of one burst almost always share a pool: free runs of the same pool at once.
+  uint32_t i = 0;
+  while (i < n) {
+    uint32_t j = i + 1;
+    while (j < n && p[j]->pool_id == p[i]->pool_id) ++j;
+    if (Mempool* pool = Mempool::by_id(p[i]->pool_id)) pool->free_bulk(p + i, j - i);
+    i = j;
+  }
+}
+
+}  // namespace
+
+void CallbackDispatcher::dispatch(Packet** pkts, uint32_t n, unsigned worker) noexcept {
+  fn_(pkts, n, worker);
+  free_grouped(pkts, n);
+}
+
+Engine::Engine(Device& dev, EngineConfig cfg) : dev_(dev), cfg_(std::move(cfg)) {
+  if (!cfg_.dispatcher) throw Error("start the engine without a dispatcher", EINVAL, "give EngineConfig::dispatcher");
+  if (cfg_.burst == 0 || cfg_.burst > kMaxBurst)
+    throw Error("burst size " + std::to_string(cfg_.burst), EINVAL, "use 1.." + std::to_string(kMaxBurst));
+  queues_ = cfg_.queues;
+  if (queues_.empty())
+    for (uint16_t q = 0; q < dev_.info().rx_queues; ++q) queues_.push_back(q);
+  for (uint16_t q : queues_)
+    if (q >= dev_.info().rx_queues)
+      throw Error("RX queue " + std::to_string(q) + " of " + dev_.info().address, EINVAL,
+                  "the device was opened with " + std::to_string(dev_.info().rx_queues) + " RX queues");
+  if (!cfg_.cores.empty() && cfg_.cores.size() != queues_.size())
+    throw Error(std::to_string(cfg_.cores.size()) + " cores for " + std::to_string(queues_.size()) + " RX queues",
+                EINVAL, "give one core per RX queue");
+  int ncpu = static_cast<int>(std::thread::hardware_concurrency());
+  for (int c : cfg_.cores)
+    if (c < 0 || c >= ncpu)
+      throw Error("core " + std::to_string(c) + " does not exist", EINVAL,
+                  "this machine has cores 0-" + std::to_string(ncpu - 1));
+  for (size_t i = 0; i < queues_.size(); ++i) stats_.push_back(std::make_unique<WorkerStats>());
+}
+
+Engine::~Engine() {
+  request_stop();
+  join();
+  Engine* self = this;
+  g_engine.compare_exchange_strong(self, nullptr);
+}
+
+void Engine::start() {
+  stop_.store(false);
+  running_.store(true);
+  for (size_t w = 0; w < queues_.size(); ++w) {
+    threads_.emplace_back([this, w] { run(w); });
+    if (!cfg_.cores.empty()) {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(cfg_.cores[w], &set);
+      int rc = pthread_setaffinity_np(threads_.back().native_handle(), sizeof set, &set);
+      if (rc != 0) {
+        request_stop();
+        join();
+        throw Error("pin the poll thread of RX queue " + std::to_string(queues_[w]) + " to core " +
+                        std::to_string(cfg_.cores[w]),
+                    rc, "is the core in this process's cpuset (taskset, cgroups)?");
+      }
+    }
+  }
+}
+
+void Engine::request_stop() noexcept { stop_.store(true, std::memory_order_relaxed); }
+
+void Engine::join() {
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+  threads_.clear();
+  running_.store(false);
+}
+
+void Engine::run(size_t w) {
+  RxQueue& rxq = dev_.rx(queues_[w]);
+  WorkerStats& st = *stats_[w];
+  const unsigned worker = static_cast<unsigned>(w);
+  Packet* pkts[kMaxBurst];
+  Packet* dropped[kMaxBurst];
+  const uint32_t burst = cfg_.burst;
+  PacketFilter* filter = cfg_.filter;
+  Dispatcher* disp = cfg_.dispatcher;
+  while (!stop_.load(std::memory_order_relaxed)) {
+    uint32_t n = rxq.rx_burst(pkts, burst);
+    st.polls.store(st.polls.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    if (n == 0) {
+      st.empty_polls.store(st.empty_polls.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      if (filter) filter->quiescent(worker);
+      disp->idle(worker);
+      continue;
+    }
+    uint64_t bytes = 0;
+    for (uint32_t i = 0; i < n; ++i) bytes += pkts[i]->len;
+    st.rx_packets.store(st.rx_packets.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    st.rx_bytes.store(st.rx_bytes.load(std::memory_order_relaxed) + bytes, std::memory_order_relaxed);
+    uint32_t keep = n;
+    if (filter) {
+      uint32_t nd = 0;
+      keep = filter->apply(pkts, n, dropped, &nd, worker);
+      if (nd) {
+        st.filtered.store(st.filtered.load(std::memory_order_relaxed) + nd, std::memory_order_relaxed);
+        rxq.pool().free_bulk(dropped, nd);
+      }
+      filter->quiescent(worker);
+    }
+    if (keep) {
+      st.dispatched.store(st.dispatched.load(std::memory_order_relaxed) + keep, std::memory_order_relaxed);
+      disp->dispatch(pkts, keep, worker);
+    }
+  }
+}
+
+void install_stop_signals() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(SIGINT, &sa, nullptr) != 0 || sigaction(SIGTERM, &sa, nullptr) != 0)
+    throw_errno("install SIGINT/SIGTERM handlers");
+}
+
+bool stop_requested() noexcept { return g_stop != 0; }
+
+void stop_on_signal(Engine* e) noexcept {
+  g_engine.store(e);
+  if (g_stop && e) e->request_stop();
+}
+
+}  // namespace ncap
