@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Sets up everything and runs the whole test suite: unit, model, lab (QEMU + VFIO),
+# netns, fuzz, and the unit suite again under ASan+UBSan. This is what CI runs
+# (.ci/run). Exits non-zero if any test failed, or, under CI=true, if any was skipped:
+# CI has every prerequisite, so a skip there means something is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+bash scripts/setup.sh
+
+build=${NCAP_BUILD:-build}
+asan=${NCAP_BUILD_ASAN:-build-asan}
+[ -f "$build/build.ninja" ] || meson setup "$build" >/dev/null
+ninja -C "$build" >/dev/null
+
+suites=(unit model netns lab)
+status=0
+for s in "${suites[@]}"; do
+  if meson test -C "$build" --list --suite "$s" >/dev/null 2>&1 && [ -n "$(meson test -C "$build" --list --suite "$s" 2>/dev/null)" ]; then
+    echo "== suite $s"
+    meson test -C "$build" --suite "$s" --print-errorlogs --num-processes 1 \
+      --logbase "testlog-$s" || status=1
+  fi
+done
+
+echo "== suite unit under ASan+UBSan"
+[ -f "$asan/build.ninja" ] || meson setup "$asan" -Db_sanitize=address,undefined -Db_lundef=false \
+  -Dbenchmarks=disabled >/dev/null
+ninja -C "$asan" >/dev/null
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
+  meson test -C "$asan" --suite unit --print-errorlogs --logbase testlog-asan || status=1
+
+if [ -x tests/fuzz/run.sh ]; then
+  echo "== suite fuzz"
+  bash tests/fuzz/run.sh || status=1
+fi
+
+python3 scripts/test-summary.py "$build"/meson-logs/testlog-*.json "$asan"/meson-logs/testlog-asan.json \
+  ${NCAP_FUZZ_LOG:+"$NCAP_FUZZ_LOG"} || status=1
+exit $status
