@@ -25,7 +25,7 @@ for s in "${suites[@]}"; do
 done
 
 echo "== suite unit under ASan+UBSan"
-[ -f "$asan/build.ninja" ] || meson setup "$asan" -Db_sanitize=address,undefined -Db_lundef=false \
+[ -f "$asan/build.ninja" ] || meson setup "$asan" -Dsanitize=true \
   -Dbenchmarks=disabled >/dev/null
 ninja -C "$asan" >/dev/null
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
