@@ -7,6 +7,7 @@
 #include <sstream>
 #include <thread>
 
+#include "ncap/error.hpp"
 #include "ncap/mempool.hpp"
 #include "vfio.hpp"
 
