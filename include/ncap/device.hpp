@@ -132,6 +132,28 @@ struct HwFilterCaps {
   uint16_t max_ethertype = 0;
 };
 
+// A rule offered to the hardware (see Device::offload and docs/filtering.md). The filter
+// offers only rules whose hardware execution cannot change the result: drop rules that
+// would decide before any other rule does. Addresses and ports in host byte order; a
+// zero mask means "any" for that field (82599 FTQF masks whole fields, not prefixes).
+struct HwRule {
+  enum class Kind : uint8_t {
+    ethertype,   // 82599 ETQF, 82576 ETQF: match the ethertype
+    five_tuple,  // 82599 FTQF: protocol, IPv4 addresses, ports (each field exact or any)
+    syn,         // 82599 SYNQF: TCP SYN only (steers to a queue; cannot drop)
+  };
+  uint32_t rule_id = 0;
+  Kind kind = Kind::ethertype;
+  uint16_t ethertype = 0;
+  uint8_t proto = 0;          // five_tuple: IPPROTO_*, 0 = any
+  uint32_t src_ip = 0, dst_ip = 0;
+  bool src_ip_any = true, dst_ip_any = true;
+  uint16_t src_port = 0, dst_port = 0;
+  bool src_port_any = true, dst_port_any = true;
+  uint8_t priority = 0;       // 0 = highest; the filter gives rule-id order
+  bool drop = true;           // the only action offered today
+};
+
 class Device {
  public:
   virtual ~Device() = default;
@@ -142,6 +164,12 @@ class Device {
   // Reads and accumulates hardware counters. Call from one thread (not the fast path).
   virtual HardwareStats stats() = 0;
   virtual HwFilterCaps hw_filter_caps() const noexcept { return {}; }
+  // Replaces the set of rules executed by the chip with a subset of `rules` and returns
+  // the ids it took (each one programmed, all or nothing per rule). An empty vector
+  // removes every hardware rule. Call from the control thread; the default takes none.
+  // Rules not taken keep running in software; the filter evaluates every rule in
+  // software anyway, so a taken rule only means its packets never reach the host.
+  virtual std::vector<uint32_t> offload(const std::vector<HwRule>& /*rules*/) { return {}; }
   // Stops RX and TX DMA and resets the chip. Idempotent; the destructor calls it too.
   virtual void stop() = 0;
 };

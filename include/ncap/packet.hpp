@@ -53,12 +53,12 @@ struct ParsedHeaders {
   uint8_t l4_proto;      // IPPROTO_* of the transport header (after IPv6 extensions)
   uint8_t tcp_flags;
   uint8_t icmp_type;
-  uint16_t src_port;     // also ICMP id where meaningful; 0 otherwise
+  uint16_t src_port;     // TCP, UDP, SCTP with kL4Valid; 0 otherwise
   uint16_t dst_port;
   uint8_t src_ip[16];
   uint8_t dst_ip[16];
   uint8_t icmp_code;
-  uint8_t l7_info;       // application hint (e.g. HTTP method bits), 0 if unknown
+  uint8_t l7_info;       // ncap::HttpKind of a TCP payload (filter.hpp), 0 if none
   uint8_t reserved[6];
 };
 static_assert(sizeof(ParsedHeaders) == 64, "ParsedHeaders must fill exactly one cache line");

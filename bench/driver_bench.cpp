@@ -1,0 +1,163 @@
+// Driver fast-path cost against the register-level models (no hardware needed):
+// rx_burst+refill and tx_burst+completion, cycles per packet (rdtsc) and Mpps on one core.
+//   prefilled: the model filled the RX ring (or completed TX) while paused, so only the
+//              driver's work is timed;
+//   live:      the model's device thread writes descriptors from another core meanwhile.
+// Prints one line per case: cycles_per_packet <driver>.<rx|tx>.batch<N>.<mode> <cycles>
+// Usage: driver_bench [--quick]
+#include <x86intrin.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ncap/device.hpp"
+#include "registry.hpp"
+#include "tests/model/chips/chip.hpp"
+
+namespace {
+
+using namespace ncap;
+
+double tsc_ghz() {
+  auto t0 = std::chrono::steady_clock::now();
+  uint64_t c0 = __rdtsc();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  uint64_t c1 = __rdtsc();
+  double ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
+  return double(c1 - c0) / ns;
+}
+
+std::vector<uint8_t> frame64() {
+  std::vector<uint8_t> f(60, 0);
+  for (int i = 0; i < 6; ++i) f[i] = 0xff;
+  f[12] = 0x08;
+  return f;
+}
+
+void report(const std::string& name, uint64_t cycles, uint64_t pkts, double ghz) {
+  double cpp = pkts ? double(cycles) / double(pkts) : 0;
+  std::printf("cycles_per_packet %s %.1f\n", name.c_str(), cpp);
+  std::printf("# %s: %.2f Mpps on one core (%llu packets)\n", name.c_str(), cpp > 0 ? ghz * 1000.0 / cpp : 0,
+              static_cast<unsigned long long>(pkts));
+}
+
+DeviceConfig bench_config() {
+  DeviceConfig c;
+  c.rx_ring_size = 512;
+  c.tx_ring_size = 512;
+  c.pool_size = 4096;
+  c.link_timeout = std::chrono::milliseconds(2000);
+  return c;
+}
+
+void bench_rx(const char* driver, const char* chip_name, uint32_t batch, bool live, uint64_t total, double ghz) {
+  auto chip = model::create(chip_name);
+  chip->set_capture(false);
+  auto dev = open_backend(chip->backend(), bench_config());
+  RxQueue& rx = dev->rx(0);
+  std::vector<Packet*> out(batch);
+  uint64_t cycles = 0, pkts = 0;
+  auto f = frame64();
+  if (live) {
+    chip->set_busy_poll(true);
+    chip->generate(f, 0, 1);
+    uint64_t t0 = __rdtsc();
+    while (pkts < total) {
+      uint32_t n = rx.rx_burst(out.data(), batch);
+      rx.pool().free_bulk(out.data(), n);
+      pkts += n;
+    }
+    cycles = __rdtsc() - t0;
+    chip->stop_generator();
+  } else {
+    chip->pause(true);
+    while (pkts < total) {
+      uint32_t filled = chip->fill_rx(0, f);
+      uint32_t got = 0;
+      while (got < filled) {
+        uint64_t t0 = __rdtsc();
+        uint32_t n = rx.rx_burst(out.data(), batch);
+        cycles += __rdtsc() - t0;
+        rx.pool().free_bulk(out.data(), n);
+        got += n;
+        if (n == 0) break;
+      }
+      pkts += got;
+    }
+    chip->pause(false);
+  }
+  report(std::string(driver) + ".rx.batch" + std::to_string(batch) + (live ? ".live" : ".prefilled"), cycles, pkts,
+         ghz);
+}
+
+void bench_tx(const char* driver, const char* chip_name, uint32_t batch, bool live, uint64_t total, double ghz) {
+  auto chip = model::create(chip_name);
+  chip->set_capture(false);
+  auto dev = open_backend(chip->backend(), bench_config());
+  TxQueue& tx = dev->tx(0);
+  std::vector<Packet*> in(batch);
+  uint64_t cycles = 0, pkts = 0;
+  if (live) chip->set_busy_poll(true);
+  else chip->pause(true);
+  while (pkts < total) {
+    if (tx.pool().alloc_bulk(in.data(), batch) != batch) {
+      // Everything is in flight: let the model complete it (untimed), then reap.
+      if (!live) chip->complete_tx(0);
+      tx.tx_flush();
+      continue;
+    }
+    for (uint32_t k = 0; k < batch; ++k) in[k]->len = 60;
+    uint32_t done = 0;
+    while (done < batch) {
+      uint64_t t0 = __rdtsc();
+      uint32_t n = tx.tx_burst(in.data() + done, batch - done);
+      cycles += __rdtsc() - t0;
+      done += n;
+      if (n == 0 && !live) chip->complete_tx(0);
+    }
+    pkts += batch;
+  }
+  if (!live) {
+    chip->complete_tx(0);
+    chip->pause(false);
+  }
+  tx.tx_flush();
+  report(std::string(driver) + ".tx.batch" + std::to_string(batch) + (live ? ".live" : ".prefilled"), cycles, pkts,
+         ghz);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  if (argc > 1 && !quick) {
+    std::fprintf(stderr, "usage: driver_bench [--quick]\n");
+    return 2;
+  }
+  double ghz = tsc_ghz();
+  std::printf("# TSC %.3f GHz\n", ghz);
+  uint64_t total = quick ? 200000 : 2000000;
+  struct Target {
+    const char* driver;
+    const char* chip;
+    uint16_t device_id;
+  };
+  const Target targets[] = {{"ixgbe", "82599", 0x10fb}, {"igb", "82576", 0x10c9}};
+  for (const Target& t : targets) {
+    if (!find_driver(0x8086, t.device_id)) {
+      std::printf("# %s: driver not built, skipped\n", t.driver);
+      continue;
+    }
+    for (uint32_t batch : {1u, 8u, 32u, 64u, 256u}) {
+      for (bool live : {false, true}) {
+        bench_rx(t.driver, t.chip, batch, live, live ? total / 4 : total, ghz);
+        bench_tx(t.driver, t.chip, batch, live, live ? total / 4 : total, ghz);
+      }
+    }
+  }
+  return 0;
+}
