@@ -1,0 +1,312 @@
+// The Filter: a PacketFilter whose rule set is replaced while poll threads run.
+//
+// Publication and reclamation (RCU-like, no lock on the fast path):
+//  - The control thread builds a new RuleSet, stores the pointer (seq_cst), then bumps
+//    the generation gen_ to g+1 and keeps the old set with "retire generation" g+1.
+//  - A worker announces a quiescent point by storing the generation it reads into its
+//    slot (release). It holds no set pointer across that point.
+//  - The old set is freed once every online worker's slot is >= its retire generation:
+//    such a worker read g+1, so the pointer store happened before, and its next apply()
+//    loads the new set; everything it did with the old one happened before its store.
+//  - A worker that was offline stores the generation before loading the pointer
+//    (seq_cst on both sides, Dekker-style): either the control thread sees the worker
+//    online with an old generation (and waits), or the worker loads the new pointer.
+// Counters live in the sets (one block per worker); when an old set is freed its counts
+// are folded into a per-id total, so a rule's counts survive any number of swaps.
+#include <algorithm>
+#include <cerrno>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "ncap/filter.hpp"
+#include "ruleset.hpp"
+
+namespace ncap {
+namespace {
+constexpr uint64_t kOffline = ~uint64_t{0};
+constexpr unsigned kMaxWorkers = 1024;
+
+void bump(std::atomic<uint64_t>& c, uint64_t n) noexcept {
+  c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+}  // namespace
+
+struct alignas(64) WorkerSlot {
+  std::atomic<uint64_t> seen{kOffline};
+  std::atomic<uint64_t> evaluated{0};
+  std::atomic<uint64_t> passed{0};
+  std::atomic<uint64_t> dropped{0};
+  std::atomic<uint64_t> default_decided{0};
+  std::atomic<uint64_t> bpf_rejected{0};
+};
+
+struct Filter::State {
+  unsigned workers = 1;
+  std::atomic<detail::RuleSet*> current{nullptr};
+  std::atomic<uint64_t> gen{1};
+  std::unique_ptr<WorkerSlot[]> slots;
+  std::atomic<uint64_t> bad_worker{0};
+
+  mutable std::mutex mu;  // control path only
+  RuleSetSpec spec;
+  std::vector<std::pair<detail::RuleSet*, uint64_t>> retired;
+  std::map<uint32_t, RuleCounters> folded;
+
+  void publish(RuleSetSpec new_spec) {
+    auto* fresh = new detail::RuleSet(new_spec, workers);  // throws: nothing changed
+    detail::RuleSet* old = current.exchange(fresh, std::memory_order_seq_cst);
+    uint64_t g = gen.fetch_add(1, std::memory_order_seq_cst) + 1;
+    spec = std::move(new_spec);
+    if (old) retired.emplace_back(old, g);
+    reclaim_locked();
+  }
+
+  static void add_counts(const detail::RuleSet& set, std::map<uint32_t, RuleCounters>& m) {
+    for (size_t i = 0; i < set.rule_count(); ++i) {
+      RuleCounters& rc = m[set.rule_id(i)];
+      rc.id = set.rule_id(i);
+      rc.precise = set.is_precise(i);
+      for (unsigned w = 0; w < set.workers(); ++w) {
+        const detail::RuleCtr& c = set.counter(w, i);
+        rc.packets += c.packets.load(std::memory_order_relaxed);
+        rc.bytes += c.bytes.load(std::memory_order_relaxed);
+        rc.decided += c.decided.load(std::memory_order_relaxed);
+      }
+    }
+  }
+
+  size_t reclaim_locked() {
+    auto done = [&](uint64_t retire_gen) {
+      for (unsigned w = 0; w < workers; ++w) {
+        uint64_t s = slots[w].seen.load(std::memory_order_seq_cst);
+        if (s != kOffline && s < retire_gen) return false;
+      }
+      return true;
+    };
+    auto it = retired.begin();
+    while (it != retired.end()) {
+      if (done(it->second)) {
+        add_counts(*it->first, folded);
+        delete it->first;
+        it = retired.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    return retired.size();
+  }
+};
+
+const RuleCounters* FilterCounters::find(uint32_t id) const noexcept {
+  for (const auto& r : rules)
+    if (r.id == id) return &r;
+  return nullptr;
+}
+
+Filter::Filter(RuleSetSpec rules, FilterConfig cfg) : s_(std::make_unique<State>()) {
+  if (cfg.workers == 0 || cfg.workers > kMaxWorkers)
+    throw Error("create a filter for " + std::to_string(cfg.workers) + " workers", EINVAL,
+                "give FilterConfig::workers 1.." + std::to_string(kMaxWorkers) + " (one per poll thread)");
+  s_->workers = cfg.workers;
+  s_->slots = std::make_unique<WorkerSlot[]>(cfg.workers);
+  std::lock_guard<std::mutex> lock(s_->mu);
+  s_->publish(std::move(rules));
+}
+
+Filter::~Filter() {
+  delete s_->current.load();
+  for (auto& r : s_->retired) delete r.first;
+}
+
+uint32_t Filter::apply(Packet** pkts, uint32_t n, Packet** dropped, uint32_t* ndropped, unsigned worker) noexcept {
+  State& s = *s_;
+  if (worker >= s.workers) {
+    // A caller bug; dropping (and counting) is the only safe choice: this thread has no
+    // slot, so it cannot hold a rule set safely.
+    for (uint32_t i = 0; i < n; ++i) {
+      pkts[i]->action = Action::drop;
+      pkts[i]->rule_id = kDefaultRuleId;
+      dropped[i] = pkts[i];
+    }
+    *ndropped = n;
+    s.bad_worker.fetch_add(n, std::memory_order_relaxed);
+    return 0;
+  }
+  WorkerSlot& slot = s.slots[worker];
+  if (slot.seen.load(std::memory_order_relaxed) == kOffline)
+    slot.seen.store(s.gen.load(std::memory_order_seq_cst), std::memory_order_seq_cst);
+  detail::RuleSet* set = s.current.load(std::memory_order_seq_cst);
+  uint32_t keep = 0, nd = 0, def = 0, bpf = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    Packet* p = pkts[i];
+    parse_packet(*p);
+    detail::Verdict v = set->classify(*p, worker);
+    p->action = v.action;
+    p->rule_id = v.rule_id;
+    def += v.source == detail::Verdict::kDefault;
+    bpf += v.source == detail::Verdict::kBpf;
+    if (v.action == Action::drop)
+      dropped[nd++] = p;
+    else
+      pkts[keep++] = p;
+  }
+  *ndropped = nd;
+  bump(slot.evaluated, n);
+  bump(slot.passed, keep);
+  bump(slot.dropped, nd);
+  bump(slot.default_decided, def);
+  bump(slot.bpf_rejected, bpf);
+  return keep;
+}
+
+void Filter::quiescent(unsigned worker) noexcept {
+  if (worker >= s_->workers) return;
+  s_->slots[worker].seen.store(s_->gen.load(std::memory_order_acquire), std::memory_order_release);
+}
+
+void Filter::offline(unsigned worker) noexcept {
+  if (worker >= s_->workers) return;
+  s_->slots[worker].seen.store(kOffline, std::memory_order_seq_cst);
+}
+
+void Filter::replace(RuleSetSpec rules) {
+  std::lock_guard<std::mutex> lock(s_->mu);
+  s_->publish(std::move(rules));
+}
+
+void Filter::add(const WildcardRule& r) {
+  std::lock_guard<std::mutex> lock(s_->mu);
+  RuleSetSpec spec = s_->spec;
+  spec.wildcard.push_back(r);
+  s_->publish(std::move(spec));
+}
+
+void Filter::add(const PreciseRule& r) { update_precise({r}, {}); }
+
+void Filter::update_precise(const std::vector<PreciseRule>& add, const std::vector<uint32_t>& remove_ids) {
+  std::lock_guard<std::mutex> lock(s_->mu);
+  RuleSetSpec spec = s_->spec;
+  if (!remove_ids.empty()) {
+    std::vector<uint32_t> ids = remove_ids;
+    std::sort(ids.begin(), ids.end());
+    std::erase_if(spec.precise, [&](const PreciseRule& p) { return std::binary_search(ids.begin(), ids.end(), p.id); });
+  }
+  spec.precise.insert(spec.precise.end(), add.begin(), add.end());
+  s_->publish(std::move(spec));
+}
+
+bool Filter::remove(uint32_t id) {
+  std::lock_guard<std::mutex> lock(s_->mu);
+  RuleSetSpec spec = s_->spec;
+  size_t before = spec.wildcard.size() + spec.precise.size();
+  std::erase_if(spec.wildcard, [&](const WildcardRule& r) { return r.id == id; });
+  std::erase_if(spec.precise, [&](const PreciseRule& r) { return r.id == id; });
+  if (spec.wildcard.size() + spec.precise.size() == before) return false;
+  s_->publish(std::move(spec));
+  return true;
+}
+
+void Filter::set_default(Action a) {
+  std::lock_guard<std::mutex> lock(s_->mu);
+  RuleSetSpec spec = s_->spec;
+  spec.default_action = a;
+  s_->publish(std::move(spec));
+}
+
+RuleSetSpec Filter::rules() const {
+  std::lock_guard<std::mutex> lock(s_->mu);
+  return s_->spec;
+}
+
+FilterCounters Filter::counters() const {
+  std::lock_guard<std::mutex> lock(s_->mu);
+  FilterCounters fc;
+  std::map<uint32_t, RuleCounters> m = s_->folded;
+  State::add_counts(*s_->current.load(), m);
+  for (auto& r : s_->retired) State::add_counts(*r.first, m);
+  for (auto& [id, rc] : m) fc.rules.push_back(rc);
+  for (unsigned w = 0; w < s_->workers; ++w) {
+    const WorkerSlot& sl = s_->slots[w];
+    fc.evaluated += sl.evaluated.load(std::memory_order_relaxed);
+    fc.passed += sl.passed.load(std::memory_order_relaxed);
+    fc.dropped += sl.dropped.load(std::memory_order_relaxed);
+    fc.default_decided += sl.default_decided.load(std::memory_order_relaxed);
+    fc.bpf_rejected += sl.bpf_rejected.load(std::memory_order_relaxed);
+  }
+  fc.bad_worker = s_->bad_worker.load(std::memory_order_relaxed);
+  fc.evaluated += fc.bad_worker;
+  fc.dropped += fc.bad_worker;
+  return fc;
+}
+
+size_t Filter::reclaim() {
+  std::lock_guard<std::mutex> lock(s_->mu);
+  return s_->reclaim_locked();
+}
+
+bool Filter::synchronize(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (reclaim() == 0) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+}
+
+std::vector<HwRule> Filter::offload_candidates() const {
+  RuleSetSpec spec = rules();
+  std::vector<HwRule> out;
+  // A precise pass rule could rescue a packet a hardware drop would lose.
+  for (const auto& p : spec.precise)
+    if (p.action == Action::pass) return out;
+  std::vector<const WildcardRule*> wild;
+  for (const auto& w : spec.wildcard) wild.push_back(&w);
+  std::sort(wild.begin(), wild.end(), [](auto* a, auto* b) { return a->id < b->id; });
+  // Only the leading drop-and-stop rules: a packet they match is dropped in software
+  // too, because no rule before them can decide first.
+  for (const WildcardRule* w : wild) {
+    if (w->action != Action::drop || !w->stop || w->bidir) break;
+    if (w->src_mac || w->dst_mac || w->vlan >= 0 || w->tcp_flags_mask || w->http || w->content) break;
+    HwRule h;
+    h.rule_id = w->id;
+    h.priority = static_cast<uint8_t>(std::min<size_t>(out.size(), 255));
+    bool l3 = w->proto >= 0 || w->ip_version || !w->src.any() || !w->dst.any() || !w->sport.any() || !w->dport.any();
+    if (!l3) {
+      if (w->ethertype < 0) break;  // matches everything: no hardware filter says that
+      h.kind = HwRule::Kind::ethertype;
+      h.ethertype = static_cast<uint16_t>(w->ethertype);
+      out.push_back(h);
+      continue;
+    }
+    // five_tuple: IPv4 only, each field exact or any
+    bool ok = (w->ip_version == 4 || w->ip_version == 0) && (w->ethertype < 0 || w->ethertype == 0x0800);
+    auto exact_v4 = [](const AddrRange& a) { return a.any() || (a.version == 4 && a.lo == a.hi); };
+    auto exact_port = [](const PortRange& p) { return p.any() || p.lo == p.hi; };
+    ok = ok && exact_v4(w->src) && exact_v4(w->dst) && exact_port(w->sport) && exact_port(w->dport);
+    // ports need a protocol that has them; the chip compares them only with one
+    if ((!w->sport.any() || !w->dport.any()) && w->proto < 0) ok = false;
+    // "ip" alone (version without anything else) would also match nothing narrower
+    if (w->ip_version == 0 && w->src.any() && w->dst.any()) ok = ok && w->proto >= 0;
+    if (!ok) break;
+    h.kind = HwRule::Kind::five_tuple;
+    h.proto = w->proto >= 0 ? static_cast<uint8_t>(w->proto) : 0;
+    auto v4 = [](const AddrRange& a) {
+      return uint32_t{a.lo[0]} << 24 | uint32_t{a.lo[1]} << 16 | uint32_t{a.lo[2]} << 8 | a.lo[3];
+    };
+    h.src_ip_any = w->src.any();
+    h.dst_ip_any = w->dst.any();
+    if (!h.src_ip_any) h.src_ip = v4(w->src);
+    if (!h.dst_ip_any) h.dst_ip = v4(w->dst);
+    h.src_port_any = w->sport.any();
+    h.dst_port_any = w->dport.any();
+    h.src_port = w->sport.lo;
+    h.dst_port = w->dport.lo;
+    out.push_back(h);
+  }
+  return out;
+}
+
+std::vector<uint32_t> Filter::offload_to(Device& dev) { return dev.offload(offload_candidates()); }
+
+}  // namespace ncap

@@ -1,0 +1,486 @@
+// Compiling a RuleSetSpec and classifying packets with it.
+//
+// Wildcard rules are evaluated in id order, but not one by one: each rule is filed
+// under the field most likely to be narrow (IPv4 destination range, else source range
+// up to a /8; else its payload pattern; else a port range of up to 4096 ports), and a
+// packet only looks at the rules filed under values it carries (its addresses, the
+// patterns Hyperscan found in its payload, its ports), plus the residual rules no index
+// can select. Every candidate is then checked on all its fields.
+// The candidate lists are sorted by rule position, so merging them walks the rules in
+// id order and a stop rule ends the walk exactly as a linear scan would.
+#include "ruleset.hpp"
+
+#include <hs.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <string>
+
+#include "ncap/error.hpp"
+
+namespace ncap::detail {
+namespace {
+
+constexpr uint8_t kTcp = 6, kUdp = 17, kSctp = 132;
+// A range wider than this is filed with the residual rules: indexing it would copy it
+// into a large share of the elementary intervals.
+constexpr u128 kMaxIndexedSpan = u128{1} << 24;  // up to a /8
+// Rules without a narrow address but with a narrow port range are filed by port.
+constexpr uint32_t kMaxIndexedPorts = 4096;
+
+u128 addr_value(const uint8_t* a, uint8_t version) noexcept {
+  u128 v = 0;
+  int n = version == 4 ? 4 : 16;
+  for (int i = 0; i < n; ++i) v = (v << 8) | a[i];
+  return v;
+}
+
+bool has_ports(const ParsedHeaders& h) noexcept {
+  return (h.flags & kL4Valid) && (h.l4_proto == kTcp || h.l4_proto == kUdp || h.l4_proto == kSctp);
+}
+
+std::string escape_literal(const std::string& s) {
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c)) {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+int on_match(unsigned int id, unsigned long long, unsigned long long, unsigned int, void* ctx) {
+  auto* ws = static_cast<WorkerState*>(ctx);
+  ws->stamp[id] = ws->seq;
+  int32_t r = (*ws->pattern_rule)[id];
+  if (r >= 0) ws->hits[ws->nhits++] = static_cast<uint32_t>(r);  // at most once per pattern
+  return 0;  // keep scanning: other patterns may match too
+}
+
+}  // namespace
+
+void Ipv4Index::build(const std::vector<std::pair<uint32_t, uint32_t>>& ranges, const std::vector<uint32_t>& rule_idx,
+                      unsigned key_bits) {
+  bounds_.clear();
+  offs_.clear();
+  ids_.clear();
+  top_.clear();
+  if (ranges.empty()) return;
+  bounds_.push_back(0);
+  for (auto [lo, hi] : ranges) {
+    bounds_.push_back(lo);
+    if (hi != 0xffffffffu) bounds_.push_back(hi + 1);
+  }
+  std::sort(bounds_.begin(), bounds_.end());
+  bounds_.erase(std::unique(bounds_.begin(), bounds_.end()), bounds_.end());
+  const size_t nint = bounds_.size();
+  std::vector<uint32_t> count(nint + 1, 0);
+  auto span_of = [&](uint32_t lo, uint32_t hi) {
+    size_t first = std::lower_bound(bounds_.begin(), bounds_.end(), lo) - bounds_.begin();
+    size_t last = std::upper_bound(bounds_.begin(), bounds_.end(), hi) - bounds_.begin();  // exclusive
+    return std::pair<size_t, size_t>(first, last);
+  };
+  for (auto [lo, hi] : ranges) {
+    auto [f, l] = span_of(lo, hi);
+    for (size_t i = f; i < l; ++i) ++count[i + 1];
+  }
+  offs_.resize(nint + 1);
+  for (size_t i = 0; i < nint; ++i) count[i + 1] += count[i];
+  std::copy(count.begin(), count.end(), offs_.begin());
+  ids_.resize(offs_[nint]);
+  // bucket table: 2^16 buckets over the key space (+1 sentinel)
+  shift_ = key_bits > 16 ? key_bits - 16 : 0;
+  const uint64_t buckets = uint64_t{1} << (key_bits - shift_);
+  top_.resize(buckets + 1);
+  for (uint64_t b = 0; b < buckets; ++b)
+    top_[b] = static_cast<uint32_t>(std::upper_bound(bounds_.begin(), bounds_.end(), static_cast<uint32_t>(b << shift_)) -
+                                    bounds_.begin() - 1);
+  top_[buckets] = static_cast<uint32_t>(nint - 1);
+  std::vector<uint32_t> fill(offs_.begin(), offs_.end() - 1);
+  // Ranges arrive in rule order, so every interval's list comes out sorted.
+  for (size_t r = 0; r < ranges.size(); ++r) {
+    auto [f, l] = span_of(ranges[r].first, ranges[r].second);
+    for (size_t i = f; i < l; ++i) ids_[fill[i]++] = rule_idx[r];
+  }
+}
+
+RuleSet::RuleSet(const RuleSetSpec& spec, unsigned workers) : default_action_(spec.default_action), nworkers_(workers) {
+  if (workers == 0) throw Error("create a filter for 0 workers", EINVAL, "give FilterConfig::workers >= 1");
+  if (spec.default_action == Action::none)
+    throw Error("default policy 'none'", EINVAL, "use Action::pass or Action::drop");
+  // ids unique across both kinds
+  std::map<uint32_t, int> seen;
+  auto check_id = [&](uint32_t id, Action a) {
+    if (id == kDefaultRuleId || id == kBpfRuleId)
+      throw Error("rule id " + std::to_string(id) + " is reserved", EINVAL, "use ids 1..4294967294");
+    if (!seen.emplace(id, 0).second)
+      throw Error("two rules have id " + std::to_string(id), EINVAL, "give every rule its own id");
+    if (a == Action::none)
+      throw Error("rule " + std::to_string(id) + " has no action", EINVAL, "use pass or drop");
+  };
+  std::vector<const WildcardRule*> wild;
+  for (const auto& r : spec.wildcard) {
+    check_id(r.id, r.action);
+    wild.push_back(&r);
+  }
+  for (const auto& r : spec.precise) check_id(r.id, r.action);
+  std::sort(wild.begin(), wild.end(), [](auto* a, auto* b) { return a->id < b->id; });
+
+  if (!spec.bpf.empty()) bpf_ = BpfProgram::compile(spec.bpf);
+
+  std::vector<const char*> exprs;
+  std::vector<std::string> expr_store;
+  std::vector<unsigned> flags, pat_ids;
+  std::vector<uint32_t> pat_rule;
+  expr_store.reserve(wild.size());
+  for (const WildcardRule* w : wild) {
+    CompiledRule c{};
+    c.id = w->id;
+    c.action = w->action;
+    c.stop = w->stop;
+    c.bidir = w->bidir;
+    c.content = -1;
+    if (w->vlan >= 0) {
+      if (w->vlan > 4095) throw Error("rule " + std::to_string(w->id) + ": VLAN " + std::to_string(w->vlan), EINVAL, "VLAN ids are 0-4095");
+      c.need |= kNeedVlan;
+      c.vlan = static_cast<uint16_t>(w->vlan);
+    }
+    if (w->ethertype >= 0) {
+      c.need |= kNeedEthertype;
+      c.ethertype = static_cast<uint16_t>(w->ethertype);
+    }
+    if (w->proto >= 0) {
+      c.need |= kNeedProto;
+      c.proto = static_cast<uint8_t>(w->proto);
+    }
+    uint8_t ver = w->ip_version;
+    for (const AddrRange* a : {&w->src, &w->dst}) {
+      if (a->any()) continue;
+      if (a->version != 4 && a->version != 6) throw Error("rule " + std::to_string(w->id) + ": address version " + std::to_string(a->version), EINVAL, "use IPv4 or IPv6 addresses");
+      if (ver && ver != a->version) throw Error("rule " + std::to_string(w->id) + " mixes IPv4 and IPv6", EINVAL, "split it into two rules");
+      ver = a->version;
+    }
+    if (ver) {
+      c.need |= kNeedIpVersion;
+      c.ip_version = ver;
+    }
+    if (!w->src.any()) {
+      c.need |= kNeedSrcIp;
+      c.src_lo = addr_value(w->src.lo.data(), ver);
+      c.src_hi = addr_value(w->src.hi.data(), ver);
+    }
+    if (!w->dst.any()) {
+      c.need |= kNeedDstIp;
+      c.dst_lo = addr_value(w->dst.lo.data(), ver);
+      c.dst_hi = addr_value(w->dst.hi.data(), ver);
+    }
+    for (auto [range, bit] : {std::pair{&w->src, 0}, std::pair{&w->dst, 1}}) {
+      (void)bit;
+      if (!range->any() && addr_value(range->lo.data(), ver) > addr_value(range->hi.data(), ver))
+        throw Error("rule " + std::to_string(w->id) + ": address range ends before it starts", EINVAL, "write the lower address first");
+    }
+    if (w->src_mac) {
+      c.need |= kNeedSrcMac;
+      std::memcpy(c.src_mac, w->src_mac->data(), 6);
+    }
+    if (w->dst_mac) {
+      c.need |= kNeedDstMac;
+      std::memcpy(c.dst_mac, w->dst_mac->data(), 6);
+    }
+    if (w->sport.lo > w->sport.hi || w->dport.lo > w->dport.hi)
+      throw Error("rule " + std::to_string(w->id) + ": port range ends before it starts", EINVAL, "write the lower port first");
+    if (!w->sport.any()) c.need |= kNeedSport;
+    if (!w->dport.any()) c.need |= kNeedDport;
+    c.sport_lo = w->sport.lo;
+    c.sport_hi = w->sport.hi;
+    c.dport_lo = w->dport.lo;
+    c.dport_hi = w->dport.hi;
+    if (w->tcp_flags_mask) {
+      c.need |= kNeedTcpFlags;
+      c.tcp_mask = w->tcp_flags_mask;
+      c.tcp_flags = w->tcp_flags & w->tcp_flags_mask;
+    }
+    if (w->http) {
+      c.need |= kNeedHttp;
+      c.http = static_cast<uint16_t>(w->http & ~1u);  // kHttpNone never matches
+    }
+    if (w->content) {
+      if (w->content->pattern.empty())
+        throw Error("rule " + std::to_string(w->id) + ": empty content pattern", EINVAL, "give a non-empty string");
+      c.need |= kNeedContent;
+      c.content = static_cast<int32_t>(patterns_);
+      expr_store.push_back(w->content->regex ? w->content->pattern : escape_literal(w->content->pattern));
+      flags.push_back(HS_FLAG_SINGLEMATCH | (w->content->nocase ? HS_FLAG_CASELESS : 0u) |
+                      (w->content->regex ? HS_FLAG_DOTALL : 0u));
+      pat_ids.push_back(patterns_);
+      pat_rule.push_back(w->id);
+      ++patterns_;
+    }
+    wildcard_.push_back(c);
+    ids_.push_back(c.id);
+  }
+
+  // Index the wildcard rules.
+  std::vector<std::pair<uint32_t, uint32_t>> rd, rs, rb;
+  std::vector<uint32_t> id_d, id_s, id_b;
+  std::vector<std::pair<uint32_t, uint32_t>> pd, ps, pb;
+  std::vector<uint32_t> pid_d, pid_s, pid_b;
+  for (uint32_t i = 0; i < wildcard_.size(); ++i) {
+    const CompiledRule& c = wildcard_[i];
+    bool v4 = c.ip_version == 4;
+    bool dst_ok = v4 && (c.need & kNeedDstIp) && c.dst_hi - c.dst_lo < kMaxIndexedSpan;
+    bool src_ok = v4 && (c.need & kNeedSrcIp) && c.src_hi - c.src_lo < kMaxIndexedSpan;
+    bool dport_ok = (c.need & kNeedDport) && uint32_t{c.dport_hi} - c.dport_lo < kMaxIndexedPorts;
+    bool sport_ok = (c.need & kNeedSport) && uint32_t{c.sport_hi} - c.sport_lo < kMaxIndexedPorts;
+    if (!dst_ok && !src_ok) {
+      if (c.content >= 0) {
+        pattern_rule_.resize(patterns_, -1);
+        pattern_rule_[static_cast<size_t>(c.content)] = static_cast<int32_t>(i);
+        content_indexed_ = true;
+      } else if (dport_ok || sport_ok) {
+        auto range = dport_ok ? std::pair<uint32_t, uint32_t>(c.dport_lo, c.dport_hi)
+                              : std::pair<uint32_t, uint32_t>(c.sport_lo, c.sport_hi);
+        if (c.bidir) {
+          pb.push_back(range);
+          pid_b.push_back(i);
+        } else if (dport_ok) {
+          pd.push_back(range);
+          pid_d.push_back(i);
+        } else {
+          ps.push_back(range);
+          pid_s.push_back(i);
+        }
+      } else {
+        residual_.push_back(i);
+      }
+      continue;
+    }
+    auto range = dst_ok ? std::pair<uint32_t, uint32_t>(static_cast<uint32_t>(c.dst_lo), static_cast<uint32_t>(c.dst_hi))
+                        : std::pair<uint32_t, uint32_t>(static_cast<uint32_t>(c.src_lo), static_cast<uint32_t>(c.src_hi));
+    if (c.bidir) {
+      rb.push_back(range);
+      id_b.push_back(i);
+    } else if (dst_ok) {
+      rd.push_back(range);
+      id_d.push_back(i);
+    } else {
+      rs.push_back(range);
+      id_s.push_back(i);
+    }
+  }
+  by_dst_.build(rd, id_d, 32);
+  by_src_.build(rs, id_s, 32);
+  by_either_.build(rb, id_b, 32);
+  by_dport_.build(pd, pid_d, 16);
+  by_sport_.build(ps, pid_s, 16);
+  by_port_either_.build(pb, pid_b, 16);
+
+  // Precise rules.
+  std::vector<PreciseKey> keys;
+  std::vector<uint32_t> vals;
+  for (size_t j = 0; j < spec.precise.size(); ++j) {
+    const PreciseRule& r = spec.precise[j];
+    if (r.ip_version != 4 && r.ip_version != 6)
+      throw Error("precise rule " + std::to_string(r.id) + ": IP version " + std::to_string(r.ip_version), EINVAL, "use 4 or 6");
+    if (r.vlan > 4095) throw Error("precise rule " + std::to_string(r.id) + ": VLAN " + std::to_string(r.vlan), EINVAL, "VLAN ids are 0-4095");
+    uint32_t idx = static_cast<uint32_t>(wildcard_.size() + j);
+    PreciseKey k{};
+    std::memcpy(k.src, r.src_ip.data(), r.ip_version == 4 ? 4 : 16);
+    std::memcpy(k.dst, r.dst_ip.data(), r.ip_version == 4 ? 4 : 16);
+    k.sport = r.sport;
+    k.dport = r.dport;
+    k.vlan = r.vlan;
+    k.proto = r.proto;
+    k.version = r.ip_version;
+    keys.push_back(k);
+    vals.push_back(idx);
+    if (r.bidir) {
+      PreciseKey rk = k;
+      std::memcpy(rk.src, k.dst, 16);
+      std::memcpy(rk.dst, k.src, 16);
+      rk.sport = k.dport;
+      rk.dport = k.sport;
+      keys.push_back(rk);
+      vals.push_back(idx);
+    }
+    precise_action_.push_back(r.action);
+    ids_.push_back(r.id);
+  }
+  precise_.build(keys, vals, ids_);
+
+  // Content patterns: one Hyperscan database, one scratch per worker (allocated here,
+  // never on the fast path).
+  if (patterns_) {
+    for (auto& s : expr_store) exprs.push_back(s.c_str());
+    hs_compile_error_t* err = nullptr;
+    if (hs_compile_multi(exprs.data(), flags.data(), pat_ids.data(), patterns_, HS_MODE_BLOCK, nullptr, &content_db_, &err) != HS_SUCCESS) {
+      std::string msg = err ? err->message : "unknown error";
+      std::string which = err && err->expression >= 0 ? " of rule " + std::to_string(pat_rule[static_cast<size_t>(err->expression)]) : "";
+      hs_free_compile_error(err);
+      throw Error("compile the content pattern" + which + ": " + msg, EINVAL,
+                  "fix the pattern (Hyperscan regex syntax: no back-references or lookaround)");
+    }
+  }
+  workers_ = std::make_unique<WorkerState[]>(workers);
+  for (unsigned w = 0; w < workers; ++w) {
+    WorkerState& ws = workers_[w];
+    ws.ctr = std::make_unique<RuleCtr[]>(ids_.size());
+    if (content_db_) {
+      ws.stamp = std::make_unique<uint32_t[]>(patterns_);
+      ws.hits = std::make_unique<uint32_t[]>(patterns_);
+      pattern_rule_.resize(patterns_, -1);
+      ws.pattern_rule = &pattern_rule_;
+      if (hs_alloc_scratch(content_db_, &ws.scratch) != HS_SUCCESS)
+        throw Error("allocate Hyperscan scratch for worker " + std::to_string(w), ENOMEM, "free memory");
+    }
+  }
+}
+
+RuleSet::~RuleSet() {
+  if (workers_)
+    for (unsigned w = 0; w < nworkers_; ++w)
+      if (workers_[w].scratch) hs_free_scratch(workers_[w].scratch);
+  if (content_db_) hs_free_database(content_db_);
+}
+
+void RuleSet::scan(const Packet& p, WorkerState& ws) noexcept {
+  ws.scanned = ws.seq;
+  ws.nhits = 0;
+  const ParsedHeaders& h = p.parsed;
+  if (h.payload_len == 0 || h.payload_offset + h.payload_len > p.len) return;
+  hs_scan(content_db_, reinterpret_cast<const char*>(p.data() + h.payload_offset), h.payload_len, 0, ws.scratch,
+          on_match, &ws);
+}
+
+bool RuleSet::content_matched(int32_t pattern, const Packet& p, unsigned worker) noexcept {
+  WorkerState& ws = workers_[worker];
+  if (ws.scanned != ws.seq) scan(p, ws);
+  return ws.stamp[pattern] == ws.seq;
+}
+
+bool RuleSet::match(const CompiledRule& r, const Packet& p, unsigned worker) noexcept {
+  const ParsedHeaders& h = p.parsed;
+  const uint32_t need = r.need;
+  if ((need & kNeedVlan) && (!(h.flags & kHasVlan) || h.vlan_id != r.vlan)) return false;
+  if ((need & kNeedEthertype) && h.ethertype != r.ethertype) return false;
+  if ((need & kNeedIpVersion) && h.ip_version != r.ip_version) return false;
+  if ((need & kNeedProto) && (h.ip_version == 0 || h.l4_proto != r.proto)) return false;
+  if ((need & kNeedTcpFlags) &&
+      (!(h.flags & kL4Valid) || h.l4_proto != kTcp || (h.tcp_flags & r.tcp_mask) != r.tcp_flags))
+    return false;
+  if ((need & kNeedHttp) && !(r.http & (1u << h.l7_info))) return false;
+  if (need & kDirectional) {
+    const bool ports = has_ports(h);
+    if ((need & (kNeedSport | kNeedDport)) && !ports) return false;
+    if ((need & (kNeedSrcMac | kNeedDstMac)) && p.len < 14) return false;
+    const uint8_t* frame = p.data();
+    const u128 src = (need & (kNeedSrcIp | kNeedDstIp)) ? addr_value(h.src_ip, h.ip_version) : 0;
+    const u128 dst = (need & (kNeedSrcIp | kNeedDstIp)) ? addr_value(h.dst_ip, h.ip_version) : 0;
+    auto dir = [&](bool rev) {
+      const uint8_t* smac = frame + (rev ? 0 : 6);
+      const uint8_t* dmac = frame + (rev ? 6 : 0);
+      u128 s = rev ? dst : src, d = rev ? src : dst;
+      uint16_t sp = rev ? h.dst_port : h.src_port, dp = rev ? h.src_port : h.dst_port;
+      if ((need & kNeedSrcMac) && std::memcmp(smac, r.src_mac, 6) != 0) return false;
+      if ((need & kNeedDstMac) && std::memcmp(dmac, r.dst_mac, 6) != 0) return false;
+      if ((need & kNeedSrcIp) && (s < r.src_lo || s > r.src_hi)) return false;
+      if ((need & kNeedDstIp) && (d < r.dst_lo || d > r.dst_hi)) return false;
+      if ((need & kNeedSport) && (sp < r.sport_lo || sp > r.sport_hi)) return false;
+      if ((need & kNeedDport) && (dp < r.dport_lo || dp > r.dport_hi)) return false;
+      return true;
+    };
+    if (!dir(false) && !(r.bidir && dir(true))) return false;
+  }
+  if ((need & kNeedContent) && !content_matched(r.content, p, worker)) return false;
+  return true;
+}
+
+Verdict RuleSet::classify(const Packet& p, unsigned worker) noexcept {
+  WorkerState& ws = workers_[worker];
+  if (!bpf_.empty() && bpf_.run(p.data(), p.len, p.len) == 0) return {Action::drop, kBpfRuleId, Verdict::kBpf};
+  const ParsedHeaders& h = p.parsed;
+  if (!precise_.empty()) {
+    PreciseKey k;
+    if (precise_key_of(h, k)) {
+      uint32_t idx = precise_.find(k);
+      if (idx != PreciseDict::kNone) {
+        RuleCtr& c = ws.ctr[idx];
+        c.packets.store(c.packets.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        c.bytes.store(c.bytes.load(std::memory_order_relaxed) + p.len, std::memory_order_relaxed);
+        c.decided.store(c.decided.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        return {precise_action_[idx - wildcard_.size()], ids_[idx], Verdict::kRule};
+      }
+    }
+  }
+  if (wildcard_.empty()) return {default_action_, kDefaultRuleId, Verdict::kDefault};
+  if (++ws.seq == 0) {  // stamps wrap after 2^32 packets: forget every old stamp once
+    if (ws.stamp) std::memset(ws.stamp.get(), 0, patterns_ * sizeof(uint32_t));
+    ws.seq = 1;
+  }
+  // Candidate lists, each sorted by rule position.
+  const uint32_t* cur[10];
+  const uint32_t* end[10];
+  int k = 0;
+  if (h.ip_version == 4) {
+    uint32_t s = static_cast<uint32_t>(addr_value(h.src_ip, 4)), d = static_cast<uint32_t>(addr_value(h.dst_ip, 4));
+    by_dst_.lookup(d, cur, end, k);
+    by_src_.lookup(s, cur, end, k);
+    by_either_.lookup(d, cur, end, k);
+    by_either_.lookup(s, cur, end, k);
+  }
+  if (has_ports(h)) {
+    by_dport_.lookup(h.dst_port, cur, end, k);
+    by_sport_.lookup(h.src_port, cur, end, k);
+    by_port_either_.lookup(h.dst_port, cur, end, k);
+    by_port_either_.lookup(h.src_port, cur, end, k);
+  }
+  if (content_indexed_) {
+    scan(p, ws);
+    if (ws.nhits) {
+      std::sort(ws.hits.get(), ws.hits.get() + ws.nhits);
+      cur[k] = ws.hits.get();
+      end[k] = ws.hits.get() + ws.nhits;
+      ++k;
+    }
+  }
+  if (!residual_.empty()) {
+    cur[k] = residual_.data();
+    end[k] = residual_.data() + residual_.size();
+    ++k;
+  }
+  int64_t decided = -1;
+  uint32_t last = 0xffffffffu;
+  for (;;) {
+    uint32_t best = 0xffffffffu;
+    int bi = -1;
+    for (int i = 0; i < k; ++i)
+      if (cur[i] != end[i] && *cur[i] < best) {
+        best = *cur[i];
+        bi = i;
+      }
+    if (bi < 0) break;
+    ++cur[bi];
+    if (best == last) continue;  // a bidirectional rule found through both addresses or ports
+    last = best;
+    const CompiledRule& r = wildcard_[best];
+    if (!match(r, p, worker)) continue;
+    RuleCtr& c = ws.ctr[best];
+    c.packets.store(c.packets.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    c.bytes.store(c.bytes.load(std::memory_order_relaxed) + p.len, std::memory_order_relaxed);
+    decided = best;
+    if (r.stop) break;
+  }
+  if (decided < 0) return {default_action_, kDefaultRuleId, Verdict::kDefault};
+  RuleCtr& c = ws.ctr[decided];
+  c.decided.store(c.decided.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  return {wildcard_[decided].action, wildcard_[decided].id, Verdict::kRule};
+}
+
+}  // namespace ncap::detail

@@ -1,0 +1,151 @@
+// A compiled, immutable rule set: what one Filter publishes and the poll threads read.
+// Only the per-worker blocks (Hyperscan scratch, match stamps, rule counters) change
+// after construction, each written by its one worker.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "ncap/filter.hpp"
+#include "precise_dict.hpp"
+
+struct hs_database;
+struct hs_scratch;
+
+namespace ncap::detail {
+
+using u128 = unsigned __int128;
+
+enum Need : uint32_t {
+  kNeedVlan = 1u << 0,
+  kNeedEthertype = 1u << 1,
+  kNeedProto = 1u << 2,
+  kNeedIpVersion = 1u << 3,
+  kNeedSrcMac = 1u << 4,
+  kNeedDstMac = 1u << 5,
+  kNeedSrcIp = 1u << 6,
+  kNeedDstIp = 1u << 7,
+  kNeedSport = 1u << 8,
+  kNeedDport = 1u << 9,
+  kNeedTcpFlags = 1u << 10,
+  kNeedHttp = 1u << 11,
+  kNeedContent = 1u << 12,
+};
+constexpr uint32_t kDirectional = kNeedSrcMac | kNeedDstMac | kNeedSrcIp | kNeedDstIp | kNeedSport | kNeedDport;
+
+struct CompiledRule {
+  uint32_t id;
+  uint32_t need;
+  Action action;
+  bool stop;
+  bool bidir;
+  uint8_t proto, ip_version, tcp_flags, tcp_mask;
+  uint16_t vlan, ethertype, http;
+  uint16_t sport_lo, sport_hi, dport_lo, dport_hi;
+  int32_t content;  // pattern id, -1 = none
+  uint8_t src_mac[6], dst_mac[6];
+  u128 src_lo, src_hi, dst_lo, dst_hi;
+};
+
+// IPv4 address (or port) -> rules (sorted indexes) whose indexed range contains it: the address
+// space cut into elementary intervals at every range edge, each with its rule list.
+class Ipv4Index {
+ public:
+  // key_bits: 32 for IPv4 addresses, 16 for ports.
+  void build(const std::vector<std::pair<uint32_t, uint32_t>>& ranges, const std::vector<uint32_t>& rule_idx,
+             unsigned key_bits);
+  // Appends the rules of the interval holding `key` as list k (when non-empty).
+  void lookup(uint32_t key, const uint32_t** b, const uint32_t** e, int& k) const noexcept {
+    if (ids_.empty()) return;
+    // The top bits pick a bucket that knows the interval of its first key; a short
+    // binary search inside the bucket finds the last bound <= key.
+    uint32_t bucket = key >> shift_;
+    size_t lo = top_[bucket], n = top_[bucket + 1] - lo + 1;
+    while (n > 1) {
+      size_t half = n / 2;
+      lo = bounds_[lo + half] <= key ? lo + half : lo;
+      n -= half;
+    }
+    const uint32_t* first = ids_.data() + offs_[lo];
+    const uint32_t* last = ids_.data() + offs_[lo + 1];
+    if (first == last) return;
+    b[k] = first;
+    e[k] = last;
+    ++k;
+  }
+  bool empty() const noexcept { return ids_.empty(); }
+
+ private:
+  std::vector<uint32_t> bounds_;  // interval i = [bounds_[i], bounds_[i+1])
+  std::vector<uint32_t> offs_;    // rules of interval i: ids_[offs_[i] .. offs_[i+1])
+  std::vector<uint32_t> ids_;
+  std::vector<uint32_t> top_;     // top_[b] = interval holding key b << shift_
+  unsigned shift_ = 16;
+};
+
+struct RuleCtr {
+  std::atomic<uint64_t> packets{0};
+  std::atomic<uint64_t> bytes{0};
+  std::atomic<uint64_t> decided{0};
+};
+
+struct alignas(64) WorkerState {
+  hs_scratch* scratch = nullptr;
+  uint32_t seq = 0;        // packet sequence for content match stamps
+  uint32_t scanned = 0;    // seq of the packet whose payload was scanned
+  std::unique_ptr<uint32_t[]> stamp;  // stamp[pattern] == seq: pattern matched this packet
+  std::unique_ptr<uint32_t[]> hits;   // rule indexes of content-indexed patterns that matched
+  uint32_t nhits = 0;
+  const std::vector<int32_t>* pattern_rule = nullptr;  // pattern -> content-indexed rule or -1
+  std::unique_ptr<RuleCtr[]> ctr;     // per rule index
+};
+
+struct Verdict {
+  Action action;
+  uint32_t rule_id;
+  enum Source : uint8_t { kRule, kDefault, kBpf } source;
+};
+
+class RuleSet {
+ public:
+  RuleSet(const RuleSetSpec& spec, unsigned workers);
+  ~RuleSet();
+  RuleSet(const RuleSet&) = delete;
+  RuleSet& operator=(const RuleSet&) = delete;
+
+  // Parsed packet in, verdict out; counts the rules it matched for `worker`.
+  Verdict classify(const Packet& p, unsigned worker) noexcept;
+
+  size_t rule_count() const noexcept { return ids_.size(); }
+  uint32_t rule_id(size_t i) const noexcept { return ids_[i]; }
+  bool is_precise(size_t i) const noexcept { return i >= wildcard_.size(); }
+  const RuleCtr& counter(unsigned worker, size_t i) const noexcept { return workers_[worker].ctr[i]; }
+  unsigned workers() const noexcept { return nworkers_; }
+
+ private:
+  bool match(const CompiledRule& r, const Packet& p, unsigned worker) noexcept;
+  bool content_matched(int32_t pattern, const Packet& p, unsigned worker) noexcept;
+  void scan(const Packet& p, WorkerState& ws) noexcept;
+
+  Action default_action_;
+  BpfProgram bpf_;
+  std::vector<CompiledRule> wildcard_;  // sorted by id
+  std::vector<Action> precise_action_;  // by precise index
+  std::vector<uint32_t> ids_;           // rule index -> id (wildcard, then precise)
+  PreciseDict precise_;
+  Ipv4Index by_dst_, by_src_, by_either_;  // unidirectional on dst, on src; bidirectional
+  Ipv4Index by_dport_, by_sport_, by_port_either_;  // same, by port, for rules without a narrow address
+  std::vector<uint32_t> residual_;         // rules no index can select
+  // Residual rules with a content pattern are found through the scan instead: pattern
+  // id -> rule index (-1 for patterns of rules reached through an address index).
+  std::vector<int32_t> pattern_rule_;
+  bool content_indexed_ = false;
+  hs_database* content_db_ = nullptr;
+  uint32_t patterns_ = 0;
+  unsigned nworkers_;
+  std::unique_ptr<WorkerState[]> workers_;
+};
+
+}  // namespace ncap::detail
