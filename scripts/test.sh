@@ -14,7 +14,7 @@ asan=${NCAP_BUILD_ASAN:-build-asan}
 [ -f "$build/build.ninja" ] || meson setup "$build" >/dev/null
 ninja -C "$build" >/dev/null
 
-suites=(unit model netns lab)
+suites=(unit model netns fuzz lab)
 status=0
 for s in "${suites[@]}"; do
   if meson test -C "$build" --list --suite "$s" >/dev/null 2>&1 && [ -n "$(meson test -C "$build" --list --suite "$s" 2>/dev/null)" ]; then
@@ -31,11 +31,5 @@ ninja -C "$asan" >/dev/null
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
   meson test -C "$asan" --suite unit --print-errorlogs --logbase testlog-asan || status=1
 
-if [ -x tests/fuzz/run.sh ]; then
-  echo "== suite fuzz"
-  bash tests/fuzz/run.sh || status=1
-fi
-
-python3 scripts/test-summary.py "$build"/meson-logs/testlog-*.json "$asan"/meson-logs/testlog-asan.json \
-  ${NCAP_FUZZ_LOG:+"$NCAP_FUZZ_LOG"} || status=1
+python3 scripts/test-summary.py "$build"/meson-logs/testlog-*.json "$asan"/meson-logs/testlog-asan.json || status=1
 exit $status

@@ -24,8 +24,12 @@ int main() {
   return 0;
 }
 CPP
+# A sanitizer build installs an instrumented library; the probe must carry the runtime too.
+san=$(meson introspect "$build" --buildoptions | python3 -c 'import json,sys; print([o["value"] for o in json.load(sys.stdin) if o["name"]=="sanitize"][0])')
+extra=""
+[ "$san" = "True" ] && extra="-fsanitize=address,undefined"
 export PKG_CONFIG_SYSROOT_DIR="$dest" PKG_CONFIG_PATH="$root/$libdir/pkgconfig"
-c++ -std=c++20 "$dest/probe.cpp" -o "$dest/probe" $(pkg-config --cflags --libs ncap)
+c++ -std=c++20 "$dest/probe.cpp" -o "$dest/probe" $extra $(pkg-config --cflags --libs ncap)
 out=$(LD_LIBRARY_PATH="$root/$libdir" "$dest/probe")
 [ "$out" = "0000:03:00.0 128" ] || { echo "FAIL: probe printed '$out'"; exit 1; }
 echo "PASS install"
