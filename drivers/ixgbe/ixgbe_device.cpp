@@ -40,25 +40,18 @@ uint32_t hi32(uint64_t v) { return uint32_t(v >> 32); }
 }  // namespace
 
 IxgbeDevice::IxgbeDevice(std::unique_ptr<Backend> backend, const DeviceConfig& cfg)
-    : backend_(std::move(backend)), io_(backend_->bar0()), chip_(traits_or_throw(*backend_)), cfg_(cfg) {
+    : backend_(std::move(backend)),
+      io_(backend_->bar0()),
+      chip_(traits_or_throw(*backend_)),
+      cfg_(cfg),
+      queues_(*backend_) {
   info_.driver = "ixgbe";
   info_.chip = chip_.chip;
   info_.address = backend_->address();
   info_.max_rx_queues = chip_.max_rss_queues;
   info_.max_tx_queues = chip_.max_tx_queues;
-  auto check_ring = [&](uint32_t n, const char* what) {
-    if (n < kMinRing || n > kMaxRing || (n & (n - 1)))
-      throw Error(fmt::format("{}: {} ring size {} is not supported", info_.address, what, n), EINVAL,
-                  fmt::format("use a power of two between {} and {}", kMinRing, kMaxRing));
-  };
-  check_ring(cfg.rx_ring_size, "RX");
-  check_ring(cfg.tx_ring_size, "TX");
-  if (cfg.rx_queues == 0 || cfg.rx_queues > chip_.max_rss_queues || cfg.tx_queues == 0 ||
-      cfg.tx_queues > chip_.max_tx_queues)
-    throw Error(fmt::format("{}: {} RX / {} TX queues requested", info_.address, cfg.rx_queues, cfg.tx_queues),
-                EINVAL,
-                fmt::format("the {} supports 1-{} RX queues (RSS) and 1-{} TX queues", chip_.chip,
-                            chip_.max_rss_queues, chip_.max_tx_queues));
+  intel::check_config(cfg, info_.address,
+                      {chip_.chip, chip_.max_rss_queues, chip_.max_tx_queues, kMinRing, kMaxRing});
   if (io_.read32(STATUS) == 0xffffffffu)
     throw Error(info_.address + ": the device does not answer (BAR0 reads 0xffffffff)", EIO,
                 "the NIC fell off the bus or is in a low-power state: rebind it (ncap-bind) or reset the machine");
@@ -84,14 +77,6 @@ IxgbeDevice::~IxgbeDevice() {
     stop();
   } catch (const std::exception& e) {
     NCAP_LOG(kLog, warn, "{}: stop failed: {}", info_.address, e.what());
-  }
-  for (auto& r : rx_) {
-    backend_->dma_unmap(r->ring_memory());
-    backend_->dma_unmap(r->pool().region());
-  }
-  for (auto& t : tx_) {
-    backend_->dma_unmap(t->ring_memory());
-    backend_->dma_unmap(t->pool().region());
   }
 }
 
@@ -133,12 +118,6 @@ void IxgbeDevice::wait_for_link() {
   }
 }
 
-DmaRegion IxgbeDevice::map_ring(uint32_t descriptors) {
-  DmaRegion r = DmaRegion::allocate(size_t(descriptors) * 16);
-  backend_->dma_map(r);
-  return r;
-}
-
 // 4.6.7: receive initialization. Queues are started later (start_rx_queue) and RX is
 // enabled last, after every other setting.
 void IxgbeDevice::init_rx() {
@@ -153,12 +132,8 @@ void IxgbeDevice::init_rx() {
 
   uint32_t pool_size = cfg_.pool_size ? cfg_.pool_size : 2 * cfg_.rx_ring_size + 1024;
   for (uint16_t q = 0; q < cfg_.rx_queues; ++q) {
-    DmaRegion ring = map_ring(cfg_.rx_ring_size);
-    MempoolConfig mc;
-    mc.count = pool_size;
-    auto pool = Mempool::create(mc);
-    backend_->dma_map(pool->region());
-    pool->refresh_iova();
+    DmaRegion ring = queues_.map_ring(cfg_.rx_ring_size);
+    auto pool = queues_.make_pool(pool_size);
     uint64_t base = ring.iova();
     io_.write32(RDBAL(q), lo32(base));
     io_.write32(RDBAH(q), hi32(base));
@@ -171,7 +146,7 @@ void IxgbeDevice::init_rx() {
     io_.write32(RDH(q), 0);
     io_.write32(RDT(q), 0);
     RingParams p{&io_, RDT(q), cfg_.rx_ring_size, q, cfg_.port_id, RXD_ERR_RXE};
-    rx_.push_back(std::make_unique<RxRing>(p, std::move(ring), std::move(pool)));
+    queues_.add_rx(p, std::move(ring), std::move(pool));
   }
   if (cfg_.rx_queues > 1) init_rss();
 }
@@ -179,20 +154,9 @@ void IxgbeDevice::init_rx() {
 // 7.1.2.8: RSS. RETA spreads the 128 hash buckets round robin over the queues; the key
 // is DeviceConfig::rss_key or the Microsoft verification key (ncap::kDefaultRssKey).
 void IxgbeDevice::init_rss() {
-  for (uint32_t r = 0; r < RETA_REGS; ++r) {
-    uint32_t v = 0;
-    for (uint32_t b = 0; b < 4; ++b) v |= ((4 * r + b) % cfg_.rx_queues) << (8 * b);
-    io_.write32(chip_.reta + 4 * r, v);
-  }
-  RssKey key = kDefaultRssKey;
-  bool custom = false;
-  for (uint8_t b : cfg_.rss_key) custom |= b != 0;
-  if (custom) key = cfg_.rss_key;
-  for (uint32_t r = 0; r < RSSRK_REGS; ++r) {
-    uint32_t v = uint32_t(key[4 * r]) | uint32_t(key[4 * r + 1]) << 8 | uint32_t(key[4 * r + 2]) << 16 |
-                 uint32_t(key[4 * r + 3]) << 24;
-    io_.write32(chip_.rssrk + 4 * r, v);
-  }
+  for (uint32_t r = 0; r < RETA_REGS; ++r) io_.write32(chip_.reta + 4 * r, intel::reta_word(r, cfg_.rx_queues));
+  RssKey key = intel::rss_key(cfg_);
+  for (uint32_t r = 0; r < RSSRK_REGS; ++r) io_.write32(chip_.rssrk + 4 * r, intel::rss_key_word(key, r));
   uint32_t mrqc = MRQC_RSSEN;
   uint32_t t = cfg_.rss_hash_types;
   if (t & kRssIpv4) mrqc |= MRQC_IPV4;
@@ -216,12 +180,8 @@ void IxgbeDevice::init_tx() {
   }
   uint32_t pool_size = 2 * cfg_.tx_ring_size + 1024;
   for (uint16_t q = 0; q < cfg_.tx_queues; ++q) {
-    DmaRegion ring = map_ring(cfg_.tx_ring_size);
-    MempoolConfig mc;
-    mc.count = pool_size;
-    auto pool = Mempool::create(mc);
-    backend_->dma_map(pool->region());
-    pool->refresh_iova();
+    DmaRegion ring = queues_.map_ring(cfg_.tx_ring_size);
+    auto pool = queues_.make_pool(pool_size);
     uint64_t base = ring.iova();
     io_.write32(TDBAL(q), lo32(base));
     io_.write32(TDBAH(q), hi32(base));
@@ -229,14 +189,14 @@ void IxgbeDevice::init_tx() {
     io_.write32(TDH(q), 0);
     io_.write32(TDT(q), 0);
     RingParams p{&io_, TDT(q), cfg_.tx_ring_size, q, cfg_.port_id, 0};
-    tx_.push_back(std::make_unique<TxRing>(p, std::move(ring), std::move(pool)));
+    queues_.add_tx(p, std::move(ring), std::move(pool));
   }
   if (chip_.has_dmatxctl) io_.set_bits(DMATXCTL, DMATXCTL_TE);  // before any queue is enabled
 }
 
 // 4.6.7.1: enable, poll until the enable bit reads back, then give descriptors (RDT).
 void IxgbeDevice::start_rx_queue(uint16_t q) {
-  uint32_t tail = rx_[q]->fill();
+  uint32_t tail = queues_.rx(q, info_.address).fill();
   io_.set_bits(RXDCTL(q), RXDCTL_ENABLE);
   io_.wait(RXDCTL(q), RXDCTL_ENABLE, RXDCTL_ENABLE, kQueueEnableTimeout,
            fmt::format("{}: RX queue {} to enable (RXDCTL.ENABLE, 4.6.7.1)", info_.address, q));
@@ -277,19 +237,8 @@ LinkStatus IxgbeDevice::link() {
   return s;
 }
 
-RxQueue& IxgbeDevice::rx(uint16_t q) {
-  if (q >= rx_.size())
-    throw Error(fmt::format("{}: RX queue {} does not exist", info_.address, q), EINVAL,
-                fmt::format("the device was opened with {} RX queues", rx_.size()));
-  return *rx_[q];
-}
-
-TxQueue& IxgbeDevice::tx(uint16_t q) {
-  if (q >= tx_.size())
-    throw Error(fmt::format("{}: TX queue {} does not exist", info_.address, q), EINVAL,
-                fmt::format("the device was opened with {} TX queues", tx_.size()));
-  return *tx_[q];
-}
+RxQueue& IxgbeDevice::rx(uint16_t q) { return queues_.rx(q, info_.address); }
+TxQueue& IxgbeDevice::tx(uint16_t q) { return queues_.tx(q, info_.address); }
 
 // Every counter is read-to-clear (8.2.3.23): sum them into hw_ on each call.
 void IxgbeDevice::accumulate_stats() {
@@ -398,8 +347,8 @@ void IxgbeDevice::stop() {
     return;  // gone: nothing to quiesce
   }
   set_rx_enable(false);
-  for (uint16_t q = 0; q < tx_.size(); ++q) io_.clear_bits(TXDCTL(q), TXDCTL_ENABLE);
-  for (uint16_t q = 0; q < rx_.size(); ++q) io_.clear_bits(RXDCTL(q), RXDCTL_ENABLE);
+  for (uint16_t q = 0; q < queues_.tx_count(); ++q) io_.clear_bits(TXDCTL(q), TXDCTL_ENABLE);
+  for (uint16_t q = 0; q < queues_.rx_count(); ++q) io_.clear_bits(RXDCTL(q), RXDCTL_ENABLE);
   backend_->disable_dma();
   io_.write32(EIMC, EIMC_ALL);
   io_.write32(CTRL, io_.read32(CTRL) | CTRL_RST_MASK);

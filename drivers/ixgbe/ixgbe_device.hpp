@@ -9,7 +9,7 @@
 #include "backend.hpp"
 #include "chip_traits.hpp"
 #include "ncap/device.hpp"
-#include "drivers/common/adv_rings.hpp"
+#include "drivers/common/intel_queues.hpp"
 
 namespace ncap::ixgbe {
 
@@ -43,7 +43,6 @@ class IxgbeDevice final : public Device {
   void start_tx_queue(uint16_t q);
   void set_rx_enable(bool on);
   void wait_for_link();
-  DmaRegion map_ring(uint32_t descriptors);
   void accumulate_stats();
   void clear_queue_filters();
 
@@ -52,8 +51,7 @@ class IxgbeDevice final : public Device {
   const ChipTraits& chip_;
   DeviceConfig cfg_;
   DeviceInfo info_;
-  std::vector<std::unique_ptr<RxRing>> rx_;
-  std::vector<std::unique_ptr<TxRing>> tx_;
+  intel::QueueSet queues_;  // after backend_: unmapped before the backend goes
   HardwareStats hw_;
   bool stopped_ = false;
 };

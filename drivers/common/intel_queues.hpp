@@ -1,0 +1,58 @@
+// Setup pieces both Intel families share: checking a DeviceConfig against a chip's
+// limits, the RSS key and redirection table words, and the queue set that owns every
+// ring and pool of a device (DMA-mapped through the backend, unmapped when it goes).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "adv_rings.hpp"
+#include "backend.hpp"
+#include "ncap/device.hpp"
+#include "toeplitz.hpp"
+
+namespace ncap::intel {
+
+struct QueueLimits {
+  const char* chip;
+  uint16_t max_rx, max_tx;
+  uint32_t min_ring, max_ring;  // descriptors, powers of two
+};
+
+// Throws ncap::Error naming the bad value and the allowed range.
+void check_config(const DeviceConfig& cfg, const std::string& address, const QueueLimits& lim);
+
+// DeviceConfig::rss_key, or the default key (ncap::kDefaultRssKey) when it is all zero.
+RssKey rss_key(const DeviceConfig& cfg);
+// Register r of the key registers (RSSRK): key byte 4r in bits 7:0.
+uint32_t rss_key_word(const RssKey& key, uint32_t r);
+// Register r of a 128-entry, one-byte-per-entry RETA spreading the entries round robin
+// over `queues`, each queue index shifted left by `shift` inside its byte.
+uint32_t reta_word(uint32_t r, uint16_t queues, uint8_t shift = 0);
+
+class QueueSet {
+ public:
+  explicit QueueSet(Backend& b) : backend_(b) {}
+  ~QueueSet();
+  QueueSet(const QueueSet&) = delete;
+  QueueSet& operator=(const QueueSet&) = delete;
+
+  DmaRegion map_ring(uint32_t descriptors);             // 16-byte descriptors
+  std::unique_ptr<Mempool> make_pool(uint32_t buffers);  // DMA-mapped, IOVAs refreshed
+  RxRing& add_rx(const RingParams& p, DmaRegion ring, std::unique_ptr<Mempool> pool);
+  TxRing& add_tx(const RingParams& p, DmaRegion ring, std::unique_ptr<Mempool> pool);
+
+  RxRing& rx(uint16_t q, const std::string& address);  // throws for a queue not opened
+  TxRing& tx(uint16_t q, const std::string& address);
+  size_t rx_count() const noexcept { return rx_.size(); }
+  size_t tx_count() const noexcept { return tx_.size(); }
+
+ private:
+  Backend& backend_;
+  std::vector<std::unique_ptr<RxRing>> rx_;
+  std::vector<std::unique_ptr<TxRing>> tx_;
+};
+
+}  // namespace ncap::intel
