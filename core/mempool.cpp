@@ -27,6 +27,26 @@ Mempool* Mempool::by_id(uint16_t id) noexcept {
   return id < kMaxPools ? g_pools[id].load(std::memory_order_acquire) : nullptr;
 }
 
+namespace {
+
+constexpr size_t k2MiB = size_t(2) << 20;
+
+// Whether slot h's data room lies within one page (always true when it cannot).
+bool data_fits_page(const Mempool& p, uint64_t h, size_t page) {
+  if (p.data_room() > page) return true;
+  uint64_t first = Mempool::kHeaderBytes + h * p.stride() + Packet::kMetaSize;
+  return first / page == (first + p.data_room() - 1) / page;
+}
+
+// Slots needed so that `count` of them fit their pages.
+uint64_t slots_for(const Mempool& p, size_t page) {
+  uint64_t h = 0;
+  for (uint32_t usable = 0; usable < p.count(); ++h) usable += data_fits_page(p, h, page);
+  return h;
+}
+
+}  // namespace
+
 std::unique_ptr<Mempool> Mempool::create(const MempoolConfig& cfg) {
   if (cfg.count == 0 || cfg.count >= kInvalidHandle)
     throw Error("create a mempool of " + std::to_string(cfg.count) + " buffers", EINVAL,
@@ -38,13 +58,24 @@ std::unique_ptr<Mempool> Mempool::create(const MempoolConfig& cfg) {
   p->count_ = cfg.count;
   p->data_room_ = cfg.data_room;
   p->stride_ = (Packet::kMetaSize + cfg.data_room + 63) / 64 * 64;
-  size_t bytes = kHeaderBytes + size_t(cfg.count) * p->stride_;
-  p->region_ = DmaRegion::allocate(bytes, cfg.dma);
+  // Lay out for 2 MiB pages first; if the region came out with other pages, lay out again.
+  uint64_t slots = slots_for(*p, k2MiB);
+  p->region_ = DmaRegion::allocate(kHeaderBytes + slots * p->stride_, cfg.dma);
+  if (p->region_.page_size() != k2MiB) {
+    uint64_t need = slots_for(*p, p->region_.page_size());
+    if (need > slots) p->region_ = DmaRegion::allocate(kHeaderBytes + need * p->stride_, cfg.dma);
+    slots = slots_for(*p, p->region_.page_size());
+  }
+  if (slots >= kInvalidHandle)
+    throw Error("create a mempool of " + std::to_string(cfg.count) + " buffers", EINVAL,
+                "fewer buffers: with page-boundary gaps they need " + std::to_string(slots) + " handles");
+  p->slots_ = uint32_t(slots);
   p->buffers_ = p->region_.addr() + kHeaderBytes;
 
   auto* hdr = reinterpret_cast<PoolHeader*>(p->region_.addr());
-  hdr->version = 1;
+  hdr->version = 2;
   hdr->count = p->count_;
+  hdr->slots = p->slots_;
   hdr->stride = p->stride_;
   hdr->data_room = p->data_room_;
   hdr->first_buffer_offset = kHeaderBytes;
@@ -61,12 +92,13 @@ std::unique_ptr<Mempool> Mempool::create(const MempoolConfig& cfg) {
   uint32_t cap = next_pow2(cfg.count + 1);
   p->ring_ = std::make_unique<uint32_t[]>(cap);
   p->mask_ = cap - 1;
-  for (uint32_t h = 0; h < p->count_; ++h) {
+  const size_t page = p->region_.page_size();
+  for (uint32_t h = 0, n = 0; h < p->slots_; ++h) {
     Packet* pkt = p->packet(h);
     std::memset(pkt, 0, sizeof(Packet));
     pkt->handle = h;
     pkt->pool_id = id;
-    p->ring_[h] = h;
+    if (data_fits_page(*p, h, page)) p->ring_[n++] = h;
   }
   p->prod_.head = p->prod_.tail = p->count_;
   // The magic goes last: an attaching process that sees it sees a complete header.
@@ -83,12 +115,12 @@ Mempool::~Mempool() {
 
 bool Mempool::owns(const Packet* p) const noexcept {
   auto* b = reinterpret_cast<const uint8_t*>(p);
-  if (b < buffers_ || b >= buffers_ + size_t(count_) * stride_) return false;
+  if (b < buffers_ || b >= buffers_ + size_t(slots_) * stride_) return false;
   return (b - buffers_) % stride_ == 0;
 }
 
 void Mempool::refresh_iova() noexcept {
-  for (uint32_t h = 0; h < count_; ++h) {
+  for (uint32_t h = 0; h < slots_; ++h) {
     Packet* p = packet(h);
     p->buf_iova = region_.iova_of(p->data());
   }

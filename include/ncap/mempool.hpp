@@ -1,9 +1,14 @@
 // Fixed-size packet buffers in DMA memory, named by 32-bit handles.
 //
 // Layout of a pool's region: a PoolHeader (one 4 KiB block, self-describing so another
-// process can attach), then `count` buffers of `stride` bytes each:
+// process can attach), then `slots` buffers of `stride` bytes each:
 //   [Packet metadata, 128 B][data room, data_room bytes][pad to 64 B]
 // A handle is a buffer index: the same number in every process that maps the pool.
+// A slot whose data room would cross a page boundary of the region is never handed out
+// (so `count` usable buffers take a few more slots): a NIC reads a TX buffer through one
+// IOMMU translation, and without an IOMMU two pages need not be physically adjacent.
+// QEMU's igb model (hw/net/net_tx_pkt.c, net_tx_pkt_add_raw_fragment_pci) maps each TX
+// fragment whole and silently skips the frame when the mapping comes back short.
 //
 // Free buffers sit in a lock-free multi-producer/multi-consumer ring; a thread that
 // allocates or frees a lot keeps a Mempool::Cache so it touches the shared ring only once
@@ -30,6 +35,8 @@ struct PoolHeader {
   uint32_t data_room;
   uint64_t first_buffer_offset;
   uint64_t region_size;
+  uint32_t slots;  // handles 0..slots-1 address buffers; `count` of them circulate
+  uint32_t reserved;
 };
 
 struct MempoolConfig {
@@ -52,7 +59,8 @@ class Mempool {
   static Mempool* by_id(uint16_t id) noexcept;
   uint16_t id() const noexcept { return id_; }
 
-  uint32_t count() const noexcept { return count_; }
+  uint32_t count() const noexcept { return count_; }  // usable buffers
+  uint32_t slots() const noexcept { return slots_; }  // handle range (count + skipped slots)
   uint32_t stride() const noexcept { return stride_; }
   uint32_t data_room() const noexcept { return data_room_; }
   DmaRegion& region() noexcept { return region_; }
@@ -101,6 +109,7 @@ class Mempool {
   DmaRegion region_;
   uint8_t* buffers_ = nullptr;
   uint32_t count_ = 0;
+  uint32_t slots_ = 0;
   uint32_t stride_ = 0;
   uint32_t data_room_ = 0;
   uint16_t id_ = 0;

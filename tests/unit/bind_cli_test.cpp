@@ -1,29 +1,13 @@
 // ncap-bind against a fake sysfs tree: listing, diagnosis and bad input.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-
-#include <array>
-#include <cstdio>
-#include <cstdlib>
 
 #include "fake_sysfs.hpp"
+#include "tests/common/cli.hpp"
 
 namespace {
 
-struct Result {
-  int status;
-  std::string out;
-};
-
-Result run(const std::string& args) {
-  const char* bin = std::getenv("NCAP_BIND_BIN");
-  std::string cmd = std::string(bin ? bin : "ncap-bind") + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 512> buf;
-  while (p && fgets(buf.data(), buf.size(), p)) out += buf.data();
-  int st = p ? pclose(p) : -1;
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, out};
+ncap::test::CliResult run(const std::string& args) {
+  return ncap::test::run_cli(ncap::test::tool("NCAP_BIND_BIN"), args);
 }
 
 struct BindCli : ::testing::Test {

@@ -38,6 +38,30 @@ TEST(Mempool, BuffersAreStrideApartWithMetadataInTheHeadroom) {
   EXPECT_EQ(hdr->stride, p->stride());
 }
 
+TEST(Mempool, NoBufferHandedOutHasItsDataAcrossAPageBoundary) {
+  // 3000 x 2176 bytes span several 2 MiB pages (or many 4 KiB ones without hugepages).
+  auto p = make_pool(3000);
+  const size_t page = p->region().page_size();
+  const uint8_t* base = p->region().addr();
+  std::vector<ncap::Packet*> all(3000);
+  ASSERT_EQ(p->alloc_burst(all.data(), 3000), 3000u);
+  std::set<uint32_t> handles;
+  for (ncap::Packet* pkt : all) {
+    size_t first = size_t(pkt->data() - base), last = first + p->data_room() - 1;
+    EXPECT_EQ(first / page, last / page) << "handle " << pkt->handle;
+    EXPECT_LT(pkt->handle, p->slots());
+    handles.insert(pkt->handle);
+  }
+  EXPECT_EQ(handles.size(), 3000u);
+  EXPECT_GT(p->slots(), p->count()) << "some slots straddle a page and are left out";
+  ncap::Packet* extra;
+  EXPECT_EQ(p->alloc_burst(&extra, 1), 0u) << "exactly count() buffers circulate";
+  auto* hdr = reinterpret_cast<ncap::PoolHeader*>(p->region().addr());
+  EXPECT_EQ(hdr->slots, p->slots());
+  EXPECT_EQ(hdr->count, 3000u);
+  p->free_bulk(all.data(), 3000);
+}
+
 TEST(Mempool, IovaOfEveryBufferFollowsTheRegionIova) {
   auto p = make_pool(64);
   p->region().set_iova(0x200000000ull);

@@ -401,6 +401,11 @@ bool Chip::process_inbound() noexcept {
 
 bool Chip::process_generator() noexcept {
   if (gen_left_.load(std::memory_order_relaxed) == 0) return false;
+  // The generator stands for a peer that starts sending once the port can receive: no
+  // frame of a finite count is spent on a port that is still being reset or set up.
+  if (!link_up_.load(std::memory_order_relaxed) || !rx_enabled() ||
+      !bus_master_.load(std::memory_order_relaxed))
+    return false;
   constexpr size_t kL4Ports = 34;  // untagged IPv4 without options: source port offset
   for (int i = 0; i < 32; ++i) {
     if (gen_frame_.size() >= kL4Ports + 2 && gen_flows_ > 1) {

@@ -1,0 +1,135 @@
+#include "app.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <boost/program_options/errors.hpp>
+#include <cmath>
+#include <iostream>
+
+#include "ncap/error.hpp"
+
+namespace ncap::app {
+
+int run(const char* prog, const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const UsageError& e) {
+    std::cerr << prog << ": " << e.what() << "\n  fix: " << e.fix << "\n  see: " << prog << " --help\n";
+    return kUsage;
+  } catch (const boost::program_options::error& e) {
+    std::cerr << prog << ": " << e.what() << "\n  see: " << prog << " --help\n";
+    return kUsage;
+  } catch (const ncap::Error& e) {
+    std::cerr << prog << ": " << e.what() << "\n";  // what() carries the errno and the fix
+    return kFailure;
+  } catch (const std::exception& e) {
+    std::cerr << prog << ": " << e.what() << "\n";
+    return kFailure;
+  }
+}
+
+namespace {
+
+long parse_long(const std::string& s, const std::string& what, const std::string& fix) {
+  size_t pos = 0;
+  long v = 0;
+  try {
+    v = std::stol(s, &pos);
+  } catch (const std::exception&) {
+    pos = 0;
+  }
+  if (pos == 0 || pos != s.size()) throw UsageError(fmt::format("{} '{}' is not a number", what, s), fix);
+  return v;
+}
+
+}  // namespace
+
+std::vector<int> parse_cores(const std::string& s) {
+  const std::string fix = fmt::format("give online cores as a list or ranges, e.g. 0,1 or 0-{}",
+                                      sysconf(_SC_NPROCESSORS_ONLN) - 1);
+  long online = sysconf(_SC_NPROCESSORS_ONLN);
+  std::vector<int> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t comma = s.find(',', start);
+    std::string item = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    size_t dash = item.find('-');
+    long lo = parse_long(item.substr(0, dash), "core", fix);
+    long hi = dash == std::string::npos ? lo : parse_long(item.substr(dash + 1), "core", fix);
+    if (lo < 0 || hi < lo) throw UsageError(fmt::format("core range '{}' is invalid", item), fix);
+    for (long c = lo; c <= hi; ++c) {
+      if (c >= online)
+        throw UsageError(fmt::format("core {} does not exist: this machine has cores 0-{}", c, online - 1), fix);
+      out.push_back(int(c));
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+SizeRange parse_size(const std::string& s) {
+  const std::string fix = fmt::format("give a frame size or range between {} and {} bytes (without FCS), e.g. "
+                                      "--size 64 or --size 60-1514",
+                                      kMinFrame, kMaxFrame);
+  size_t dash = s.find('-');
+  long lo = parse_long(s.substr(0, dash), "size", fix);
+  long hi = dash == std::string::npos ? lo : parse_long(s.substr(dash + 1), "size", fix);
+  if (lo < kMinFrame || hi > kMaxFrame || hi < lo)
+    throw UsageError(fmt::format("frame size '{}' is out of range", s), fix);
+  return {uint16_t(lo), uint16_t(hi)};
+}
+
+Rate parse_rate(const std::string& s) {
+  const std::string fix =
+      "give packets/s (100000, 1.5M, 0 = as fast as possible) or bits/s on the wire (100Mbit, 1Gbit), up to "
+      "100Gbit";
+  size_t pos = 0;
+  double v = 0;
+  try {
+    v = std::stod(s, &pos);
+  } catch (const std::exception&) {
+    throw UsageError(fmt::format("rate '{}' is not a number", s), fix);
+  }
+  std::string unit = s.substr(pos);
+  double mult = 1;
+  bool bits = false;
+  auto strip_bit = [&](const std::string& u) {
+    if (u.size() >= 3 && (u.compare(u.size() - 3, 3, "bit") == 0)) {
+      bits = true;
+      return u.substr(0, u.size() - 3);
+    }
+    if (u.size() >= 3 && u.compare(u.size() - 3, 3, "bps") == 0) {
+      bits = true;
+      return u.substr(0, u.size() - 3);
+    }
+    return u;
+  };
+  std::string prefix = strip_bit(unit);
+  if (prefix == "" ) mult = 1;
+  else if (prefix == "k" || prefix == "K") mult = 1e3;
+  else if (prefix == "M") mult = 1e6;
+  else if (prefix == "G") mult = 1e9;
+  else throw UsageError(fmt::format("rate '{}' has an unknown unit '{}'", s, unit), fix);
+  v *= mult;
+  if (!std::isfinite(v) || v < 0) throw UsageError(fmt::format("rate '{}' is out of range", s), fix);
+  Rate r;
+  if (bits) {
+    if (v > 100e9 || (v > 0 && v < 1000)) throw UsageError(fmt::format("rate '{}' is out of range", s), fix);
+    r.bps = v;
+  } else {
+    if (v > 200e6) throw UsageError(fmt::format("rate '{}' is out of range", s), fix);
+    r.pps = v;
+  }
+  return r;
+}
+
+std::string human(double v) {
+  if (v >= 1e9) return fmt::format("{:.2f}G", v / 1e9);
+  if (v >= 1e6) return fmt::format("{:.2f}M", v / 1e6);
+  if (v >= 1e3) return fmt::format("{:.2f}k", v / 1e3);
+  return fmt::format("{:.0f}", v);
+}
+
+}  // namespace ncap::app
