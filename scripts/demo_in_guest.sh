@@ -1,0 +1,21 @@
+#!/bin/sh
+# Inside the lab guest (see scripts/demo.sh): what a user does with two NICs.
+# Usage: demo_in_guest.sh BUILD/apps
+set -eu
+apps=$1
+p0=${NCAP_LAB_PORTS%%,*}
+p1=${NCAP_LAB_PORTS##*,}
+frames=${NCAP_DEMO_FRAMES:-200000}
+rate=${NCAP_DEMO_RATE:-30k}
+export PATH="$apps/ncap-bind:$apps/ncap-gen:$apps/ncap-count:$PATH"
+
+echo "\$ ncap-bind --list"
+ncap-bind --list
+echo
+echo "\$ ncap-count -i $p1 -q 2 --idle 2 &        # two RSS queues, one poll thread each"
+ncap-count -i "$p1" -q 2 --idle 2 2>&1 &
+c=$!
+sleep 1.5
+echo "\$ ncap-gen -i $p0 -c $frames -s 60-1514 -f 256 -r $rate"
+ncap-gen -i "$p0" -c "$frames" -s 60-1514 -f 256 -r "$rate" 2>&1
+wait $c
