@@ -63,7 +63,10 @@ std::unique_ptr<Mempool> Mempool::create(const MempoolConfig& cfg) {
   p->region_ = DmaRegion::allocate(kHeaderBytes + slots * p->stride_, cfg.dma);
   if (p->region_.page_size() != k2MiB) {
     uint64_t need = slots_for(*p, p->region_.page_size());
-    if (need > slots) p->region_ = DmaRegion::allocate(kHeaderBytes + need * p->stride_, cfg.dma);
+    if (need > slots) {
+      p->region_ = DmaRegion{};  // a shared name must be free before it is created again
+      p->region_ = DmaRegion::allocate(kHeaderBytes + need * p->stride_, cfg.dma);
+    }
     slots = slots_for(*p, p->region_.page_size());
   }
   if (slots >= kInvalidHandle)

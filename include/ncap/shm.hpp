@@ -1,0 +1,132 @@
+// Consumers of a capture, in this process or in another one (also in another network or
+// mount namespace that sees the same hugetlbfs mount), and the per-namespace listing.
+//
+// A publisher (ncap::FanOut, see fanout.hpp; ncap::publish() for a named one) owns a
+// packet pool and a control region of consumer slots. Each slot has two SPSC rings of
+// 32-bit buffer handles: RX (publisher -> consumer) and return (consumer -> publisher).
+// A consumer reads packets in place, in the pool mapped read-only, and hands each one
+// back with release(). Files: <hugetlbfs>/ncap/<netns inode>/<name>.ctl and .pool, mode
+// 0600, owned by the publishing user; a process sees the captures of its own network
+// namespace only (keyed by the inode of /proc/self/ns/net).
+//
+// Consumer lifecycle: attach() claims a free slot of the group, the publisher's poll
+// thread activates it (within a housekeeping pass, normally microseconds; attach waits up
+// to AttachOptions::timeout). Detach (the destructor) asks the publisher to take back
+// whatever the consumer still holds. A consumer that dies (SIGKILL included) is noticed by
+// its pid + start time; its buffers return to the pool and the slot becomes free.
+//
+// Fast path (recv_burst/release): no allocation, no lock, no exception, no syscall.
+// Requirement: publisher and consumers share a PID namespace (liveness is checked by pid).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ncap/dma.hpp"
+#include "ncap/packet.hpp"
+#include "ncap/ring.hpp"
+
+namespace ncap {
+
+class FanOut;
+
+struct AttachOptions {
+  std::chrono::milliseconds timeout{2000};  // wait this long for the publisher to activate us
+};
+
+class Consumer {
+ public:
+  ~Consumer();  // detaches
+  Consumer(const Consumer&) = delete;
+  Consumer& operator=(const Consumer&) = delete;
+
+  // Up to n packets, oldest first. The packets are read-only and stay valid until
+  // released; release every one of them (in any order, any batch size).
+  uint32_t recv_burst(const Packet** out, uint32_t n) noexcept;
+  // Hands packets back. Returns how many were accepted (all, unless a pointer is not a
+  // packet of this capture's pool: those are skipped).
+  uint32_t release(const Packet* const* pkts, uint32_t n) noexcept;
+  // Releases what is held and gives the slot back; the destructor calls it. Idempotent.
+  void detach() noexcept;
+
+  uint32_t slot() const noexcept { return slot_; }
+  uint32_t group() const noexcept { return group_; }
+  const std::string& capture_name() const noexcept { return name_; }
+  // Packets received / released through this handle.
+  uint64_t received() const noexcept { return received_; }
+  uint64_t released() const noexcept { return released_; }
+  // Publisher-side counters of this slot: delivered into our ring, dropped because the
+  // ring was full (we were too slow).
+  uint64_t delivered() const noexcept;
+  uint64_t dropped() const noexcept;
+  // True when the publisher's view of the ring made no sense (shared memory corrupted).
+  bool corrupt() const noexcept { return rx_.corrupt(); }
+
+ private:
+  friend class FanOut;
+  friend std::unique_ptr<Consumer> attach(const std::string&, const std::string&, const AttachOptions&);
+  Consumer() = default;
+  void bind(uint8_t* ctl, const uint8_t* pool_first_buffer, uint32_t slot);
+
+  DmaRegion ctl_region_;   // empty for an in-process consumer (the FanOut owns the memory)
+  DmaRegion pool_region_;  // read-only mapping of the pool (cross-process)
+  uint8_t* ctl_ = nullptr;
+  const uint8_t* buffers_ = nullptr;
+  uint32_t stride_ = 0;
+  uint32_t count_ = 0;
+  uint32_t slot_ = 0;
+  uint32_t group_ = 0;
+  bool attached_ = false;
+  std::string name_;
+  RingConsumer<uint32_t> rx_;
+  RingProducer<uint32_t> ret_;
+  uint64_t received_ = 0;
+  uint64_t released_ = 0;
+};
+
+// Attaches to the capture `name` of this network namespace as a consumer of `group`
+// (a group name the publisher configured, or its index "0", "1", ...). Errors name the
+// file and the fix: no such capture, owned by another user, corrupt or truncated files,
+// group full or unknown, publisher gone or not answering.
+std::unique_ptr<Consumer> attach(const std::string& name, const std::string& group,
+                                 const AttachOptions& opts = {});
+
+// ---- runtime view (ncap-stat) ----
+struct ConsumerInfo {
+  uint32_t slot = 0;
+  std::string state;       // "active", "attaching", "detaching"
+  int32_t pid = 0;
+  uint32_t group = 0;
+  uint64_t delivered = 0, ring_full = 0, returned = 0, reclaimed = 0, bad_returns = 0;
+  uint32_t held = 0;       // buffers the consumer holds now
+  uint32_t ring_used = 0, ring_free = 0;  // RX ring occupancy
+};
+struct GroupInfo {
+  std::string name;
+  std::string policy;
+  uint64_t delivered = 0, ring_full = 0, no_consumer = 0;
+};
+struct CaptureInfo {
+  std::string name;
+  std::string ctl_path, pool_path;
+  uint32_t owner_uid = 0;
+  int32_t publisher_pid = 0;
+  bool publisher_alive = false;
+  std::string problem;     // non-empty: the files could not be read (why)
+  uint32_t rx_ring_size = 0, max_consumers = 0, pool_buffers = 0;
+  uint64_t offered = 0, foreign_pool = 0, bad_returns = 0, reclaimed = 0, consumers_reaped = 0;
+  std::vector<GroupInfo> groups;
+  std::vector<ConsumerInfo> consumers;  // occupied slots only
+};
+
+// Inode of this process's network namespace (/proc/self/ns/net), or of the namespace
+// file at `path` (/var/run/netns/NAME, /proc/PID/ns/net).
+uint64_t netns_inode(const std::string& path = "/proc/self/ns/net");
+// Captures published in this process's network namespace (read-only look; never blocks
+// a publisher). Unreadable ones are listed with `problem` set.
+std::vector<CaptureInfo> list_captures();
+
+}  // namespace ncap

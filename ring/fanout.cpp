@@ -1,0 +1,651 @@
+// The fan-out (publisher side), consumers (same or other process) and the listing.
+// Layout and trust rules: ring/shm_layout.hpp. Public contract: ncap/fanout.hpp, shm.hpp.
+#include "ncap/fanout.hpp"
+
+#include <dirent.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "ncap/error.hpp"
+#include "ncap/filter.hpp"
+#include "ring/shm_layout.hpp"
+
+namespace ncap {
+
+using namespace shm;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr uint32_t kStage = 64;            // packets staged per consumer per dispatch chunk
+constexpr uint32_t kMaxSlots = 64;         // one bit per slot in the ownership mask
+constexpr auto kScanPeriod = std::chrono::milliseconds(20);  // state and liveness scans
+
+uint32_t next_pow2(uint32_t v) {
+  uint32_t p = 2;
+  while (p < v) p <<= 1;
+  return p;
+}
+
+}  // namespace
+
+// ----------------------------------------------------------------- publisher ----
+
+struct FanOut::Impl {
+  struct Slot {
+    bool active = false;
+    uint32_t group = 0;
+    int32_t pid = 0;
+    uint64_t start_time = 0;
+    RingProducer<uint32_t> rx;
+    RingConsumer<uint32_t> ret;
+    uint32_t staged = 0;
+    uint32_t stage[kStage];
+  };
+  struct Group {
+    FanOutPolicy policy;
+    uint32_t members[kMaxSlots];
+    uint32_t count = 0;
+    uint32_t rr = 0;
+  };
+
+  DmaRegion ctl_region;
+  uint8_t* ctl = nullptr;
+  CtlHeader* hdr = nullptr;
+  std::vector<Slot> slots;
+  std::vector<Group> groups;
+  std::unique_ptr<uint64_t[]> owners;  // per pool handle: slots that hold it
+  uint32_t pool_slots = 0;
+  Clock::time_point next_scan{};
+  Packet* to_free[kStage];
+  uint32_t nfree = 0;
+
+  SlotCtl* sctl(uint32_t i) { return slot_ctl(ctl, *hdr, i); }
+};
+
+namespace {
+
+uint64_t own_start_time() { return process_start_time(int32_t(::getpid())); }
+
+void flush_free(Mempool& pool, FanOut::Impl& im) noexcept {
+  if (im.nfree) pool.free_bulk(im.to_free, im.nfree);
+  im.nfree = 0;
+}
+
+void drop_ref(Mempool& pool, FanOut::Impl& im, uint32_t h, uint32_t slot) noexcept {
+  uint64_t& m = im.owners[h];
+  m &= ~(uint64_t(1) << slot);
+  if (m == 0) {
+    im.to_free[im.nfree++] = pool.packet(h);
+    if (im.nfree == kStage) flush_free(pool, im);
+  }
+}
+
+}  // namespace
+
+FanOut::FanOut(Mempool& pool, const FanOutConfig& cfg, const std::string& name)
+    : pool_(pool), name_(name), impl_(std::make_unique<Impl>()) {
+  if (cfg.groups.empty() || cfg.groups.size() > kMaxGroups)
+    throw Error(fmt::format("fan-out with {} groups", cfg.groups.size()), EINVAL,
+                fmt::format("configure 1 to {} groups", kMaxGroups));
+  if (cfg.max_consumers < 1 || cfg.max_consumers > kMaxSlots)
+    throw Error(fmt::format("fan-out with {} consumers", cfg.max_consumers), EINVAL, "configure 1 to 64 consumers");
+  if (!is_pow2(cfg.rx_ring_size))
+    throw Error(fmt::format("consumer ring size {}", cfg.rx_ring_size), EINVAL, "use a power of two >= 2");
+  for (auto& g : cfg.groups)
+    if (g.name.empty() || g.name.size() > 31)
+      throw Error("group name '" + g.name + "'", EINVAL, "use 1 to 31 characters");
+  Impl& im = *impl_;
+  im.pool_slots = pool.slots();
+  const uint32_t ret_size = next_pow2(pool.slots());
+  const uint64_t bytes = ctl_region_bytes(cfg.max_consumers, cfg.rx_ring_size, ret_size);
+  DmaOptions opts;
+  uint64_t ns = 0;
+  if (!name.empty()) {
+    check_name(name);
+    ns = netns_inode(cfg.netns.empty() ? "/proc/self/ns/net" : cfg.netns);
+    prepare_dirs(ns);
+    opts.shared_name = relative_name(ns, name) + ".ctl";
+  }
+  im.ctl_region = DmaRegion::allocate(bytes, opts);
+  im.ctl = im.ctl_region.addr();
+  std::memset(im.ctl, 0, bytes);
+  auto* h = new (im.ctl) CtlHeader();
+  im.hdr = h;
+  h->version = kCtlVersion;
+  h->header_bytes = kCtlHeaderBytes;
+  h->region_size = bytes;
+  h->netns_inode = ns;
+  h->owner_uid = ::geteuid();
+  h->publisher_pid = int32_t(::getpid());
+  h->publisher_start = own_start_time();
+  h->max_consumers = cfg.max_consumers;
+  h->rx_ring_size = cfg.rx_ring_size;
+  h->ret_ring_size = ret_size;
+  h->group_count = uint32_t(cfg.groups.size());
+  h->slots_offset = kCtlHeaderBytes;
+  h->rings_offset = kCtlHeaderBytes + uint64_t(cfg.max_consumers) * sizeof(SlotCtl);
+  h->slot_rings_bytes = slot_rings_bytes(cfg.rx_ring_size, ret_size);
+  h->pool_count = pool.slots();
+  h->pool_stride = pool.stride();
+  h->pool_first_buffer = Mempool::kHeaderBytes;
+  h->pool_region_size = pool.region().size();
+  std::snprintf(h->name, sizeof h->name, "%s", name.c_str());
+  std::snprintf(h->pool_path, sizeof h->pool_path, "%s", pool.region().path().c_str());
+  for (size_t g = 0; g < cfg.groups.size(); ++g) {
+    std::snprintf(h->groups[g].name, sizeof h->groups[g].name, "%s", cfg.groups[g].name.c_str());
+    h->groups[g].policy = uint32_t(cfg.groups[g].policy);
+    im.groups.push_back(Impl::Group{cfg.groups[g].policy, {}, 0, 0});
+  }
+  for (uint32_t i = 0; i < cfg.max_consumers; ++i) new (im.sctl(i)) SlotCtl();
+  im.slots.resize(cfg.max_consumers);
+  im.owners = std::make_unique<uint64_t[]>(pool.slots());
+  std::atomic_thread_fence(std::memory_order_release);
+  h->magic = kCtlMagic;  // last: an attaching process that sees it sees a whole header
+}
+
+FanOut::~FanOut() {
+  // Every buffer a consumer still holds goes back to the pool (the pool outlives us).
+  Impl& im = *impl_;
+  for (uint32_t h = 0; h < im.pool_slots; ++h)
+    if (im.owners[h]) {
+      im.owners[h] = 0;
+      im.to_free[im.nfree++] = pool_.packet(h);
+      if (im.nfree == kStage) flush_free(pool_, im);
+    }
+  flush_free(pool_, im);
+  im.hdr->magic = 0;
+}
+
+std::unique_ptr<FanOut> FanOut::create(Mempool& pool, const FanOutConfig& cfg) {
+  return std::unique_ptr<FanOut>(new FanOut(pool, cfg, ""));
+}
+
+const std::string& FanOut::ctl_path() const noexcept { return impl_->ctl_region.path(); }
+
+namespace {
+
+// Returned handles of one active slot: each must be held by that slot.
+void take_returns(Mempool& pool, FanOut::Impl& im, uint32_t i) noexcept {
+  auto& s = im.slots[i];
+  SlotCtl* c = im.sctl(i);
+  uint32_t h[64];
+  for (;;) {
+    uint32_t n = s.ret.dequeue_burst(h, 64);
+    if (n == 0) break;
+    uint32_t good = 0;
+    for (uint32_t k = 0; k < n; ++k) {
+      if (h[k] >= im.pool_slots || !(im.owners[h[k]] & (uint64_t(1) << i))) {
+        c->bad_returns.fetch_add(1, std::memory_order_relaxed);
+        im.hdr->bad_returns.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      drop_ref(pool, im, h[k], i);
+      ++good;
+    }
+    c->returned.fetch_add(good, std::memory_order_relaxed);
+    c->held.fetch_sub(good, std::memory_order_relaxed);
+  }
+}
+
+// Takes back everything slot i holds (it died or detached) and frees the slot.
+void reclaim(Mempool& pool, FanOut::Impl& im, uint32_t i, bool died) noexcept {
+  auto& s = im.slots[i];
+  SlotCtl* c = im.sctl(i);
+  if (s.active) {
+    if (!died) take_returns(pool, im, i);  // a dead consumer's return ring is not trusted
+    auto& g = im.groups[s.group];
+    uint32_t* end = std::remove(g.members, g.members + g.count, i);
+    g.count = uint32_t(end - g.members);
+    uint64_t n = 0;
+    for (uint32_t h = 0; h < im.pool_slots; ++h)
+      if (im.owners[h] & (uint64_t(1) << i)) {
+        drop_ref(pool, im, h, i);
+        ++n;
+      }
+    c->reclaimed.fetch_add(n, std::memory_order_relaxed);
+    c->held.store(0, std::memory_order_relaxed);
+    im.hdr->reclaimed.fetch_add(n, std::memory_order_relaxed);
+    s.active = false;
+  }
+  if (died) im.hdr->consumers_reaped.fetch_add(1, std::memory_order_relaxed);
+  c->state.store(state_word(kSlotFree, 0), std::memory_order_release);
+}
+
+void activate(FanOut::Impl& im, uint32_t i, uint64_t w) noexcept {
+  SlotCtl* c = im.sctl(i);
+  auto& s = im.slots[i];
+  uint32_t group = c->group;
+  if (group >= im.groups.size()) {  // a consumer wrote nonsense: refuse the slot
+    c->state.store(state_word(kSlotFree, 0), std::memory_order_release);
+    return;
+  }
+  SlotRings r = slot_rings(im.ctl, *im.hdr, i);
+  r.rx_idx->tail.store(0, std::memory_order_relaxed);
+  r.rx_idx->head.store(0, std::memory_order_relaxed);
+  r.ret_idx->tail.store(0, std::memory_order_relaxed);
+  r.ret_idx->head.store(0, std::memory_order_relaxed);
+  s.rx = RingProducer<uint32_t>(r.rx_idx, r.rx_slots, im.hdr->rx_ring_size);
+  s.ret = RingConsumer<uint32_t>(r.ret_idx, r.ret_slots, im.hdr->ret_ring_size);
+  s.group = group;
+  s.pid = pid_of(w);
+  s.start_time = c->start_time;
+  s.staged = 0;
+  s.active = true;
+  c->delivered.store(0, std::memory_order_relaxed);
+  c->ring_full.store(0, std::memory_order_relaxed);
+  c->returned.store(0, std::memory_order_relaxed);
+  c->reclaimed.store(0, std::memory_order_relaxed);
+  c->bad_returns.store(0, std::memory_order_relaxed);
+  c->held.store(0, std::memory_order_relaxed);
+  ++c->generation;
+  auto& g = im.groups[group];
+  g.members[g.count++] = i;
+  c->state.store(state_word(kSlotActive, s.pid), std::memory_order_release);
+}
+
+}  // namespace
+
+void FanOut::housekeeping() noexcept {
+  Impl& im = *impl_;
+  im.hdr->heartbeat.fetch_add(1, std::memory_order_relaxed);
+  for (uint32_t i = 0; i < im.slots.size(); ++i) {
+    SlotCtl* c = im.sctl(i);
+    uint64_t w = c->state.load(std::memory_order_acquire);
+    switch (state_of(w)) {
+      case kSlotRequest:
+        if (!im.slots[i].active) activate(im, i, w);
+        break;
+      case kSlotActive:
+        if (!im.slots[i].active) {  // nobody asked: treat as garbage
+          reclaim(pool_, im, i, false);
+        } else {
+          take_returns(pool_, im, i);
+          if (!process_alive(im.slots[i].pid, im.slots[i].start_time)) reclaim(pool_, im, i, true);
+        }
+        break;
+      case kSlotDetaching:
+        reclaim(pool_, im, i, false);
+        break;
+      case kSlotClaimed:
+        if (!process_alive(pid_of(w), 0)) c->state.store(state_word(kSlotFree, 0), std::memory_order_release);
+        break;
+      case kSlotFree:
+        if (im.slots[i].active) reclaim(pool_, im, i, false);
+        break;
+      default:  // unknown state written by a consumer
+        reclaim(pool_, im, i, !im.slots[i].active || !process_alive(im.slots[i].pid, im.slots[i].start_time));
+        break;
+    }
+  }
+  flush_free(pool_, im);
+}
+
+void FanOut::idle(unsigned) noexcept {
+  Impl& im = *impl_;
+  auto now = Clock::now();
+  if (now >= im.next_scan) {
+    im.next_scan = now + kScanPeriod;
+    housekeeping();
+    return;
+  }
+  for (uint32_t i = 0; i < im.slots.size(); ++i)
+    if (im.slots[i].active) take_returns(pool_, im, i);
+  flush_free(pool_, im);
+}
+
+void FanOut::dispatch(Packet** pkts, uint32_t n, unsigned worker) noexcept {
+  Impl& im = *impl_;
+  im.hdr->offered.fetch_add(n, std::memory_order_relaxed);
+  bool any_hash = false;
+  for (auto& g : im.groups) any_hash |= g.policy == FanOutPolicy::flow_hash;
+  for (uint32_t base = 0; base < n; base += kStage) {
+    uint32_t m = std::min(kStage, n - base);
+    for (uint32_t k = 0; k < m; ++k) {
+      Packet* p = pkts[base + k];
+      if (p->pool_id != pool_.id() || p->handle >= im.pool_slots) {
+        im.hdr->foreign_pool.fetch_add(1, std::memory_order_relaxed);
+        if (Mempool* other = Mempool::by_id(p->pool_id)) other->free_bulk(&p, 1);
+        continue;
+      }
+      if (any_hash && !(p->parsed.flags & kParsed)) parse_packet(*p);
+      uint64_t mask = 0;
+      for (uint32_t gi = 0; gi < im.groups.size(); ++gi) {
+        auto& g = im.groups[gi];
+        if (g.count == 0) {
+          im.hdr->groups[gi].no_consumer.fetch_add(1, std::memory_order_relaxed);
+          continue;
+        }
+        uint32_t pick = g.policy == FanOutPolicy::flow_hash ? symmetric_flow_hash(*p) % g.count : g.rr++ % g.count;
+        uint32_t slot = g.members[pick];
+        auto& s = im.slots[slot];
+        s.stage[s.staged++] = p->handle;
+        mask |= uint64_t(1) << slot;
+      }
+      im.owners[p->handle] = mask;
+      if (mask == 0) im.to_free[im.nfree++] = p;
+      // Stages hold at most kStage entries: one per packet of this chunk.
+    }
+    flush_free(pool_, im);
+    for (uint32_t i = 0; i < im.slots.size(); ++i) {
+      auto& s = im.slots[i];
+      if (!s.staged) continue;
+      uint32_t put = s.rx.enqueue_burst(s.stage, s.staged);
+      SlotCtl* c = im.sctl(i);
+      auto& gc = im.hdr->groups[s.group];
+      c->delivered.fetch_add(put, std::memory_order_relaxed);
+      c->held.fetch_add(put, std::memory_order_relaxed);
+      gc.delivered.fetch_add(put, std::memory_order_relaxed);
+      if (put < s.staged) {
+        c->ring_full.fetch_add(s.staged - put, std::memory_order_relaxed);
+        gc.ring_full.fetch_add(s.staged - put, std::memory_order_relaxed);
+        for (uint32_t k = put; k < s.staged; ++k) drop_ref(pool_, im, s.stage[k], i);
+      }
+      s.staged = 0;
+    }
+    flush_free(pool_, im);
+  }
+  idle(worker);  // returns (and, when due, a scan) also under full load
+}
+
+FanOutStats FanOut::stats() const noexcept {
+  const CtlHeader& h = *impl_->hdr;
+  FanOutStats s;
+  s.offered = h.offered.load(std::memory_order_relaxed);
+  s.foreign_pool = h.foreign_pool.load(std::memory_order_relaxed);
+  s.reclaimed = h.reclaimed.load(std::memory_order_relaxed);
+  s.bad_returns = h.bad_returns.load(std::memory_order_relaxed);
+  s.consumers_reaped = h.consumers_reaped.load(std::memory_order_relaxed);
+  return s;
+}
+
+GroupStats FanOut::group_stats(uint32_t g) const noexcept {
+  const GroupCtl& c = impl_->hdr->groups[g];
+  return {c.delivered.load(std::memory_order_relaxed), c.ring_full.load(std::memory_order_relaxed),
+          c.no_consumer.load(std::memory_order_relaxed)};
+}
+
+uint32_t FanOut::groups() const noexcept { return impl_->hdr->group_count; }
+
+uint32_t FanOut::active_consumers() const noexcept {
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < impl_->hdr->max_consumers; ++i)
+    n += state_of(impl_->sctl(i)->state.load(std::memory_order_acquire)) == kSlotActive;
+  return n;
+}
+
+uint64_t FanOut::held() const noexcept {
+  uint64_t n = 0;
+  for (uint32_t i = 0; i < impl_->hdr->max_consumers; ++i) n += impl_->sctl(i)->held.load(std::memory_order_relaxed);
+  return n;
+}
+
+// ------------------------------------------------------------------ consumer ----
+
+namespace {
+
+uint32_t find_group(const CtlHeader& h, const std::string& group, const std::string& what) {
+  for (uint32_t g = 0; g < h.group_count; ++g)
+    if (group == h.groups[g].name) return g;
+  for (uint32_t g = 0; g < h.group_count; ++g)
+    if (group == std::to_string(g)) return g;
+  std::string names;
+  for (uint32_t g = 0; g < h.group_count; ++g) names += std::string(g ? ", " : "") + h.groups[g].name;
+  throw Error(what + " has no group '" + group + "'", ENOENT, "its groups: " + names);
+}
+
+// Claims a free slot of `ctl` for `group`, asks for activation and waits for it.
+uint32_t claim_slot(uint8_t* ctl, uint32_t group, const AttachOptions& opts, const std::string& what) {
+  const CtlHeader& h = *reinterpret_cast<const CtlHeader*>(ctl);
+  const int32_t pid = int32_t(::getpid());
+  for (uint32_t i = 0; i < h.max_consumers; ++i) {
+    SlotCtl* c = slot_ctl(ctl, h, i);
+    uint64_t expect = state_word(kSlotFree, 0);
+    if (!c->state.compare_exchange_strong(expect, state_word(kSlotClaimed, pid), std::memory_order_acq_rel)) continue;
+    c->start_time = own_start_time();
+    c->group = group;
+    c->state.store(state_word(kSlotRequest, pid), std::memory_order_release);
+    auto deadline = Clock::now() + opts.timeout;
+    for (;;) {
+      uint64_t w = c->state.load(std::memory_order_acquire);
+      if (state_of(w) == kSlotActive && pid_of(w) == pid) return i;
+      if (state_of(w) != kSlotRequest) throw Error(what + ": the publisher refused our slot", EPROTO);
+      if (Clock::now() > deadline) {
+        uint64_t req = state_word(kSlotRequest, pid);
+        c->state.compare_exchange_strong(req, state_word(kSlotFree, 0));
+        throw Error(what + ": the publisher did not take us in within " + std::to_string(opts.timeout.count()) + " ms",
+                    ETIMEDOUT, "is its poll thread running (the capture started, not stopped)?");
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+  }
+  throw Error(what + ": all " + std::to_string(h.max_consumers) + " consumer slots are taken", EBUSY,
+              "detach a consumer (ncap-stat lists them) or publish with more consumers");
+}
+
+}  // namespace
+
+void Consumer::bind(uint8_t* ctl, const uint8_t* pool_first_buffer, uint32_t slot) {
+  const CtlHeader& h = *reinterpret_cast<const CtlHeader*>(ctl);
+  ctl_ = ctl;
+  buffers_ = pool_first_buffer;
+  stride_ = h.pool_stride;
+  count_ = h.pool_count;
+  slot_ = slot;
+  group_ = slot_ctl(ctl, h, slot)->group;
+  name_ = h.name;
+  SlotRings r = slot_rings(ctl, h, slot);
+  rx_ = RingConsumer<uint32_t>(r.rx_idx, r.rx_slots, h.rx_ring_size);
+  ret_ = RingProducer<uint32_t>(r.ret_idx, r.ret_slots, h.ret_ring_size);
+  attached_ = true;
+}
+
+Consumer::~Consumer() { detach(); }
+
+uint32_t Consumer::recv_burst(const Packet** out, uint32_t n) noexcept {
+  uint32_t got = 0;
+  uint32_t h[64];
+  while (got < n) {
+    uint32_t k = rx_.dequeue_burst(h, std::min<uint32_t>(64, n - got));
+    if (k == 0) break;
+    for (uint32_t i = 0; i < k; ++i)
+      if (h[i] < count_) out[got++] = reinterpret_cast<const Packet*>(buffers_ + size_t(h[i]) * stride_);
+  }
+  received_ += got;
+  return got;
+}
+
+uint32_t Consumer::release(const Packet* const* pkts, uint32_t n) noexcept {
+  uint32_t h[64], done = 0, accepted = 0;
+  while (done < n) {
+    uint32_t k = 0;
+    for (; done < n && k < 64; ++done) {
+      auto off = reinterpret_cast<const uint8_t*>(pkts[done]) - buffers_;
+      if (off < 0 || size_t(off) % stride_ || size_t(off) / stride_ >= count_) continue;
+      h[k++] = uint32_t(size_t(off) / stride_);
+    }
+    // The return ring holds every buffer of the pool: it has room unless corrupted.
+    uint32_t put = 0;
+    for (int tries = 0; put < k && tries < 1000; ++tries) put += ret_.enqueue_burst(h + put, k - put);
+    accepted += put;
+  }
+  released_ += accepted;
+  return accepted;
+}
+
+void Consumer::detach() noexcept {
+  if (!attached_) return;
+  attached_ = false;
+  const CtlHeader& h = *reinterpret_cast<const CtlHeader*>(ctl_);
+  SlotCtl* c = slot_ctl(ctl_, h, slot_);
+  uint64_t w = state_word(kSlotActive, int32_t(::getpid()));
+  c->state.compare_exchange_strong(w, state_word(kSlotDetaching, int32_t(::getpid())), std::memory_order_acq_rel);
+  // The publisher takes back what we held; the mappings go with this object.
+}
+
+uint64_t Consumer::delivered() const noexcept {
+  const CtlHeader& h = *reinterpret_cast<const CtlHeader*>(ctl_);
+  return slot_ctl(ctl_, h, slot_)->delivered.load(std::memory_order_relaxed);
+}
+uint64_t Consumer::dropped() const noexcept {
+  const CtlHeader& h = *reinterpret_cast<const CtlHeader*>(ctl_);
+  return slot_ctl(ctl_, h, slot_)->ring_full.load(std::memory_order_relaxed);
+}
+
+std::unique_ptr<Consumer> FanOut::attach_local(const std::string& group, const AttachOptions& opts) {
+  Impl& im = *impl_;
+  std::string what = "capture '" + (name_.empty() ? std::string("(local)") : name_) + "'";
+  uint32_t g = find_group(*im.hdr, group, what);
+  uint32_t slot = claim_slot(im.ctl, g, opts, what);
+  std::unique_ptr<Consumer> c(new Consumer());
+  c->bind(im.ctl, pool_.region().addr() + Mempool::kHeaderBytes, slot);
+  return c;
+}
+
+// ------------------------------------------------------- naming and attaching ----
+
+DmaOptions shared_pool_options(const std::string& name, const std::string& netns) {
+  check_name(name);
+  uint64_t ns = netns_inode(netns.empty() ? "/proc/self/ns/net" : netns);
+  prepare_dirs(ns);
+  DmaOptions o;
+  o.shared_name = relative_name(ns, name) + ".pool";
+  return o;
+}
+
+std::unique_ptr<FanOut> publish(const std::string& name, Mempool& pool, const FanOutConfig& cfg) {
+  check_name(name);
+  if (pool.region().path().empty())
+    throw Error("publish '" + name + "': the pool is not in a shared file", EINVAL,
+                "create the pool with DmaOptions from ncap::shared_pool_options(name)");
+  return std::unique_ptr<FanOut>(new FanOut(pool, cfg, name));
+}
+
+namespace {
+
+// <dir>/<name>.ctl in this namespace's capture directories, or "" when absent.
+std::string find_ctl(const std::string& name) {
+  for (auto& d : capture_dirs(netns_inode())) {
+    std::string p = d + "/" + name + ".ctl";
+    struct stat st {};
+    if (::stat(p.c_str(), &st) == 0) return p;
+  }
+  return {};
+}
+
+const PoolHeader* check_pool(const DmaRegion& r, const CtlHeader& h, const std::string& path) {
+  if (r.size() < Mempool::kHeaderBytes)
+    throw Error("pool file " + path + " is truncated", EINVAL, "the capture is broken: restart it");
+  auto* ph = reinterpret_cast<const PoolHeader*>(r.addr());
+  if (ph->magic != PoolHeader::kMagic || ph->slots != h.pool_count || ph->stride != h.pool_stride ||
+      ph->first_buffer_offset != h.pool_first_buffer ||
+      Mempool::kHeaderBytes + uint64_t(ph->slots) * ph->stride > r.size())
+    throw Error("pool file " + path + " does not match its capture's control file", EINVAL,
+                "the capture is broken or being replaced: restart it");
+  return ph;
+}
+
+}  // namespace
+
+std::unique_ptr<Consumer> attach(const std::string& name, const std::string& group, const AttachOptions& opts) {
+  check_name(name);
+  std::string ctl_path = find_ctl(name);
+  if (ctl_path.empty())
+    throw Error("no capture named '" + name + "' in this network namespace (inode " +
+                    std::to_string(netns_inode()) + ")",
+                ENOENT, "ncap-stat lists the captures you can attach to; is the capture running here?");
+  std::string what = "capture '" + name + "' (" + ctl_path + ")";
+  std::unique_ptr<Consumer> c(new Consumer());
+  c->ctl_region_ = DmaRegion::attach(ctl_path, true);
+  std::string bad = validate_ctl(c->ctl_region_.addr(), c->ctl_region_.size());
+  if (!bad.empty()) throw Error(what + " is corrupt: " + bad, EINVAL, "restart the capture; remove the file if it has none");
+  const CtlHeader& h = *reinterpret_cast<const CtlHeader*>(c->ctl_region_.addr());
+  if (h.owner_uid != ::geteuid())
+    throw Error(what + " belongs to uid " + std::to_string(h.owner_uid), EACCES, "attach as the capturing user");
+  if (!process_alive(h.publisher_pid, h.publisher_start))
+    throw Error(what + ": its publisher (pid " + std::to_string(h.publisher_pid) + ") is gone", ESRCH,
+                "restart the capture; its files are left over");
+  c->pool_region_ = DmaRegion::attach(h.pool_path, false);  // read-only: packets only
+  check_pool(c->pool_region_, h, h.pool_path);
+  uint32_t g = find_group(h, group, what);
+  uint32_t slot = claim_slot(c->ctl_region_.addr(), g, opts, what);
+  c->bind(c->ctl_region_.addr(), c->pool_region_.addr() + h.pool_first_buffer, slot);
+  return c;
+}
+
+// ------------------------------------------------------------------ listing ----
+
+std::vector<CaptureInfo> list_captures() {
+  std::vector<CaptureInfo> out;
+  for (auto& d : capture_dirs(netns_inode())) {
+    DIR* dir = ::opendir(d.c_str());
+    if (!dir) continue;
+    while (dirent* e = ::readdir(dir)) {
+      std::string f = e->d_name;
+      if (f.size() < 5 || f.compare(f.size() - 4, 4, ".ctl") != 0) continue;
+      CaptureInfo ci;
+      ci.name = f.substr(0, f.size() - 4);
+      ci.ctl_path = d + "/" + f;
+      struct stat st {};
+      if (::stat(ci.ctl_path.c_str(), &st) == 0) ci.owner_uid = st.st_uid;
+      try {
+        DmaRegion r = DmaRegion::attach(ci.ctl_path, false);
+        std::string bad = validate_ctl(r.addr(), r.size());
+        if (!bad.empty()) throw Error("corrupt: " + bad);
+        const CtlHeader& h = *reinterpret_cast<const CtlHeader*>(r.addr());
+        ci.pool_path = h.pool_path;
+        ci.publisher_pid = h.publisher_pid;
+        ci.publisher_alive = process_alive(h.publisher_pid, h.publisher_start);
+        ci.rx_ring_size = h.rx_ring_size;
+        ci.max_consumers = h.max_consumers;
+        ci.pool_buffers = h.pool_count;
+        ci.offered = h.offered.load(std::memory_order_relaxed);
+        ci.foreign_pool = h.foreign_pool.load(std::memory_order_relaxed);
+        ci.bad_returns = h.bad_returns.load(std::memory_order_relaxed);
+        ci.reclaimed = h.reclaimed.load(std::memory_order_relaxed);
+        ci.consumers_reaped = h.consumers_reaped.load(std::memory_order_relaxed);
+        for (uint32_t g = 0; g < h.group_count; ++g)
+          ci.groups.push_back({h.groups[g].name, to_string(FanOutPolicy(h.groups[g].policy)),
+                               h.groups[g].delivered.load(std::memory_order_relaxed),
+                               h.groups[g].ring_full.load(std::memory_order_relaxed),
+                               h.groups[g].no_consumer.load(std::memory_order_relaxed)});
+        uint8_t* base = r.addr();
+        for (uint32_t i = 0; i < h.max_consumers; ++i) {
+          const SlotCtl* c = slot_ctl(base, h, i);
+          uint64_t w = c->state.load(std::memory_order_acquire);
+          uint32_t s = state_of(w);
+          if (s == kSlotFree) continue;
+          ConsumerInfo info;
+          info.slot = i;
+          info.state = s == kSlotActive ? "active" : s == kSlotDetaching ? "detaching" : "attaching";
+          info.pid = pid_of(w);
+          info.group = c->group;
+          info.delivered = c->delivered.load(std::memory_order_relaxed);
+          info.ring_full = c->ring_full.load(std::memory_order_relaxed);
+          info.returned = c->returned.load(std::memory_order_relaxed);
+          info.reclaimed = c->reclaimed.load(std::memory_order_relaxed);
+          info.bad_returns = c->bad_returns.load(std::memory_order_relaxed);
+          info.held = c->held.load(std::memory_order_relaxed);
+          SlotRings rr = slot_rings(base, h, i);
+          uint32_t used = rr.rx_idx->tail.load(std::memory_order_acquire) - rr.rx_idx->head.load(std::memory_order_acquire);
+          info.ring_used = std::min(used, h.rx_ring_size);
+          info.ring_free = h.rx_ring_size - info.ring_used;
+          ci.consumers.push_back(info);
+        }
+      } catch (const Error& e) {
+        ci.problem = e.what();
+      }
+      out.push_back(std::move(ci));
+    }
+    ::closedir(dir);
+  }
+  return out;
+}
+
+}  // namespace ncap

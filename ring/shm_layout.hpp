@@ -1,0 +1,156 @@
+// The control region of a capture: what a publisher and its consumers share besides the
+// packet pool. Internal to ring/; the public view is include/ncap/shm.hpp.
+//
+//   [CtlHeader, 4 KiB] [SlotCtl x max_consumers]
+//   [per slot: RingIndexes rx | rx slots (rx_ring_size) | RingIndexes ret | ret slots]
+//
+// Trust: the publisher writes the header once (magic last) and never reads back anything
+// a consumer could have changed except ring indexes (validated by RingProducer/Consumer),
+// returned handles (checked against its private ownership table) and slot states (a
+// small state machine it validates). Its own ring positions, the ownership table and
+// the NIC descriptors live in its private memory.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "ncap/ring.hpp"
+#include "ncap/shm.hpp"
+
+namespace ncap::shm {
+
+inline constexpr uint64_t kCtlMagic = 0x4c54435047414e43ull;  // "NCAPGCTL"
+inline constexpr uint32_t kCtlVersion = 1;
+inline constexpr size_t kCtlHeaderBytes = 4096;
+inline constexpr uint32_t kMaxGroups = 16;
+inline constexpr uint32_t kMaxNameLen = 48;
+inline constexpr uint32_t kPathLen = 512;
+
+// Slot states. Consumers move FREE -> CLAIMED -> REQUEST and ACTIVE -> DETACHING; the
+// publisher moves REQUEST -> ACTIVE and anything -> FREE (after reclaiming buffers).
+// The 64-bit state word carries the claimer's pid in its upper half, so a consumer
+// that dies right after claiming is still identified.
+enum SlotState : uint32_t {
+  kSlotFree = 0,
+  kSlotClaimed = 1,
+  kSlotRequest = 2,
+  kSlotActive = 3,
+  kSlotDetaching = 4,
+};
+inline constexpr uint64_t state_word(uint32_t state, int32_t pid) noexcept {
+  return (uint64_t(uint32_t(pid)) << 32) | state;
+}
+inline constexpr uint32_t state_of(uint64_t w) noexcept { return uint32_t(w); }
+inline constexpr int32_t pid_of(uint64_t w) noexcept { return int32_t(uint32_t(w >> 32)); }
+
+struct GroupCtl {
+  char name[32];
+  uint32_t policy;  // FanOutPolicy
+  uint32_t pad;
+  // Written by the publisher (relaxed; monotonic).
+  std::atomic<uint64_t> delivered;
+  std::atomic<uint64_t> ring_full;     // dropped: the chosen consumer's ring was full
+  std::atomic<uint64_t> no_consumer;   // dropped: the group had no active consumer
+};
+
+struct CtlHeader {
+  uint64_t magic;
+  uint32_t version;
+  uint32_t header_bytes;
+  uint64_t region_size;
+  uint64_t netns_inode;
+  uint32_t owner_uid;
+  int32_t publisher_pid;
+  uint64_t publisher_start;      // /proc/<pid>/stat starttime (clock ticks since boot)
+  uint32_t max_consumers;
+  uint32_t rx_ring_size;         // entries, power of two
+  uint32_t ret_ring_size;        // entries, power of two, >= pool_count
+  uint32_t group_count;
+  uint64_t slots_offset;         // SlotCtl array
+  uint64_t rings_offset;         // first slot's rings
+  uint64_t slot_rings_bytes;     // bytes of rings per slot
+  uint32_t pool_count;
+  uint32_t pool_stride;
+  uint64_t pool_first_buffer;
+  uint64_t pool_region_size;
+  char name[kMaxNameLen + 1];
+  char pool_path[kPathLen];      // absolute path of the pool file ("" when not shared)
+  GroupCtl groups[kMaxGroups];
+  // Publisher counters (relaxed; monotonic).
+  alignas(64) std::atomic<uint64_t> offered;        // packets handed to the fan-out
+  std::atomic<uint64_t> foreign_pool;               // dropped: not from the published pool
+  std::atomic<uint64_t> bad_returns;                // handles a consumer returned that it did not hold
+  std::atomic<uint64_t> reclaimed;                  // buffers taken back from dead/detached consumers
+  std::atomic<uint64_t> consumers_reaped;           // consumers found dead
+  std::atomic<uint64_t> heartbeat;                  // housekeeping passes (shows the poll thread lives)
+};
+static_assert(sizeof(CtlHeader) <= kCtlHeaderBytes);
+
+struct alignas(64) SlotCtl {
+  std::atomic<uint64_t> state;   // state_word()
+  uint64_t start_time;           // consumer's /proc starttime (written while CLAIMED)
+  uint32_t group;                // written while CLAIMED
+  uint32_t generation;           // bumped by the publisher on every activation
+  // Written by the publisher (relaxed; monotonic while the slot is active).
+  alignas(64) std::atomic<uint64_t> delivered;
+  std::atomic<uint64_t> ring_full;
+  std::atomic<uint64_t> returned;
+  std::atomic<uint64_t> reclaimed;
+  std::atomic<uint64_t> bad_returns;
+  std::atomic<uint32_t> held;      // buffers the consumer holds (delivered - returned - dropped)
+};
+static_assert(std::atomic<uint64_t>::is_always_lock_free);
+
+struct SlotRings {
+  RingIndexes* rx_idx;
+  uint32_t* rx_slots;
+  RingIndexes* ret_idx;
+  uint32_t* ret_slots;
+};
+
+inline uint64_t round64(uint64_t v) noexcept { return (v + 63) / 64 * 64; }
+inline uint64_t slot_rings_bytes(uint32_t rx, uint32_t ret) noexcept {
+  return 2 * sizeof(RingIndexes) + round64(uint64_t(rx) * 4) + round64(uint64_t(ret) * 4);
+}
+inline uint64_t ctl_region_bytes(uint32_t slots, uint32_t rx, uint32_t ret) noexcept {
+  return kCtlHeaderBytes + uint64_t(slots) * sizeof(SlotCtl) + uint64_t(slots) * slot_rings_bytes(rx, ret);
+}
+
+inline SlotCtl* slot_ctl(uint8_t* base, const CtlHeader& h, uint32_t i) noexcept {
+  return reinterpret_cast<SlotCtl*>(base + h.slots_offset) + i;
+}
+inline SlotRings slot_rings(uint8_t* base, const CtlHeader& h, uint32_t i) noexcept {
+  uint8_t* p = base + h.rings_offset + uint64_t(i) * h.slot_rings_bytes;
+  SlotRings r;
+  r.rx_idx = reinterpret_cast<RingIndexes*>(p);
+  r.rx_slots = reinterpret_cast<uint32_t*>(p + sizeof(RingIndexes));
+  p += sizeof(RingIndexes) + round64(uint64_t(h.rx_ring_size) * 4);
+  r.ret_idx = reinterpret_cast<RingIndexes*>(p);
+  r.ret_slots = reinterpret_cast<uint32_t*>(p + sizeof(RingIndexes));
+  return r;
+}
+
+// Checks a mapped control region before anything in it is used. Returns "" when sane,
+// otherwise what is wrong (for an error message naming the file).
+std::string validate_ctl(const uint8_t* base, size_t mapped_bytes);
+
+// ---- helpers shared by publisher, consumers and the listing ----
+// Start time of a process (field 22 of /proc/<pid>/stat); 0 when it does not exist.
+// Allocation-free (stack buffer), so the poll thread may call it in housekeeping.
+uint64_t process_start_time(int32_t pid) noexcept;
+// True when `pid` runs and, if start_time != 0, is the same process (not a reused pid).
+bool process_alive(int32_t pid, uint64_t start_time) noexcept;
+// Throws ncap::Error unless `name` is 1..48 of [A-Za-z0-9_.-] not starting with '.'.
+void check_name(const std::string& name);
+// "ncap/<netns inode>/<name>" (relative to a hugetlbfs mount or /dev/shm).
+std::string relative_name(uint64_t netns, const std::string& name);
+// Directories that may hold this namespace's captures (hugetlbfs mount first, then the
+// /dev/shm fallback used when no hugepages are free). Creates none.
+std::vector<std::string> capture_dirs(uint64_t netns);
+// Creates <base>/ncap/<netns> (mode 01777 like /tmp: every user may publish, nobody can
+// remove another user's files) under every base a region may land in.
+void prepare_dirs(uint64_t netns);
+
+}  // namespace ncap::shm
