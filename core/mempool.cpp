@@ -224,6 +224,15 @@ uint32_t Mempool::Cache::alloc_bulk(Packet** out, uint32_t n) noexcept {
   return n;
 }
 
+uint32_t Mempool::Cache::alloc_burst(Packet** out, uint32_t n) noexcept {
+  if (n > kSize) return pool_.alloc_burst(out, n);
+  if (n_ < n) n_ += pool_.ring_dequeue(handles_ + n_, std::min(kSize - n_, kSize / 2 + n), false);
+  uint32_t k = std::min(n, n_);
+  for (uint32_t i = 0; i < k; ++i) out[i] = pool_.packet(handles_[n_ - 1 - i]);
+  n_ -= k;
+  return k;
+}
+
 void Mempool::Cache::free_bulk(Packet* const* pkts, uint32_t n) noexcept {
   if (n > kSize) {
     pool_.free_bulk(pkts, n);

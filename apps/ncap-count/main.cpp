@@ -18,8 +18,10 @@
 #include "flows.hpp"
 #include "ncap/device.hpp"
 #include "ncap/engine.hpp"
+#include "ncap/fanout.hpp"
 #include "ncap/filter.hpp"
 #include "ncap/ring.hpp"
+#include "ncap/shm.hpp"
 #include "pcap_out.hpp"
 
 namespace po = boost::program_options;
@@ -41,6 +43,9 @@ struct Options {
   uint64_t slow_ns = 0;
   uint32_t ring_size = 4096;
   uint32_t descriptors = 512;
+  std::string publish, netns;              // --publish NAME, --netns PATH
+  std::vector<ncap::GroupConfig> groups;   // --groups
+  uint32_t consumers = 16;
 };
 
 // Counters of one worker, written by its poll thread (and its consumer thread for
@@ -64,9 +69,22 @@ class CountDispatcher final : public ncap::Dispatcher {
     if (!o.pcap.empty()) pcap_ = std::make_unique<PcapWriter>(o.pcap);
   }
 
+  // --publish: worker w's packets go to consumers in other processes through fan-out w.
+  void publish_to(std::vector<std::unique_ptr<ncap::FanOut>> f) { fanouts_ = std::move(f); }
+  const std::vector<std::unique_ptr<ncap::FanOut>>& fanouts() const { return fanouts_; }
+  void drop_fanouts() { fanouts_.clear(); }
+
+  void idle(unsigned w) noexcept override {
+    if (!fanouts_.empty()) fanouts_[w]->idle(w);
+  }
+
   void dispatch(ncap::Packet** pkts, uint32_t n, unsigned w) noexcept override {
     Counters& c = counters_[w];
     c.delivered.fetch_add(n, std::memory_order_relaxed);
+    if (!fanouts_.empty()) {  // counted per group by the fan-out (delivered, ring full, no consumer)
+      fanouts_[w]->dispatch(pkts, n, w);
+      return;
+    }
     if (FlowTable* ft = flows_[w].get())
       for (uint32_t i = 0; i < n; ++i) {
         if (!(pkts[i]->parsed.flags & ncap::kParsed)) ncap::parse_packet(*pkts[i]);
@@ -123,6 +141,7 @@ class CountDispatcher final : public ncap::Dispatcher {
   }
   const Options& o_;
   std::vector<Counters> counters_;
+  std::vector<std::unique_ptr<ncap::FanOut>> fanouts_;
   std::vector<std::unique_ptr<ncap::SpscRing<ncap::Packet*>>> rings_;
   std::vector<std::unique_ptr<FlowTable>> flows_;
   std::unique_ptr<PcapWriter> pcap_;
@@ -261,11 +280,87 @@ void write_flows(const CountDispatcher& d, const ncap::Engine& eng, const std::s
   if (!out) throw ncap::Error("write " + path, errno, "check free space");
 }
 
+void print_published(const std::vector<std::unique_ptr<ncap::FanOut>>& fanouts, const Options& o);
+
+// -i ring:NAME@GROUP: a consumer of a capture another process publishes (zero copy).
+int consume_ring(const Options& o) {
+  std::string spec = o.device.substr(5);
+  size_t at = spec.find('@');
+  std::string name = spec.substr(0, at), group = at == std::string::npos ? "0" : spec.substr(at + 1);
+  auto c = ncap::attach(name, group);
+  ncap::install_stop_signals();
+  std::cerr << "ncap-count: attached to ring:" << name << "@" << group << " (slot " << c->slot() << ")\n";
+  auto start = Clock::now(), last_print = start, last_change = start;
+  uint64_t packets = 0, bytes = 0, prev_packets = 0, prev_bytes = 0, last_seen = 0;
+  const ncap::Packet* p[64];
+  while (!ncap::stop_requested()) {
+    uint32_t n = c->recv_burst(p, 64);
+    for (uint32_t i = 0; i < n; ++i) bytes += p[i]->len;
+    packets += n;
+    c->release(p, n);
+    auto now = Clock::now();
+    if (n == 0) std::this_thread::sleep_for(std::chrono::microseconds(50));
+    if (packets != last_seen) last_seen = packets, last_change = now;
+    double t = std::chrono::duration<double>(now - start).count();
+    if (o.count && packets >= o.count) break;
+    if (o.duration > 0 && t >= o.duration) break;
+    if (o.idle > 0 && packets > 0 && std::chrono::duration<double>(now - last_change).count() >= o.idle) break;
+    if (!o.quiet && now - last_print >= std::chrono::seconds(1)) {
+      double dt = std::chrono::duration<double>(now - last_print).count();
+      double pps = double(packets - prev_packets) / dt, bps = 8.0 * double(bytes - prev_bytes) / dt;
+      if (o.json)
+        std::cout << fmt::format("{{\"type\":\"interval\",\"seconds\":{:.3f},\"packets\":{},\"bytes\":{},"
+                                 "\"pps\":{:.0f},\"bps\":{:.0f},\"drops\":{{\"ring_full\":{}}}}}\n",
+                                 t, packets, bytes, pps, bps, c->dropped());
+      else
+        std::cout << fmt::format("[{:6.1f}s] {} packets {} bytes  {} pps {}bit/s | drops: ring full {}\n", t,
+                                 packets, bytes, human(pps), human(bps), c->dropped());
+      std::cout.flush();
+      prev_packets = packets, prev_bytes = bytes, last_print = now;
+    }
+  }
+  double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  uint64_t delivered = c->delivered(), dropped = c->dropped();
+  c->detach();
+  if (o.json)
+    std::cout << fmt::format("{{\"type\":\"summary\",\"device\":\"{}\",\"seconds\":{:.6f},\"packets\":{},"
+                             "\"bytes\":{},\"delivered\":{},\"drops\":{{\"ring_full\":{}}}}}\n",
+                             o.device, secs, packets, bytes, delivered, dropped);
+  else
+    std::cout << fmt::format("ncap-count: {} received {} packets, {} bytes in {:.3f} s; the publisher delivered {} "
+                             "and dropped {} because this consumer's ring was full\n",
+                             o.device, packets, bytes, secs, delivered, dropped);
+  return kOk;
+}
+
+// "a:rr,b:hash" -> groups (policy rr = round robin, hash = symmetric flow hash).
+std::vector<ncap::GroupConfig> parse_groups(const std::string& s) {
+  std::vector<ncap::GroupConfig> out;
+  size_t pos = 0;
+  while (pos <= s.size()) {
+    size_t comma = s.find(',', pos);
+    std::string item = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    size_t colon = item.find(':');
+    ncap::GroupConfig g;
+    g.name = item.substr(0, colon);
+    std::string pol = colon == std::string::npos ? "rr" : item.substr(colon + 1);
+    if (pol == "hash") g.policy = ncap::FanOutPolicy::flow_hash;
+    else if (pol != "rr" || g.name.empty() || g.name.size() > 31)
+      throw UsageError("--groups item '" + item + "'", "give NAME:rr or NAME:hash, comma separated, e.g. ids:hash,log:rr");
+    out.push_back(g);
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  return out;
+}
+
 int capture(const Options& o) {
+  if (o.device.rfind("ring:", 0) == 0) return consume_ring(o);
   ncap::DeviceConfig cfg;
   cfg.rx_queues = o.queues;
   cfg.tx_queues = 1;
   cfg.rx_ring_size = o.descriptors;
+  cfg.shared_name = o.publish;
   auto dev = ncap::open(o.device, cfg);
   std::unique_ptr<ncap::Filter> filter;
   if (!o.bpf.empty() || !o.rules_file.empty()) {
@@ -275,6 +370,20 @@ int capture(const Options& o) {
     filter->offload_to(*dev);
   }
   CountDispatcher disp(o, o.queues);
+  if (!o.publish.empty()) {
+    ncap::FanOutConfig fc;
+    fc.groups = o.groups;
+    fc.max_consumers = o.consumers;
+    fc.rx_ring_size = o.ring_size;
+    fc.netns = o.netns;
+    std::vector<std::unique_ptr<ncap::FanOut>> f;
+    for (uint16_t q = 0; q < o.queues; ++q) {
+      f.push_back(ncap::publish(ncap::rx_capture_name(o.publish, q, o.queues), dev->rx(q).pool(), fc));
+      std::cerr << "ncap-count: published queue " << q << " as ring:" << f.back()->name() << "@GROUP ("
+                << f.back()->ctl_path() << ")\n";
+    }
+    disp.publish_to(std::move(f));
+  }
   ncap::EngineConfig ec;
   ec.cores = o.cores;
   ec.filter = filter.get();
@@ -319,7 +428,34 @@ int capture(const Options& o) {
   disp.close_pcap();
   if (!o.flows_file.empty()) write_flows(disp, eng, o.flows_file);
   print_summary(fin, secs, *dev, filter.get(), o);
+  if (!disp.fanouts().empty()) print_published(disp.fanouts(), o);
+  disp.drop_fanouts();  // buffers consumers still hold go back before the pools go
   return kOk;
+}
+
+// --publish: what each group of each published queue got.
+void print_published(const std::vector<std::unique_ptr<ncap::FanOut>>& fanouts, const Options& o) {
+  for (auto& f : fanouts) {
+    auto st = f->stats();
+    std::string gs;
+    for (uint32_t g = 0; g < f->groups(); ++g) {
+      auto s = f->group_stats(g);
+      const std::string& name = o.groups[g].name;
+      if (o.json)
+        gs += fmt::format("{}{{\"group\":\"{}\",\"delivered\":{},\"ring_full\":{},\"no_consumer\":{}}}",
+                          g ? "," : "", name, s.delivered, s.ring_full, s.no_consumer);
+      else
+        gs += fmt::format("    group {}: {} delivered, {} dropped ring full, {} dropped no consumer\n", name,
+                          s.delivered, s.ring_full, s.no_consumer);
+    }
+    if (o.json)
+      std::cout << fmt::format("{{\"type\":\"published\",\"name\":\"{}\",\"offered\":{},\"reclaimed\":{},"
+                               "\"consumers_reaped\":{},\"groups\":[{}]}}\n",
+                               f->name(), st.offered, st.reclaimed, st.consumers_reaped, gs);
+    else
+      std::cout << fmt::format("  published ring:{}: {} offered, {} reclaimed from {} dead consumers\n{}", f->name(),
+                               st.offered, st.reclaimed, st.consumers_reaped, gs);
+  }
 }
 
 }  // namespace
@@ -327,7 +463,7 @@ int capture(const Options& o) {
 int main(int argc, char** argv) {
   return run("ncap-count", [&] {
     Options o;
-    std::string cores;
+    std::string cores, groups;
     po::options_description desc(
         "ncap-count: count packets per RX queue, with drops by reason\n\n"
         "Examples:\n"
@@ -335,7 +471,9 @@ int main(int argc, char** argv) {
         "  ncap-count -i 0000:01:00.0 -q 4 --cores 0-3      four RSS queues on four cores\n"
         "  ncap-count -i 0000:01:00.0 -f 'udp port 53' -c 1000 --json\n"
         "  ncap-count -i 0000:01:00.0 --rules rules.txt -d 60\n"
-        "  ncap-count -i model:82599?gen=100000 -w out.pcap\n\n"
+        "  ncap-count -i model:82599?gen=100000 -w out.pcap\n"
+        "  ncap-count -i 0000:01:00.0 --publish cap --groups ids:hash,log:rr   serve other processes\n"
+        "  ncap-count -i ring:cap@ids                       consume from another process\n\n"
         "Exit codes: 0 done (also after Ctrl-C), 1 device or system failure, 2 bad option\n\n"
         "Options");
     desc.add_options()("help,h", "this help")("interface,i", po::value(&o.device),
@@ -352,6 +490,11 @@ int main(int argc, char** argv) {
         "slow", po::value(&o.slow_ns)->default_value(0), "consumer spends NS ns per packet (a slow application)")(
         "descriptors", po::value(&o.descriptors)->default_value(512), "RX descriptors per queue (power of two)")(
         "ring-size", po::value(&o.ring_size)->default_value(4096), "consumer ring size with --slow (power of two)")(
+        "publish", po::value(&o.publish), "publish the RX queues under NAME for consumers in other processes "
+        "(ncap-count -i ring:NAME@GROUP; NAME-qN with several queues)")(
+        "groups", po::value(&groups)->default_value("0:rr"), "with --publish: consumer groups NAME:rr|hash,...")(
+        "consumers", po::value(&o.consumers)->default_value(16), "with --publish: consumer slots (1-64)")(
+        "netns", po::value(&o.netns), "with --publish: publish in this network namespace (/var/run/netns/NAME)")(
         "json", po::bool_switch(&o.json), "per-second lines and the summary as JSON objects")(
         "quiet", po::bool_switch(&o.quiet), "only the final summary");
     po::variables_map vm;
@@ -375,6 +518,7 @@ int main(int argc, char** argv) {
       throw UsageError(fmt::format("--ring-size {}", o.ring_size), "give a power of two >= 2");
     if (o.descriptors < 64 || o.descriptors > 32768 || (o.descriptors & (o.descriptors - 1)))
       throw UsageError(fmt::format("--descriptors {}", o.descriptors), "give a power of two in 64..32768");
+    o.groups = parse_groups(groups);
     if (o.duration < 0 || o.idle < 0) throw UsageError("negative duration", "give seconds >= 0");
     return capture(o);
   });

@@ -58,18 +58,19 @@ void RxRing::refill() noexcept {
   uint32_t done = 0;
   while (done < want) {
     uint32_t chunk = std::min<uint32_t>(want - done, 256);
-    if (cache_.alloc_bulk(fresh, chunk) != chunk) {
-      ++stats_.pool_empty;  // those slots stay empty until the application frees buffers
-      break;
-    }
-    for (uint32_t k = 0; k < chunk; ++k) {
+    uint32_t got = cache_.alloc_burst(fresh, chunk);  // what there is: a partial refill still receives
+    for (uint32_t k = 0; k < got; ++k) {
       uint32_t i = (tail_ + k) & mask_;
       bufs_[i] = fresh[k];
       desc_[i].read.pkt_addr = fresh[k]->buf_iova;
       desc_[i].read.hdr_addr = 0;
     }
-    tail_ = (tail_ + chunk) & mask_;
-    done += chunk;
+    tail_ = (tail_ + got) & mask_;
+    done += got;
+    if (got < chunk) {
+      ++stats_.pool_empty;  // the other slots stay empty until the application frees buffers
+      break;
+    }
   }
   if (done == 0) return;
   RegisterIo::write_barrier();  // descriptors before the doorbell
@@ -80,8 +81,10 @@ uint32_t RxRing::rx_burst(Packet** out, uint32_t n) noexcept {
   uint32_t got = 0;
   uint32_t i = next_;
   uint64_t bytes = 0;
-  // At most mask_ descriptors can be done (one slot is never owned by the NIC).
-  n = std::min(n, mask_);
+  // Only slots handed to the NIC, [next_, tail_), can be done. When a refill found the
+  // pool empty, the slots after tail_ hold no buffer and still carry the DD bit of
+  // their previous write-back: reading past tail_ would hand out a stale slot.
+  n = std::min(n, (tail_ - next_) & mask_);
   Packet* bad[256];
   uint32_t nbad = 0;
   for (uint32_t k = 0; k < n; ++k) {

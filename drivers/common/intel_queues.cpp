@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "ncap/error.hpp"
+#include "ncap/fanout.hpp"
 
 namespace ncap::intel {
 
@@ -55,9 +56,15 @@ DmaRegion QueueSet::map_ring(uint32_t descriptors) {
   return r;
 }
 
-std::unique_ptr<Mempool> QueueSet::make_pool(uint32_t buffers) {
+DmaOptions rx_pool_options(const DeviceConfig& cfg, uint16_t q) {
+  if (cfg.shared_name.empty()) return {};
+  return shared_pool_options(rx_capture_name(cfg.shared_name, q, cfg.rx_queues));
+}
+
+std::unique_ptr<Mempool> QueueSet::make_pool(uint32_t buffers, const DmaOptions& dma) {
   MempoolConfig mc;
   mc.count = buffers;
+  mc.dma = dma;
   auto pool = Mempool::create(mc);
   backend_.dma_map(pool->region());
   pool->refresh_iova();

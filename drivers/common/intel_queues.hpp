@@ -32,6 +32,10 @@ uint32_t rss_key_word(const RssKey& key, uint32_t r);
 // over `queues`, each queue index shifted left by `shift` inside its byte.
 uint32_t reta_word(uint32_t r, uint16_t queues, uint8_t shift = 0);
 
+// Where RX queue q's pool lives: a shared file named after DeviceConfig::shared_name
+// (rx_capture_name) so that ncap::publish can hand it to other processes, or anonymous.
+DmaOptions rx_pool_options(const DeviceConfig& cfg, uint16_t q);
+
 class QueueSet {
  public:
   explicit QueueSet(Backend& b) : backend_(b) {}
@@ -40,7 +44,7 @@ class QueueSet {
   QueueSet& operator=(const QueueSet&) = delete;
 
   DmaRegion map_ring(uint32_t descriptors);             // 16-byte descriptors
-  std::unique_ptr<Mempool> make_pool(uint32_t buffers);  // DMA-mapped, IOVAs refreshed
+  std::unique_ptr<Mempool> make_pool(uint32_t buffers, const DmaOptions& dma = {});  // DMA-mapped, IOVAs refreshed
   RxRing& add_rx(const RingParams& p, DmaRegion ring, std::unique_ptr<Mempool> pool);
   TxRing& add_tx(const RingParams& p, DmaRegion ring, std::unique_ptr<Mempool> pool);
 

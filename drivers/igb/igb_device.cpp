@@ -180,7 +180,7 @@ void IgbDevice::init_rx() {
   for (uint16_t q = 0; q < cfg_.rx_queues; ++q) {
     disable_queue(chip_.rx(q, RXDCTL), RXDCTL_ENABLE, "RX", q);
     DmaRegion ring = queues_.map_ring(cfg_.rx_ring_size);
-    auto pool = queues_.make_pool(pool_size);
+    auto pool = queues_.make_pool(pool_size, intel::rx_pool_options(cfg_, q));
     uint64_t base = ring.iova();
     io_.write32(chip_.rx(q, RDBAL), lo32(base));
     io_.write32(chip_.rx(q, RDBAH), hi32(base));

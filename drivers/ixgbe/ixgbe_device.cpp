@@ -133,7 +133,7 @@ void IxgbeDevice::init_rx() {
   uint32_t pool_size = cfg_.pool_size ? cfg_.pool_size : 2 * cfg_.rx_ring_size + 1024;
   for (uint16_t q = 0; q < cfg_.rx_queues; ++q) {
     DmaRegion ring = queues_.map_ring(cfg_.rx_ring_size);
-    auto pool = queues_.make_pool(pool_size);
+    auto pool = queues_.make_pool(pool_size, intel::rx_pool_options(cfg_, q));
     uint64_t base = ring.iova();
     io_.write32(RDBAL(q), lo32(base));
     io_.write32(RDBAH(q), hi32(base));

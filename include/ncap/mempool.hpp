@@ -89,7 +89,8 @@ class Mempool {
     ~Cache() { flush(); }
     Cache(const Cache&) = delete;
     Cache& operator=(const Cache&) = delete;
-    uint32_t alloc_bulk(Packet** out, uint32_t n) noexcept;
+    uint32_t alloc_bulk(Packet** out, uint32_t n) noexcept;   // n or 0
+    uint32_t alloc_burst(Packet** out, uint32_t n) noexcept;  // up to n
     void free_bulk(Packet* const* pkts, uint32_t n) noexcept;
     void flush() noexcept;  // give every cached buffer back to the pool
     Mempool& pool() const noexcept { return pool_; }
