@@ -519,6 +519,10 @@ DmaOptions shared_pool_options(const std::string& name, const std::string& netns
   return o;
 }
 
+std::string rx_capture_name(const std::string& name, uint16_t q, uint16_t queues) {
+  return queues > 1 ? name + "-q" + std::to_string(q) : name;
+}
+
 std::unique_ptr<FanOut> publish(const std::string& name, Mempool& pool, const FanOutConfig& cfg) {
   check_name(name);
   if (pool.region().path().empty())
