@@ -1,0 +1,106 @@
+// ncap-stat: the captures published in this network namespace, their consumer groups,
+// consumers (pid, group, state) and counters, like /proc/net/pf_ring/ (one view per
+// namespace). Text or --json.
+#include <fmt/format.h>
+
+#include <boost/program_options.hpp>
+#include <iostream>
+
+#include "app.hpp"
+#include "ncap/shm.hpp"
+
+namespace po = boost::program_options;
+using namespace ncap::app;
+
+namespace {
+
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\u{:04x}", c);
+    else out += c;
+  }
+  return out + "\"";
+}
+
+void print_json(const std::vector<ncap::CaptureInfo>& caps) {
+  std::cout << "{\"netns\":" << ncap::netns_inode() << ",\"captures\":[";
+  for (size_t i = 0; i < caps.size(); ++i) {
+    const auto& c = caps[i];
+    std::cout << (i ? "," : "")
+              << fmt::format("{{\"name\":{},\"ctl\":{},\"pool\":{},\"owner_uid\":{},\"publisher_pid\":{},"
+                             "\"publisher_alive\":{},\"problem\":{},\"buffers\":{},\"ring_size\":{},\"max_consumers\":{},"
+                             "\"offered\":{},\"reclaimed\":{},\"consumers_reaped\":{},\"bad_returns\":{},\"groups\":[",
+                             json_string(c.name), json_string(c.ctl_path), json_string(c.pool_path), c.owner_uid,
+                             c.publisher_pid, c.publisher_alive, json_string(c.problem), c.pool_buffers,
+                             c.rx_ring_size, c.max_consumers, c.offered, c.reclaimed, c.consumers_reaped,
+                             c.bad_returns);
+    for (size_t g = 0; g < c.groups.size(); ++g)
+      std::cout << (g ? "," : "")
+                << fmt::format("{{\"name\":{},\"policy\":{},\"delivered\":{},\"ring_full\":{},\"no_consumer\":{}}}",
+                               json_string(c.groups[g].name), json_string(c.groups[g].policy), c.groups[g].delivered,
+                               c.groups[g].ring_full, c.groups[g].no_consumer);
+    std::cout << "],\"consumers\":[";
+    for (size_t k = 0; k < c.consumers.size(); ++k) {
+      const auto& x = c.consumers[k];
+      std::cout << (k ? "," : "")
+                << fmt::format("{{\"slot\":{},\"state\":{},\"pid\":{},\"group\":{},\"delivered\":{},\"ring_full\":{},"
+                               "\"returned\":{},\"held\":{},\"ring_used\":{},\"ring_free\":{}}}",
+                               x.slot, json_string(x.state), x.pid, x.group, x.delivered, x.ring_full, x.returned,
+                               x.held, x.ring_used, x.ring_free);
+    }
+    std::cout << "]}";
+  }
+  std::cout << "]}\n";
+}
+
+void print_text(const std::vector<ncap::CaptureInfo>& caps) {
+  std::cout << fmt::format("network namespace {}: {} capture(s)\n", ncap::netns_inode(), caps.size());
+  for (const auto& c : caps) {
+    std::cout << fmt::format("ring:{}  publisher pid {} ({}), uid {}, {} buffers, rings of {}\n", c.name,
+                             c.publisher_pid, c.publisher_alive ? "running" : "gone", c.owner_uid, c.pool_buffers,
+                             c.rx_ring_size);
+    if (!c.problem.empty()) {
+      std::cout << "  problem: " << c.problem << "\n";
+      continue;
+    }
+    std::cout << fmt::format("  offered {}, reclaimed {} from {} dead consumers, {} bad returns\n", c.offered,
+                             c.reclaimed, c.consumers_reaped, c.bad_returns);
+    for (const auto& g : c.groups)
+      std::cout << fmt::format("  group {} ({}): delivered {}, dropped ring full {}, dropped no consumer {}\n", g.name,
+                               g.policy, g.delivered, g.ring_full, g.no_consumer);
+    for (const auto& x : c.consumers)
+      std::cout << fmt::format("    slot {}: pid {} group {} {}: delivered {}, ring full {}, holds {}, ring {}/{} used\n",
+                               x.slot, x.pid, c.groups.size() > x.group ? c.groups[x.group].name : "?", x.state,
+                               x.delivered, x.ring_full, x.held, x.ring_used, x.ring_used + x.ring_free);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return run("ncap-stat", [&] {
+    bool json = false;
+    po::options_description desc(
+        "ncap-stat: captures published in this network namespace, their groups and consumers\n\n"
+        "Examples:\n"
+        "  ncap-stat\n"
+        "  ncap-stat --json\n"
+        "  ip netns exec blue ncap-stat      the captures published in namespace blue\n\n"
+        "Exit codes: 0 done, 1 system failure, 2 bad option\n\n"
+        "Options");
+    desc.add_options()("help,h", "this help")("json", po::bool_switch(&json), "one JSON object");
+    po::variables_map vm;
+    po::store(po::parse_command_line(argc, argv, desc), vm);
+    po::notify(vm);
+    if (vm.count("help")) {
+      std::cout << desc << "\n";
+      return int(kOk);
+    }
+    auto caps = ncap::list_captures();
+    if (json) print_json(caps);
+    else print_text(caps);
+    return int(kOk);
+  });
+}
