@@ -8,6 +8,7 @@
 #include <map>
 
 #include "frames.hpp"
+#include "ncap/filter.hpp"
 #include "ncap/error.hpp"
 #include "toeplitz.hpp"
 
@@ -80,6 +81,39 @@ TEST(IgbOn82576, ReceivesExactFramesInOrder) {
   free_all(dev->rx(0), got);
   dev.reset();
   EXPECT_NO_VIOLATIONS(chip);
+}
+
+TEST(IgbOn82576, VlanStrippingMovesTheTagToTheMetadataOnlyWhenAskedFor) {
+  Bytes plain = ipv4_frame(Flow{}, 100, 7);
+  Bytes tagged(plain.begin(), plain.begin() + 12);
+  const uint16_t tci = (3u << 13) | 100;  // priority 3, VLAN 100
+  for (uint8_t b : {uint8_t(0x81), uint8_t(0x00), uint8_t(tci >> 8), uint8_t(tci & 0xff)}) tagged.push_back(b);
+  tagged.insert(tagged.end(), plain.begin() + 12, plain.end());
+  for (bool strip : {true, false}) {
+    auto chip = model::create("82576");
+    DeviceConfig cfg = quick_config();
+    cfg.vlan_strip = strip;
+    auto dev = open_backend(chip->backend(), cfg);
+    chip->inject(tagged);
+    chip->inject(plain);
+    auto got = receive(dev->rx(0), 2);
+    ASSERT_EQ(got.size(), 2u);
+    const Bytes& want = strip ? plain : tagged;
+    ASSERT_EQ(got[0]->len, want.size()) << "strip=" << strip;
+    EXPECT_EQ(0, std::memcmp(got[0]->data(), want.data(), want.size())) << "strip=" << strip;
+    EXPECT_EQ(bool(got[0]->rx_flags & kRxVlanStripped), strip);
+    if (strip) {
+      EXPECT_EQ(got[0]->vlan_tci, tci);
+    }
+    ASSERT_EQ(got[1]->len, plain.size());
+    EXPECT_FALSE(got[1]->rx_flags & kRxVlanStripped) << "an untagged frame has no tag to strip";
+    // The parser sees the stripped tag as the outer VLAN either way.
+    parse_packet(*got[0]);
+    EXPECT_EQ(got[0]->parsed.vlan_id, 100) << "strip=" << strip;
+    free_all(dev->rx(0), got);
+    dev.reset();
+    EXPECT_NO_VIOLATIONS(chip);
+  }
 }
 
 TEST(IgbOn82576, TransmitsExactFrames) {

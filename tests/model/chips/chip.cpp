@@ -19,6 +19,7 @@ constexpr uint32_t role(Role r, uint16_t q) { return (uint32_t(r) << 24) | q; }
 // 7.2.3.2.4; 82576 datasheet 7.1.5 and 7.2.2.3).
 constexpr uint32_t kRxdStatusDd = 1u << 0;
 constexpr uint32_t kRxdStatusEop = 1u << 1;
+constexpr uint32_t kRxdStatusVp = 1u << 3;  // 802.1Q tag stripped into the descriptor
 constexpr uint32_t kTxdCmdEop = 1u << 24;
 constexpr uint32_t kTxdCmdRs = 1u << 27;
 constexpr uint32_t kTxdCmdDext = 1u << 29;
@@ -430,11 +431,21 @@ void Chip::receive(const uint8_t* f, size_t len, bool crc_error) noexcept {
   int q = select_queue(f, len, &hash, &type);
   if (q < 0 || q >= spec_.rx_queues || !(regs_.get(rx_block(uint16_t(q)) + kCtl) & kQueueEnable))
     return bump(kQueueDisabled);
+  // VLAN stripping (82576 7.4.4 / 8.2.1 CTRL.VME): the tag leaves the frame and goes to
+  // the descriptor's VLAN field with STAT.VP set. The queue and RSS were chosen above on
+  // the frame as it came off the wire.
+  if (vlan_strip() && len >= 18 && f[12] == 0x81 && f[13] == 0x00) {
+    thread_local Bytes stripped;
+    stripped.assign(f, f + 12);
+    stripped.insert(stripped.end(), f + 16, f + len);
+    write_rx(uint16_t(q), stripped.data(), stripped.size(), hash, type, crc_error, true, uint16_t(f[14] << 8 | f[15]));
+    return;
+  }
   write_rx(uint16_t(q), f, len, hash, type, crc_error, true);
 }
 
 bool Chip::write_rx(uint16_t q, const uint8_t* f, size_t len, uint32_t hash, uint8_t rss_type,
-                    bool crc_error, bool count_full) noexcept {
+                    bool crc_error, bool count_full, int32_t vlan) noexcept {
   uint32_t blk = rx_block(q);
   uint32_t size = rx_ring_size(q);
   uint32_t head = regs_.get(blk + kHead);
@@ -473,8 +484,9 @@ bool Chip::write_rx(uint16_t q, const uint8_t* f, size_t len, uint32_t hash, uin
   auto* d32 = reinterpret_cast<uint32_t*>(desc);
   d32[0] = rss_type;
   d32[1] = hash;
-  d32[3] = uint32_t(written ? len : 0);
-  uint32_t status = kRxdStatusDd | kRxdStatusEop | (crc_error || !written ? spec_.rxd_err_frame : 0);
+  d32[3] = uint32_t(written ? len : 0) | (vlan >= 0 ? uint32_t(vlan) << 16 : 0);
+  uint32_t status = kRxdStatusDd | kRxdStatusEop | (crc_error || !written ? spec_.rxd_err_frame : 0) |
+                    (vlan >= 0 ? kRxdStatusVp : 0);
   __atomic_store_n(&d32[2], status, __ATOMIC_RELEASE);
   regs_.set(blk + kHead, head + 1 == size ? 0 : head + 1);
   if (written) {

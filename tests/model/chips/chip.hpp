@@ -142,6 +142,8 @@ class Chip : public RegisterIo, public std::enable_shared_from_this<Chip> {
   // Timed events (reset completion, autonegotiation); called often by the device thread.
   virtual void tick(Clock::time_point now) noexcept = 0;
   virtual bool rx_enabled() const noexcept = 0;
+  // Whether RX strips an 802.1Q tag into the descriptor (82576: CTRL.VME). Default: no.
+  virtual bool vlan_strip() const noexcept { return false; }
   virtual bool tx_enabled(uint16_t q) const noexcept = 0;
   virtual bool l2_accept(const uint8_t* f, size_t len) const noexcept = 0;
   // RX queue for a frame (-1: drop). Sets the RSS hash and type for the descriptor.
@@ -188,7 +190,7 @@ class Chip : public RegisterIo, public std::enable_shared_from_this<Chip> {
   uint32_t process_tx(uint16_t q) noexcept;
   void receive(const uint8_t* f, size_t len, bool crc_error) noexcept;
   bool write_rx(uint16_t q, const uint8_t* f, size_t len, uint32_t hash, uint8_t rss_type,
-                bool crc_error, bool count_full) noexcept;
+                bool crc_error, bool count_full, int32_t vlan = -1) noexcept;
   void check_generic_write(uint32_t off, uint32_t v) noexcept;
   void deliver_tx(const uint8_t* f, size_t len) noexcept;
 
