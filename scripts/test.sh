@@ -11,8 +11,21 @@ bash scripts/setup.sh
 
 build=${NCAP_BUILD:-build}
 asan=${NCAP_BUILD_ASAN:-build-asan}
-[ -f "$build/build.ninja" ] || meson setup "$build" >/dev/null
-ninja -C "$build" >/dev/null
+# Quiet when it works; the tail of the log when it does not.
+quiet() {
+  local log
+  log=$(mktemp)
+  if ! "$@" >"$log" 2>&1; then
+    tail -40 "$log"
+    rm -f "$log"
+    echo "FAILED: $*" >&2
+    return 1
+  fi
+  rm -f "$log"
+}
+
+[ -f "$build/build.ninja" ] || quiet meson setup "$build"
+quiet ninja -C "$build"
 
 suites=(unit model netns fuzz lab)
 status=0
@@ -25,9 +38,8 @@ for s in "${suites[@]}"; do
 done
 
 echo "== suite unit under ASan+UBSan"
-[ -f "$asan/build.ninja" ] || meson setup "$asan" -Dsanitize=true \
-  -Dbenchmarks=disabled >/dev/null
-ninja -C "$asan" >/dev/null
+[ -f "$asan/build.ninja" ] || quiet meson setup "$asan" -Dsanitize=true -Dbenchmarks=disabled
+quiet ninja -C "$asan"
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
   meson test -C "$asan" --suite unit --print-errorlogs --logbase testlog-asan || status=1
 
