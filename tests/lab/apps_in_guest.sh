@@ -73,6 +73,26 @@ wait $g
 echo "gen5_exit=$?"
 cat "$out/gen5.txt"
 
+echo "PHASE 7: another process reads port 1's packets in place (--publish, ring:NAME@GROUP)"
+$count -i "$p1" --publish lab --descriptors 4096 --idle 4 --json --quiet >"$out/pub7.json" 2>"$out/pub7.err" &
+pb=$!
+wait_for() {  # FILE PATTERN
+  i=0
+  while ! grep -q "$2" "$1" 2>/dev/null; do
+    i=$((i + 1))
+    [ $i -lt 400 ] || fail "no '$2' in $1: $(cat "$1")"
+    sleep 0.05
+  done
+}
+wait_for "$out/pub7.err" "published queue 0"
+$count -i ring:lab@0 -c 5000 -d 60 --json --quiet >"$out/cons7.json" 2>"$out/cons7.err" &
+cs=$!
+wait_for "$out/cons7.err" "attached to ring:lab@0"
+$gen -i "$p0" -c 5000 -s 60-1514 -r 10k --json >"$out/gen7.json" 2>"$out/gen7.err" || fail "ncap-gen: $(cat "$out/gen7.err")"
+wait $cs || fail "consumer exit $?: $(cat "$out/cons7.err")"
+wait $pb || fail "publisher exit $?: $(cat "$out/pub7.err")"
+cat "$out/gen7.json" "$out/cons7.json" "$out/pub7.json"
+
 echo "PHASE 6: bad input"
 # expect EXIT PATTERN CMD...: CMD exits with EXIT and says PATTERN.
 expect() {

@@ -9,6 +9,8 @@
 4. A consumer slower than the offered load: frames sent = consumed + drops by reason.
 5. SIGINT mid-stream: exit 0 with the summary; the port opens again at once; the
    guest kernel log shows no DMA fault.
+7. Zero copy to another process: ncap-count --publish on port 1, a second ncap-count
+   reads ring:NAME@0 and gets exactly the frames and bytes ncap-gen sent.
 6. Bad input in the guest, with Linux's igb driver holding one port
    (apps_in_guest.sh checks messages and exit codes).
 (2, RSS against a software Toeplitz hash, is lab-igb.)
@@ -207,6 +209,18 @@ def main():
         check(c4["drops"]["consumer_full"] > 0, "the slow consumer never fell behind")
     except (OSError, KeyError, ValueError) as e:
         check(False, f"phase 4 results missing: {e}")
+
+    # 7. A consumer process reads the port's packets in place: exactly what was sent.
+    try:
+        g7, c7 = load_json(os.path.join(out, "gen7.json")), load_json(os.path.join(out, "cons7.json"))
+        p7 = load_json(os.path.join(out, "pub7.json"))
+        check(c7["packets"] == g7["frames"] == 5000, f"consumer got {c7['packets']} of {g7['frames']} (want 5000)")
+        check(c7["bytes"] == g7["bytes"], f"consumer got {c7['bytes']} bytes, ncap-gen sent {g7['bytes']}")
+        grp = p7["groups"][0]
+        check(grp["delivered"] == 5000 and grp["ring_full"] == 0 and grp["no_consumer"] == 0,
+              f"publisher's group counters {grp}, want 5000 delivered, no drop")
+    except (OSError, KeyError, ValueError, IndexError) as e:
+        check(False, f"phase 7 results missing: {e}")
 
     # 5. SIGINT: exit 0, summary, reopen, no DMA fault.
     check("count5_exit=0" in text, "ncap-count did not exit 0 on SIGINT")
