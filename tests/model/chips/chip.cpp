@@ -157,7 +157,10 @@ void Chip::model_write32(uint32_t off, uint32_t v) noexcept {
   uint32_t old = regs_.exchange(slot, v);
   on_write(slot, old, v);
   uint32_t r = role_[slot >> 2];
-  if ((r >> 24) == kTxTail && spec_.tx_on_tail_write) process_tx(uint16_t(r & 0xffff));
+  // Paused (tests, benchmarks): transmission waits for complete_tx(), as on the chips
+  // whose device thread does it.
+  if ((r >> 24) == kTxTail && spec_.tx_on_tail_write && !paused_.load(std::memory_order_relaxed))
+    process_tx(uint16_t(r & 0xffff));
 }
 
 // Rules every chip shares: rings programmed before a queue is enabled, tails inside the
