@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "tests/common/cli.hpp"
 
@@ -143,6 +144,58 @@ TEST(NcapCount, WritesWhatItReceivedToPcap) {
     EXPECT_EQ(be16(&frames[i].bytes[34]), 1024 + i % 3) << "frame " << i << " out of order";
   }
   unlink(out.c_str());
+}
+
+// Every line of a JSON-lines output whose type is `type`.
+std::vector<std::string> lines_of(const std::string& out, const std::string& type) {
+  std::vector<std::string> v;
+  size_t p = 0;
+  const std::string key = "{\"type\":\"" + type + "\"";
+  while ((p = out.find(key, p)) != std::string::npos) {
+    v.push_back(out.substr(p, out.find('\n', p) - p));
+    p += key.size();
+  }
+  return v;
+}
+
+TEST(NcapCount, PublishedQueuesReachConsumerProcessesWithEveryPacketAccounted) {
+  // A publisher with two RSS queues (rings NAME-q0 and NAME-q1), one consumer process
+  // per queue. Per queue: offered = delivered + ring full + no consumer (frames that
+  // arrived before the consumer attached), and the consumer reads exactly what the
+  // publisher delivered to it.
+  const std::string name = "apps-pub-" + std::to_string(getpid());
+  CliResult pub, c0, c1;
+  std::thread tp([&] {
+    pub = run_cli(count_bin(), {"-i", "model:82599?gen=inf&size=80&flows=64", "-q", "2", "--publish", name, "-d",
+                                "3", "--json", "--quiet"});
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  std::thread t0([&] { c0 = run_cli(count_bin(), {"-i", "ring:" + name + "-q0@0", "--idle", "1.5", "--json", "--quiet"}); });
+  std::thread t1([&] { c1 = run_cli(count_bin(), {"-i", "ring:" + name + "-q1@0", "--idle", "1.5", "--json", "--quiet"}); });
+  tp.join();
+  t0.join();
+  t1.join();
+  ASSERT_EQ(pub.status, 0) << pub.out;
+  ASSERT_EQ(c0.status, 0) << c0.out;
+  ASSERT_EQ(c1.status, 0) << c1.out;
+  auto published = lines_of(pub.out, "published");
+  ASSERT_EQ(published.size(), 2u) << pub.out;
+  const CliResult* consumers[2] = {&c0, &c1};
+  for (int q = 0; q < 2; ++q) {
+    const std::string& p = published[q];
+    EXPECT_NE(p.find("\"name\":\"" + name + "-q" + std::to_string(q) + "\""), std::string::npos) << p;
+    uint64_t offered = num(p, "offered"), delivered = num(p, "delivered"), full = num(p, "ring_full"),
+             none = num(p, "no_consumer");
+    EXPECT_EQ(offered, delivered + full + none) << p;
+    EXPECT_GT(delivered, 0u) << p;
+    std::string cs = summary(*consumers[q]);
+    EXPECT_EQ(num(cs, "packets"), delivered) << "queue " << q << ": " << cs << " vs " << p;
+    EXPECT_EQ(num(cs, "bytes"), delivered * 80) << cs;
+    EXPECT_EQ(num(cs, "ring_full", "drops"), full) << cs;
+  }
+  // Per queue offered = what the engine counted for that queue.
+  std::string ps = summary(pub);
+  EXPECT_EQ(num(published[0], "offered") + num(published[1], "offered"), num(ps, "packets")) << ps;
 }
 
 TEST(NcapCount, CtrlCEndsWithExitZeroAndTheSummary) {
