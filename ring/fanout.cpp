@@ -10,8 +10,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <ctime>
 #include <thread>
 
+#include "log.hpp"
 #include "ncap/error.hpp"
 #include "ncap/filter.hpp"
 #include "ring/shm_layout.hpp"
@@ -510,10 +512,53 @@ std::unique_ptr<Consumer> FanOut::attach_local(const std::string& group, const A
 
 // ------------------------------------------------------- naming and attaching ----
 
+namespace {
+
+log::Category kLog("fanout");
+
+// Files a publisher that is gone left under `name` (SIGKILL, crash) are ours to remove; a
+// live publisher of the same name is an error that names it.
+void remove_stale(uint64_t ns, const std::string& name) {
+  const std::string what = "capture '" + name + "'";
+  for (auto& d : capture_dirs(ns)) {
+    const std::string ctl = d + "/" + name + ".ctl", pool = d + "/" + name + ".pool";
+    struct stat st {};
+    if (::stat(ctl.c_str(), &st) == 0) {
+      int32_t pid = 0;
+      bool alive = false;
+      try {
+        DmaRegion r = DmaRegion::attach(ctl, false);
+        if (validate_ctl(r.addr(), r.size()).empty()) {
+          const CtlHeader& h = *reinterpret_cast<const CtlHeader*>(r.addr());
+          pid = h.publisher_pid;
+          alive = process_alive(h.publisher_pid, h.publisher_start);
+        }
+      } catch (const Error&) {  // unreadable: not ours to judge; creating it will say why
+        continue;
+      }
+      if (alive)
+        throw Error(what + " is already published by pid " + std::to_string(pid) + " (" + ctl + ")", EEXIST,
+                    "stop that capture, or publish under another name");
+      if (st.st_uid != ::geteuid()) continue;
+      ::unlink(ctl.c_str());
+      ::unlink(pool.c_str());
+      NCAP_LOG(kLog, warn, "{}: removed the files left by its publisher (pid {}, gone) in {}", what, pid, d);
+    } else if (::stat(pool.c_str(), &st) == 0 && st.st_uid == ::geteuid() && ::time(nullptr) - st.st_mtime > 60) {
+      // A pool without its control file, older than any publisher's setup (device open
+      // and link wait included): a crash between creating the two.
+      ::unlink(pool.c_str());
+      NCAP_LOG(kLog, warn, "{}: removed a pool file without a control file ({})", what, pool);
+    }
+  }
+}
+
+}  // namespace
+
 DmaOptions shared_pool_options(const std::string& name, const std::string& netns) {
   check_name(name);
   uint64_t ns = netns_inode(netns.empty() ? "/proc/self/ns/net" : netns);
   prepare_dirs(ns);
+  remove_stale(ns, name);
   DmaOptions o;
   o.shared_name = relative_name(ns, name) + ".pool";
   return o;

@@ -507,6 +507,37 @@ TEST(SharedCapture, AttachRefusesMissingCorruptTruncatedAndOtherUsersCaptures) {
   EXPECT_EQ(pub.pool->available(), 64u);
 }
 
+TEST(SharedCapture, ANameLeftByAKilledPublisherCanBePublishedAgainButALiveOneCannot) {
+  const std::string name = unique_name("stale");
+  int sync[2];
+  ASSERT_EQ(pipe(sync), 0);
+  pid_t child = spawn([&] {
+    Published pub(name, 64, FanOutConfig{});
+    char m = 1;
+    (void)!write(sync[1], &m, 1);
+    pause();
+    return 0;
+  });
+  char m;
+  ASSERT_EQ(read(sync[0], &m, 1), 1);
+  try {
+    Published again(name, 64, FanOutConfig{});
+    FAIL() << "published a name a live process publishes";
+  } catch (const ncap::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("is already published by pid " + std::to_string(child)), std::string::npos)
+        << e.what();
+  }
+  kill(child, SIGKILL);
+  EXPECT_EQ(wait_child(child), 128 + SIGKILL);
+  Published again(name, 64, FanOutConfig{});  // the dead publisher's files are removed
+  bool listed = false;
+  for (auto& ci : ncap::list_captures())
+    if (ci.name == name) listed = ci.publisher_pid == getpid() && ci.publisher_alive;
+  EXPECT_TRUE(listed);
+  close(sync[0]);
+  close(sync[1]);
+}
+
 TEST(SharedCapture, ListingShowsCapturesConsumersAndCounters) {
   Published pub(unique_name("list"), 128, FanOutConfig{});
   std::unique_ptr<ncap::Consumer> c;
