@@ -129,6 +129,8 @@ uint32_t Chip::model_read32(uint32_t off) {
 
 void Chip::model_write32(uint32_t off, uint32_t v) noexcept {
   if (dead_.load(std::memory_order_relaxed)) return;
+  if (writes_until_dead_.load(std::memory_order_relaxed) > 0 && writes_until_dead_.fetch_sub(1) == 1)
+    dead_.store(true);  // this write is the last the device takes
   const RegDef* d = regs_.def(off);
   if (!d) {
     violate(spec_.datasheet + " " + spec_.sec_summary,

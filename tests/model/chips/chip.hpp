@@ -101,6 +101,9 @@ class Chip : public RegisterIo, public std::enable_shared_from_this<Chip> {
   // ---- faults ----
   void set_cable(bool connected);   // link partner present (link down/up on demand)
   void set_dead(bool dead) noexcept { dead_.store(dead); }  // reads 0xffffffff, nothing answers
+  // Dies right after the n-th register write from now: a device that stops answering at
+  // a chosen point of the driver's sequence, independent of timing.
+  void die_after_writes(int64_t n) noexcept { writes_until_dead_.store(n); }
   bool dead() const noexcept { return dead_.load(); }
   bool link_up() const noexcept { return link_up_.load(); }
 
@@ -199,6 +202,7 @@ class Chip : public RegisterIo, public std::enable_shared_from_this<Chip> {
   std::atomic<bool> thread_parked_{false};
   std::atomic<bool> busy_poll_{false};
   std::atomic<bool> dead_{false};
+  std::atomic<int64_t> writes_until_dead_{-1};
   std::atomic<bool> cable_{true};
   std::atomic<bool> link_up_{false};
   std::atomic<bool> capture_{true};
