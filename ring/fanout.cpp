@@ -564,6 +564,17 @@ DmaOptions shared_pool_options(const std::string& name, const std::string& netns
   return o;
 }
 
+std::vector<std::string> remove_stale_captures() {
+  std::vector<std::string> removed;
+  const uint64_t ns = netns_inode();
+  for (const CaptureInfo& c : list_captures()) {
+    if (c.publisher_alive || !c.problem.empty() || c.owner_uid != ::geteuid()) continue;
+    remove_stale(ns, c.name);
+    removed.push_back(c.name);
+  }
+  return removed;
+}
+
 std::string rx_capture_name(const std::string& name, uint16_t q, uint16_t queues) {
   return queues > 1 ? name + "-q" + std::to_string(q) : name;
 }

@@ -81,16 +81,18 @@ void print_text(const std::vector<ncap::CaptureInfo>& caps) {
 
 int main(int argc, char** argv) {
   return run("ncap-stat", [&] {
-    bool json = false;
+    bool json = false, clean = false;
     po::options_description desc(
         "ncap-stat: captures published in this network namespace, their groups and consumers\n\n"
         "Examples:\n"
         "  ncap-stat\n"
         "  ncap-stat --json\n"
+        "  ncap-stat --clean                 also remove what killed captures left\n"
         "  ip netns exec blue ncap-stat      the captures published in namespace blue\n\n"
         "Exit codes: 0 done, 1 system failure, 2 bad option\n\n"
         "Options");
-    desc.add_options()("help,h", "this help")("json", po::bool_switch(&json), "one JSON object");
+    desc.add_options()("help,h", "this help")("json", po::bool_switch(&json), "one JSON object")(
+        "clean", po::bool_switch(&clean), "first remove the files of your captures whose publisher is gone");
     po::variables_map vm;
     po::store(po::parse_command_line(argc, argv, desc), vm);
     po::notify(vm);
@@ -98,6 +100,9 @@ int main(int argc, char** argv) {
       std::cout << desc << "\n";
       return int(kOk);
     }
+    if (clean)
+      for (const std::string& n : ncap::remove_stale_captures())
+        std::cerr << "ncap-stat: removed the files of ring:" << n << " (its publisher is gone)\n";
     auto caps = ncap::list_captures();
     if (json) print_json(caps);
     else print_text(caps);

@@ -128,5 +128,8 @@ uint64_t netns_inode(const std::string& path = "/proc/self/ns/net");
 // Captures published in this process's network namespace (read-only look; never blocks
 // a publisher). Unreadable ones are listed with `problem` set.
 std::vector<CaptureInfo> list_captures();
+// Removes the files of this namespace's captures whose publisher is gone (killed before
+// it could clean up) and that belong to this user; returns their names.
+std::vector<std::string> remove_stale_captures();
 
 }  // namespace ncap

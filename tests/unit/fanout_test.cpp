@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <fstream>
@@ -529,7 +530,25 @@ TEST(SharedCapture, ANameLeftByAKilledPublisherCanBePublishedAgainButALiveOneCan
   }
   kill(child, SIGKILL);
   EXPECT_EQ(wait_child(child), 128 + SIGKILL);
-  Published again(name, 64, FanOutConfig{});  // the dead publisher's files are removed
+  bool gone_listed = false;
+  for (auto& ci : ncap::list_captures())
+    if (ci.name == name) gone_listed = !ci.publisher_alive;
+  EXPECT_TRUE(gone_listed) << "a killed publisher's capture is listed as gone";
+  auto removed = ncap::remove_stale_captures();
+  EXPECT_NE(std::find(removed.begin(), removed.end(), name), removed.end());
+  for (auto& ci : ncap::list_captures()) EXPECT_NE(ci.name, name) << "removed captures are not listed";
+  // Killed again: this time publishing the name removes what the dead publisher left.
+  child = spawn([&] {
+    Published pub(name, 64, FanOutConfig{});
+    char m2 = 1;
+    (void)!write(sync[1], &m2, 1);
+    pause();
+    return 0;
+  });
+  ASSERT_EQ(read(sync[0], &m, 1), 1);
+  kill(child, SIGKILL);
+  EXPECT_EQ(wait_child(child), 128 + SIGKILL);
+  Published again(name, 64, FanOutConfig{});
   bool listed = false;
   for (auto& ci : ncap::list_captures())
     if (ci.name == name) listed = ci.publisher_pid == getpid() && ci.publisher_alive;
