@@ -275,6 +275,21 @@ RuleSet::RuleSet(const RuleSetSpec& spec, unsigned workers) : default_action_(sp
       id_s.push_back(i);
     }
   }
+  // The IPv4 pre-check: only unidirectional rules whose address ranges (if any) are
+  // IPv4; every other rule gets full ranges (always passes, match() decides).
+  hot_.resize(wildcard_.size());
+  for (uint32_t i = 0; i < wildcard_.size(); ++i) {
+    const CompiledRule& c = wildcard_[i];
+    HotRule& h = hot_[i];
+    h = {0, 0xffffffffu, 0, 0xffffffffu, 0, 0xffff, 0, 0xffff};
+    const u128 kV4 = u128(0xffffffffu);
+    bool v4_ranges = (!(c.need & kNeedSrcIp) || c.src_hi <= kV4) && (!(c.need & kNeedDstIp) || c.dst_hi <= kV4);
+    if (c.bidir || !v4_ranges) continue;
+    if (c.need & kNeedSrcIp) h.src_lo = uint32_t(c.src_lo), h.src_hi = uint32_t(c.src_hi);
+    if (c.need & kNeedDstIp) h.dst_lo = uint32_t(c.dst_lo), h.dst_hi = uint32_t(c.dst_hi);
+    if (c.need & kNeedSport) h.sport_lo = c.sport_lo, h.sport_hi = c.sport_hi;
+    if (c.need & kNeedDport) h.dport_lo = c.dport_lo, h.dport_hi = c.dport_hi;
+  }
   by_dst_.build(rd, id_d, 32);
   by_src_.build(rs, id_s, 32);
   by_either_.build(rb, id_b, 32);
@@ -428,14 +443,21 @@ Verdict RuleSet::classify(const Packet& p, unsigned worker) noexcept {
   const uint32_t* cur[10];
   const uint32_t* end[10];
   int k = 0;
-  if (h.ip_version == 4) {
-    uint32_t s = static_cast<uint32_t>(addr_value(h.src_ip, 4)), d = static_cast<uint32_t>(addr_value(h.dst_ip, 4));
+  const bool v4 = h.ip_version == 4;
+  uint32_t s = 0, d = 0;
+  // Ports as the pre-check sees them: a packet without ports only passes rules that
+  // test none (0 is outside no range a rule without ports has, and match() rejects
+  // port rules for it anyway).
+  const bool ports = has_ports(h);
+  const uint16_t sp = ports ? h.src_port : 0, dp = ports ? h.dst_port : 0;
+  if (v4) {
+    s = static_cast<uint32_t>(addr_value(h.src_ip, 4)), d = static_cast<uint32_t>(addr_value(h.dst_ip, 4));
     by_dst_.lookup(d, cur, end, k);
     by_src_.lookup(s, cur, end, k);
     by_either_.lookup(d, cur, end, k);
     by_either_.lookup(s, cur, end, k);
   }
-  if (has_ports(h)) {
+  if (ports) {
     by_dport_.lookup(h.dst_port, cur, end, k);
     by_sport_.lookup(h.src_port, cur, end, k);
     by_port_either_.lookup(h.dst_port, cur, end, k);
@@ -469,6 +491,12 @@ Verdict RuleSet::classify(const Packet& p, unsigned worker) noexcept {
     ++cur[bi];
     if (best == last) continue;  // a bidirectional rule found through both addresses or ports
     last = best;
+    if (v4) {
+      const HotRule& q = hot_[best];
+      if (s < q.src_lo || s > q.src_hi || d < q.dst_lo || d > q.dst_hi || sp < q.sport_lo || sp > q.sport_hi ||
+          dp < q.dport_lo || dp > q.dport_hi)
+        continue;
+    }
     const CompiledRule& r = wildcard_[best];
     if (!match(r, p, worker)) continue;
     RuleCtr& c = ws.ctr[best];

@@ -85,6 +85,17 @@ class Ipv4Index {
   unsigned shift_ = 16;
 };
 
+// What the candidate walk checks first for an IPv4 packet: a unidirectional rule's
+// IPv4 address and port ranges in 24 bytes (full ranges for fields the rule does not
+// test), so a rejected candidate costs one short record instead of its CompiledRule
+// (10000 rules: 240 KB instead of over 1 MB). Rejecting here implies match() rejects;
+// passing here still runs match().
+struct HotRule {
+  uint32_t src_lo, src_hi, dst_lo, dst_hi;
+  uint16_t sport_lo, sport_hi, dport_lo, dport_hi;
+};
+static_assert(sizeof(HotRule) == 24);
+
 struct RuleCtr {
   std::atomic<uint64_t> packets{0};
   std::atomic<uint64_t> bytes{0};
@@ -132,6 +143,7 @@ class RuleSet {
   Action default_action_;
   BpfProgram bpf_;
   std::vector<CompiledRule> wildcard_;  // sorted by id
+  std::vector<HotRule> hot_;            // per wildcard rule (IPv4 pre-check)
   std::vector<Action> precise_action_;  // by precise index
   std::vector<uint32_t> ids_;           // rule index -> id (wildcard, then precise)
   PreciseDict precise_;
