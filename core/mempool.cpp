@@ -7,6 +7,7 @@
 
 #include "log.hpp"
 #include "ncap/error.hpp"
+#include "ncap/ring.hpp"
 
 namespace ncap {
 namespace {
@@ -14,12 +15,6 @@ namespace {
 log::Category kLog("mempool");
 constexpr uint32_t kMaxPools = 4096;
 std::atomic<Mempool*> g_pools[kMaxPools];
-
-uint32_t next_pow2(uint32_t v) {
-  uint32_t p = 1;
-  while (p < v) p <<= 1;
-  return p;
-}
 
 }  // namespace
 

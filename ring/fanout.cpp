@@ -29,12 +29,6 @@ constexpr uint32_t kStage = 64;            // packets staged per consumer per di
 constexpr uint32_t kMaxSlots = 64;         // one bit per slot in the ownership mask
 constexpr auto kScanPeriod = std::chrono::milliseconds(20);  // state and liveness scans
 
-uint32_t next_pow2(uint32_t v) {
-  uint32_t p = 2;
-  while (p < v) p <<= 1;
-  return p;
-}
-
 }  // namespace
 
 // ----------------------------------------------------------------- publisher ----
@@ -67,6 +61,7 @@ struct FanOut::Impl {
   Clock::time_point next_scan{};
   Packet* to_free[kStage];
   uint32_t nfree = 0;
+  bool any_hash = false;  // a group hashes flows: packets must be parsed
 
   SlotCtl* sctl(uint32_t i) { return slot_ctl(ctl, *hdr, i); }
 };
@@ -144,6 +139,7 @@ FanOut::FanOut(Mempool& pool, const FanOutConfig& cfg, const std::string& name)
     std::snprintf(h->groups[g].name, sizeof h->groups[g].name, "%s", cfg.groups[g].name.c_str());
     h->groups[g].policy = uint32_t(cfg.groups[g].policy);
     im.groups.push_back(Impl::Group{cfg.groups[g].policy, {}, 0, 0});
+    im.any_hash |= cfg.groups[g].policy == FanOutPolicy::flow_hash;
   }
   for (uint32_t i = 0; i < cfg.max_consumers; ++i) new (im.sctl(i)) SlotCtl();
   im.slots.resize(cfg.max_consumers);
@@ -305,8 +301,6 @@ void FanOut::idle(unsigned) noexcept {
 void FanOut::dispatch(Packet** pkts, uint32_t n, unsigned worker) noexcept {
   Impl& im = *impl_;
   im.hdr->offered.fetch_add(n, std::memory_order_relaxed);
-  bool any_hash = false;
-  for (auto& g : im.groups) any_hash |= g.policy == FanOutPolicy::flow_hash;
   for (uint32_t base = 0; base < n; base += kStage) {
     uint32_t m = std::min(kStage, n - base);
     for (uint32_t k = 0; k < m; ++k) {
@@ -316,7 +310,7 @@ void FanOut::dispatch(Packet** pkts, uint32_t n, unsigned worker) noexcept {
         if (Mempool* other = Mempool::by_id(p->pool_id)) other->free_bulk(&p, 1);
         continue;
       }
-      if (any_hash && !(p->parsed.flags & kParsed)) parse_packet(*p);
+      if (im.any_hash && !(p->parsed.flags & kParsed)) parse_packet(*p);
       uint64_t mask = 0;
       for (uint32_t gi = 0; gi < im.groups.size(); ++gi) {
         auto& g = im.groups[gi];

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <boost/program_options/errors.hpp>
+#include <boost/program_options/parsers.hpp>
+#include <boost/program_options/variables_map.hpp>
 #include <cmath>
 #include <iostream>
 
@@ -27,6 +29,32 @@ int run(const char* prog, const std::function<int()>& body) {
     std::cerr << prog << ": " << e.what() << "\n";
     return kFailure;
   }
+}
+
+bool parse_command_line(int argc, char** argv, const boost::program_options::options_description& desc) {
+  namespace po = boost::program_options;
+  po::variables_map vm;
+  po::store(po::parse_command_line(argc, argv, desc), vm);
+  po::notify(vm);
+  if (vm.count("help")) {
+    std::cout << desc << "\n";
+    return false;
+  }
+  return true;
+}
+
+void require_device(const std::string& device) {
+  if (device.empty()) throw UsageError("no device given", "give -i with a PCI address (ncap-bind --list) or model:82599");
+}
+
+std::vector<int> queue_cores(uint16_t queues, const std::string& cores, const char* kind) {
+  if (queues == 0 || queues > 128)
+    throw UsageError(fmt::format("--queues {}", queues), "give 1..128 (the chip's limit is checked at open)");
+  if (cores.empty()) return {};
+  std::vector<int> v = parse_cores(cores);
+  if (v.size() != queues)
+    throw UsageError(fmt::format("{} cores for {} queues", v.size(), queues), fmt::format("give one core per {} queue", kind));
+  return v;
 }
 
 namespace {

@@ -2,6 +2,7 @@
 // cores, sizes and rates. Apps see only the public library (include/ncap).
 #pragma once
 
+#include <boost/program_options/options_description.hpp>
 #include <cstdint>
 #include <functional>
 #include <stdexcept>
@@ -26,8 +27,20 @@ struct UsageError : std::runtime_error {
 // Runs body() and maps every exception to a message on stderr and an exit code.
 int run(const char* prog, const std::function<int()>& body);
 
+// Parses the command line into the variables `desc` binds. On --help prints `desc`
+// and returns false (the app then exits 0).
+bool parse_command_line(int argc, char** argv, const boost::program_options::options_description& desc);
+
+// -i was given (a PCI address or a device spec).
+void require_device(const std::string& device);
+
 // "0,2,3" or "0-3" or "0-1,4": each core must be online on this machine.
 std::vector<int> parse_cores(const std::string& s);
+
+// --queues within 1..128 (the chip's own limit is checked when the device opens) and,
+// when --cores is given, one online core per queue; returns the cores (may be empty).
+// `kind` names the queues in messages: "RX" or "TX".
+std::vector<int> queue_cores(uint16_t queues, const std::string& cores, const char* kind);
 
 struct SizeRange {
   uint16_t min = 60, max = 60;

@@ -282,6 +282,25 @@ void write_flows(const CountDispatcher& d, const ncap::Engine& eng, const std::s
 
 void print_published(const std::vector<std::unique_ptr<ncap::FanOut>>& fanouts, const Options& o);
 
+// -c COUNT, -d SECONDS and --idle SECONDS (without packets, after the first).
+class StopRule {
+ public:
+  StopRule(const Options& o, Clock::time_point start) : o_(o), start_(start), last_change_(start) {}
+  // Seconds since the start, for the caller's output.
+  double seconds(Clock::time_point now) const { return std::chrono::duration<double>(now - start_).count(); }
+  bool done(uint64_t packets, Clock::time_point now) {
+    if (packets != last_packets_) last_packets_ = packets, last_change_ = now;
+    if (o_.count && packets >= o_.count) return true;
+    if (o_.duration > 0 && seconds(now) >= o_.duration) return true;
+    return o_.idle > 0 && packets > 0 && std::chrono::duration<double>(now - last_change_).count() >= o_.idle;
+  }
+
+ private:
+  const Options& o_;
+  Clock::time_point start_, last_change_;
+  uint64_t last_packets_ = 0;
+};
+
 // -i ring:NAME@GROUP: a consumer of a capture another process publishes (zero copy).
 int consume_ring(const Options& o) {
   std::string spec = o.device.substr(5);
@@ -290,8 +309,9 @@ int consume_ring(const Options& o) {
   auto c = ncap::attach(name, group);
   ncap::install_stop_signals();
   std::cerr << "ncap-count: attached to ring:" << name << "@" << group << " (slot " << c->slot() << ")\n";
-  auto start = Clock::now(), last_print = start, last_change = start;
-  uint64_t packets = 0, bytes = 0, prev_packets = 0, prev_bytes = 0, last_seen = 0;
+  auto start = Clock::now(), last_print = start;
+  StopRule stop(o, start);
+  uint64_t packets = 0, bytes = 0, prev_packets = 0, prev_bytes = 0;
   const ncap::Packet* p[64];
   while (!ncap::stop_requested()) {
     uint32_t n = c->recv_burst(p, 64);
@@ -300,11 +320,8 @@ int consume_ring(const Options& o) {
     c->release(p, n);
     auto now = Clock::now();
     if (n == 0) std::this_thread::sleep_for(std::chrono::microseconds(50));
-    if (packets != last_seen) last_seen = packets, last_change = now;
-    double t = std::chrono::duration<double>(now - start).count();
-    if (o.count && packets >= o.count) break;
-    if (o.duration > 0 && t >= o.duration) break;
-    if (o.idle > 0 && packets > 0 && std::chrono::duration<double>(now - last_change).count() >= o.idle) break;
+    double t = stop.seconds(now);
+    if (stop.done(packets, now)) break;
     if (!o.quiet && now - last_print >= std::chrono::seconds(1)) {
       double dt = std::chrono::duration<double>(now - last_print).count();
       double pps = double(packets - prev_packets) / dt, bps = 8.0 * double(bytes - prev_bytes) / dt;
@@ -399,17 +416,14 @@ int capture(const Options& o) {
   eng.start();
   Snapshot prev = snapshot(*dev, eng, disp);
   prev.hw = dev->stats();
-  auto last_print = start, last_change = start;
-  uint64_t last_packets = 0;
+  auto last_print = start;
+  StopRule stop(o, start);
   while (eng.running() && !ncap::stop_requested()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
     auto now = Clock::now();
-    double t = std::chrono::duration<double>(now - start).count();
+    double t = stop.seconds(now);
     Snapshot s = snapshot(*dev, eng, disp);
-    if (s.total.packets != last_packets) last_packets = s.total.packets, last_change = now;
-    if (o.count && s.total.packets >= o.count) break;
-    if (o.duration > 0 && t >= o.duration) break;
-    if (o.idle > 0 && last_packets > 0 && std::chrono::duration<double>(now - last_change).count() >= o.idle) break;
+    if (stop.done(s.total.packets, now)) break;
     if (!o.quiet && now - last_print >= std::chrono::seconds(1)) {
       s.hw = dev->stats();
       print_interval(s, prev, std::chrono::duration<double>(now - last_print).count(), t, o);
@@ -497,21 +511,9 @@ int main(int argc, char** argv) {
         "netns", po::value(&o.netns), "with --publish: publish in this network namespace (/var/run/netns/NAME)")(
         "json", po::bool_switch(&o.json), "per-second lines and the summary as JSON objects")(
         "quiet", po::bool_switch(&o.quiet), "only the final summary");
-    po::variables_map vm;
-    po::store(po::parse_command_line(argc, argv, desc), vm);
-    po::notify(vm);
-    if (vm.count("help")) {
-      std::cout << desc << "\n";
-      return int(kOk);
-    }
-    if (o.device.empty())
-      throw UsageError("no device given", "give -i with a PCI address (ncap-bind --list) or model:82599");
-    if (o.queues == 0 || o.queues > 128) throw UsageError(fmt::format("--queues {}", o.queues), "give 1..128");
-    if (!cores.empty()) {
-      o.cores = parse_cores(cores);
-      if (o.cores.size() != o.queues)
-        throw UsageError(fmt::format("{} cores for {} queues", o.cores.size(), o.queues), "give one core per RX queue");
-    }
+    if (!parse_command_line(argc, argv, desc)) return int(kOk);
+    require_device(o.device);
+    o.cores = queue_cores(o.queues, cores, "RX");
     if (!o.pcap.empty() && o.queues != 1)
       throw UsageError("-w with several queues", "capture to pcap with --queues 1");
     if (o.ring_size < 2 || (o.ring_size & (o.ring_size - 1)))

@@ -216,22 +216,11 @@ int main(int argc, char** argv) {
         "seed", po::value(&o.frame.seed)->default_value(1), "seed of sizes (same seed, same frames)")(
         "write-pcap,w", po::value(&o.pcap), "also write the sent frames, in index order, to this pcap")(
         "json", po::bool_switch(&o.json), "summary as one JSON object");
-    po::variables_map vm;
-    po::store(po::parse_command_line(argc, argv, desc), vm);
-    po::notify(vm);
-    if (vm.count("help")) {
-      std::cout << desc << "\n";
-      return int(kOk);
-    }
-    if (o.device.empty()) throw UsageError("no device given", "give -i with a PCI address (ncap-bind --list) or model:82599");
+    if (!parse_command_line(argc, argv, desc)) return int(kOk);
+    require_device(o.device);
     o.frame.size = parse_size(size);
     o.rate = parse_rate(rate);
-    if (o.queues == 0 || o.queues > 128) throw UsageError(fmt::format("--queues {}", o.queues), "give 1..128 (the chip's limit is checked at open)");
-    if (!cores.empty()) {
-      o.cores = parse_cores(cores);
-      if (o.cores.size() != o.queues)
-        throw UsageError(fmt::format("{} cores for {} queues", o.cores.size(), o.queues), "give one core per TX queue");
-    }
+    o.cores = queue_cores(o.queues, cores, "TX");
     if (flows == 0 || flows > 65536) throw UsageError(fmt::format("--flows {}", flows), "give 1..65536");
     o.frame.flows = flows;
     if (o.duration < 0) throw UsageError("negative --duration", "give seconds >= 0");

@@ -93,13 +93,7 @@ int main(int argc, char** argv) {
         "Options");
     desc.add_options()("help,h", "this help")("json", po::bool_switch(&json), "one JSON object")(
         "clean", po::bool_switch(&clean), "first remove the files of your captures whose publisher is gone");
-    po::variables_map vm;
-    po::store(po::parse_command_line(argc, argv, desc), vm);
-    po::notify(vm);
-    if (vm.count("help")) {
-      std::cout << desc << "\n";
-      return int(kOk);
-    }
+    if (!parse_command_line(argc, argv, desc)) return int(kOk);
     if (clean)
       for (const std::string& n : ncap::remove_stale_captures())
         std::cerr << "ncap-stat: removed the files of ring:" << n << " (its publisher is gone)\n";

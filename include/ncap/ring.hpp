@@ -48,6 +48,12 @@ static_assert(sizeof(RingIndexes) == 2 * kCacheLine);
 static_assert(std::atomic<uint32_t>::is_always_lock_free, "rings in shared memory need lock-free atomics");
 
 inline constexpr bool is_pow2(uint32_t v) noexcept { return v >= 2 && (v & (v - 1)) == 0; }
+// The smallest ring size (a power of two, at least 2) that holds v items.
+inline constexpr uint32_t next_pow2(uint32_t v) noexcept {
+  uint32_t p = 2;
+  while (p < v) p <<= 1;
+  return p;
+}
 
 // The producing end of an SPSC ring (one thread).
 template <class T>

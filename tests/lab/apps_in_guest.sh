@@ -15,15 +15,17 @@ inject=${NCAP_LAB_INJECT:-500}
 
 fail() { echo "FAIL: $*"; exit 1; }
 echo "MACS $NCAP_LAB_MACS"
-# Waits until a receiver started in the background has its port up (its log says so).
-wait_up() {
+# Waits until FILE (a background command's log) says PATTERN.
+wait_for() {
   i=0
-  while ! grep -q " up, " "$1" 2>/dev/null; do
+  while ! grep -q "$2" "$1" 2>/dev/null; do
     i=$((i + 1))
-    [ $i -lt 400 ] || fail "receiver never came up: $(cat "$1")"
+    [ $i -lt 400 ] || fail "no '$2' in $1: $(cat "$1")"
     sleep 0.05
   done
 }
+# A receiver started in the background has its port up.
+wait_up() { wait_for "$1" " up, "; }
 
 echo "PHASE 1: ncap-gen sends $n mixed-size frames on $p0, ncap-count counts them on $p1"
 $count -i "$p1" --descriptors 4096 --idle 3 --json --quiet >"$out/count1.json" 2>"$out/count1.err" &
@@ -76,14 +78,6 @@ cat "$out/gen5.txt"
 echo "PHASE 7: another process reads port 1's packets in place (--publish, ring:NAME@GROUP)"
 $count -i "$p1" --publish lab --descriptors 4096 --idle 4 --json --quiet >"$out/pub7.json" 2>"$out/pub7.err" &
 pb=$!
-wait_for() {  # FILE PATTERN
-  i=0
-  while ! grep -q "$2" "$1" 2>/dev/null; do
-    i=$((i + 1))
-    [ $i -lt 400 ] || fail "no '$2' in $1: $(cat "$1")"
-    sleep 0.05
-  done
-}
 wait_for "$out/pub7.err" "published queue 0"
 $count -i ring:lab@0 -c 5000 -d 60 --json --quiet >"$out/cons7.json" 2>"$out/cons7.err" &
 cs=$!

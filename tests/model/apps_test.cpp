@@ -23,11 +23,22 @@ using ncap::test::run_cli;
 std::string count_bin() { return ncap::test::tool("NCAP_COUNT_BIN"); }
 std::string gen_bin() { return ncap::test::tool("NCAP_GEN_BIN"); }
 
-// The last line that starts with {"type":"summary".
+// Every line of a JSON-lines output whose type is `type`.
+std::vector<std::string> lines_of(const std::string& out, const std::string& type) {
+  std::vector<std::string> v;
+  size_t p = 0;
+  const std::string key = "{\"type\":\"" + type + "\"";
+  while ((p = out.find(key, p)) != std::string::npos) {
+    v.push_back(out.substr(p, out.find('\n', p) - p));
+    p += key.size();
+  }
+  return v;
+}
+
+// The last summary line ("" when there is none).
 std::string summary(const CliResult& r) {
-  size_t p = r.out.rfind("{\"type\":\"summary\"");
-  if (p == std::string::npos) return "";
-  return r.out.substr(p, r.out.find('\n', p) - p);
+  auto v = lines_of(r.out, "summary");
+  return v.empty() ? "" : v.back();
 }
 
 uint64_t num(const std::string& json, const std::string& key, const std::string& after = "") {
@@ -144,18 +155,6 @@ TEST(NcapCount, WritesWhatItReceivedToPcap) {
     EXPECT_EQ(be16(&frames[i].bytes[34]), 1024 + i % 3) << "frame " << i << " out of order";
   }
   unlink(out.c_str());
-}
-
-// Every line of a JSON-lines output whose type is `type`.
-std::vector<std::string> lines_of(const std::string& out, const std::string& type) {
-  std::vector<std::string> v;
-  size_t p = 0;
-  const std::string key = "{\"type\":\"" + type + "\"";
-  while ((p = out.find(key, p)) != std::string::npos) {
-    v.push_back(out.substr(p, out.find('\n', p) - p));
-    p += key.size();
-  }
-  return v;
 }
 
 TEST(NcapCount, PublishedQueuesReachConsumerProcessesWithEveryPacketAccounted) {
