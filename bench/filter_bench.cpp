@@ -9,7 +9,8 @@
 //                      hs_scan loop over the same payloads with the same database
 // Prints `compare <metric> ours=<ns/pkt> peer=<name>:<ns/pkt> ratio=<peer/ours>` and
 // `cycles_per_packet <path> <cycles>`.
-// Usage: filter_bench [--quick] [--only parse|bpf|rules|precise|content]
+// Usage: filter_bench [--quick] [--only parse|bpf|rules|precise|content] [--rules N]
+//   --rules N: the rules comparison with N rules only (default 1, 100, 1000, 10000)
 #include <hs.h>
 #include <pcap/pcap.h>
 #include <x86intrin.h>
@@ -267,13 +268,14 @@ Flow flow_in(const GenRule& r, std::mt19937& g) {
 }
 
 bool g_eal = false;
+std::vector<size_t> g_rule_counts = {1, 100, 1000, 10000};
 
 void bench_rules() {
   if (!g_eal) {
     std::printf("# rules: rte_acl needs the DPDK EAL, which did not initialise: no comparison\n");
     return;
   }
-  for (size_t n : {size_t(1), size_t(100), size_t(1000), size_t(10000)}) {
+  for (size_t n : g_rule_counts) {
     std::mt19937 g{uint32_t(n)};
     std::vector<GenRule> rules = gen_rules(n, g);
     // traffic: half aimed at a rule, half random
@@ -534,8 +536,10 @@ int main(int argc, char** argv) {
       g_quick = true;
     } else if (a == "--only" && i + 1 < argc) {
       only = argv[++i];
+    } else if (a == "--rules" && i + 1 < argc) {
+      g_rule_counts = {size_t(std::stoul(argv[++i]))};
     } else {
-      std::printf("usage: filter_bench [--quick] [--only parse|bpf|rules|precise|content]\n");
+      std::printf("usage: filter_bench [--quick] [--only parse|bpf|rules|precise|content] [--rules N]\n");
       return a == "--help" ? 0 : 2;
     }
   }

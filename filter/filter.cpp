@@ -146,10 +146,12 @@ uint32_t Filter::apply(Packet** pkts, uint32_t n, Packet** dropped, uint32_t* nd
     p->rule_id = v.rule_id;
     def += v.source == detail::Verdict::kDefault;
     bpf += v.source == detail::Verdict::kBpf;
-    if (v.action == Action::drop)
-      dropped[nd++] = p;
-    else
-      pkts[keep++] = p;
+    // Both stores, one count moves: no branch on the verdict.
+    const bool drop = v.action == Action::drop;
+    dropped[nd] = p;
+    pkts[keep] = p;
+    nd += drop;
+    keep += !drop;
   }
   *ndropped = nd;
   bump(slot.evaluated, n);

@@ -30,6 +30,12 @@ constexpr u128 kMaxIndexedSpan = u128{1} << 24;  // up to a /8
 // Rules without a narrow address but with a narrow port range are filed by port.
 constexpr uint32_t kMaxIndexedPorts = 4096;
 
+uint32_t load_be32(const uint8_t* a) noexcept {
+  uint32_t v;
+  std::memcpy(&v, a, 4);
+  return __builtin_bswap32(v);
+}
+
 u128 addr_value(const uint8_t* a, uint8_t version) noexcept {
   u128 v = 0;
   int n = version == 4 ? 4 : 16;
@@ -275,20 +281,25 @@ RuleSet::RuleSet(const RuleSetSpec& spec, unsigned workers) : default_action_(sp
       id_s.push_back(i);
     }
   }
-  // The IPv4 pre-check: only unidirectional rules whose address ranges (if any) are
-  // IPv4; every other rule gets full ranges (always passes, match() decides).
+  // The hot records (see HotRule).
   hot_.resize(wildcard_.size());
+  constexpr uint32_t kExactNeeds = kNeedProto | kNeedIpVersion | kNeedSrcIp | kNeedDstIp | kNeedSport | kNeedDport;
   for (uint32_t i = 0; i < wildcard_.size(); ++i) {
     const CompiledRule& c = wildcard_[i];
     HotRule& h = hot_[i];
-    h = {0, 0xffffffffu, 0, 0xffffffffu, 0, 0xffff, 0, 0xffff};
+    h = {0, 0xffffffffu, 0, 0xffffffffu, 0, 0xffff, 0, 0xffff, 0, 0xff, 0, c.action, c.id};
+    if (c.stop) h.flags |= kHotStop;
     const u128 kV4 = u128(0xffffffffu);
     bool v4_ranges = (!(c.need & kNeedSrcIp) || c.src_hi <= kV4) && (!(c.need & kNeedDstIp) || c.dst_hi <= kV4);
-    if (c.bidir || !v4_ranges) continue;
-    if (c.need & kNeedSrcIp) h.src_lo = uint32_t(c.src_lo), h.src_hi = uint32_t(c.src_hi);
-    if (c.need & kNeedDstIp) h.dst_lo = uint32_t(c.dst_lo), h.dst_hi = uint32_t(c.dst_hi);
-    if (c.need & kNeedSport) h.sport_lo = c.sport_lo, h.sport_hi = c.sport_hi;
-    if (c.need & kNeedDport) h.dport_lo = c.dport_lo, h.dport_hi = c.dport_hi;
+    if (c.bidir || !v4_ranges) continue;  // full ranges: match() decides
+    if (c.need & kNeedSrcIp) h.src_lo = uint32_t(c.src_lo), h.src_span = uint32_t(c.src_hi - c.src_lo);
+    if (c.need & kNeedDstIp) h.dst_lo = uint32_t(c.dst_lo), h.dst_span = uint32_t(c.dst_hi - c.dst_lo);
+    if (c.need & kNeedSport) h.sport_lo = c.sport_lo, h.sport_span = uint16_t(c.sport_hi - c.sport_lo);
+    if (c.need & kNeedDport) h.dport_lo = c.dport_lo, h.dport_span = uint16_t(c.dport_hi - c.dport_lo);
+    if (c.need & (kNeedSport | kNeedDport)) h.flags |= kHotPorts;
+    if (c.need & kNeedProto) h.proto_lo = c.proto, h.proto_span = 0;
+    bool v4_only = !(c.need & kNeedIpVersion) || c.ip_version == 4;
+    if (v4_only && !(c.need & ~kExactNeeds)) h.flags |= kHotExact;
   }
   by_dst_.build(rd, id_d, 32);
   by_src_.build(rs, id_s, 32);
@@ -296,6 +307,10 @@ RuleSet::RuleSet(const RuleSetSpec& spec, unsigned workers) : default_action_(sp
   by_dport_.build(pd, pid_d, 16);
   by_sport_.build(ps, pid_s, 16);
   by_port_either_.build(pb, pid_b, 16);
+  for (Probe pr : {Probe{&by_dst_, kKeyDst}, Probe{&by_src_, kKeySrc}, Probe{&by_either_, kKeyDst},
+                   Probe{&by_either_, kKeySrc}, Probe{&by_dport_, kKeyDport}, Probe{&by_sport_, kKeySport},
+                   Probe{&by_port_either_, kKeyDport}, Probe{&by_port_either_, kKeySport}})
+    if (!pr.index->empty()) probes_[nprobes_++] = pr;
 
   // Precise rules.
   std::vector<PreciseKey> keys;
@@ -347,6 +362,7 @@ RuleSet::RuleSet(const RuleSetSpec& spec, unsigned workers) : default_action_(sp
   for (unsigned w = 0; w < workers; ++w) {
     WorkerState& ws = workers_[w];
     ws.ctr = std::make_unique<RuleCtr[]>(ids_.size());
+    ws.cand = std::make_unique<uint32_t[]>(2 * wildcard_.size() + 1);
     if (content_db_) {
       ws.stamp = std::make_unique<uint32_t[]>(patterns_);
       ws.hits = std::make_unique<uint32_t[]>(patterns_);
@@ -439,76 +455,67 @@ Verdict RuleSet::classify(const Packet& p, unsigned worker) noexcept {
     if (ws.stamp) std::memset(ws.stamp.get(), 0, patterns_ * sizeof(uint32_t));
     ws.seq = 1;
   }
-  // Candidate lists, each sorted by rule position.
-  const uint32_t* cur[10];
-  const uint32_t* end[10];
-  int k = 0;
+  // Candidates: every rule filed under a value this packet carries, kept when its hot
+  // record passes (for an IPv4 packet; any other keeps them all for match()).
   const bool v4 = h.ip_version == 4;
-  uint32_t s = 0, d = 0;
-  // Ports as the pre-check sees them: a packet without ports only passes rules that
-  // test none (0 is outside no range a rule without ports has, and match() rejects
-  // port rules for it anyway).
   const bool ports = has_ports(h);
-  const uint16_t sp = ports ? h.src_port : 0, dp = ports ? h.dst_port : 0;
-  if (v4) {
-    s = static_cast<uint32_t>(addr_value(h.src_ip, 4)), d = static_cast<uint32_t>(addr_value(h.dst_ip, 4));
-    by_dst_.lookup(d, cur, end, k);
-    by_src_.lookup(s, cur, end, k);
-    by_either_.lookup(d, cur, end, k);
-    by_either_.lookup(s, cur, end, k);
-  }
-  if (ports) {
-    by_dport_.lookup(h.dst_port, cur, end, k);
-    by_sport_.lookup(h.src_port, cur, end, k);
-    by_port_either_.lookup(h.dst_port, cur, end, k);
-    by_port_either_.lookup(h.src_port, cur, end, k);
+  const uint32_t s = v4 ? load_be32(h.src_ip) : 0, d = v4 ? load_be32(h.dst_ip) : 0;
+  // A packet without ports fails every hot record with kHotPorts (match() would too).
+  const uint32_t sp = ports ? h.src_port : 0, dp = ports ? h.dst_port : 0;
+  const uint32_t keys[4] = {d, s, dp, sp};
+  const bool have[4] = {v4, v4, ports, ports};
+  const uint32_t no_ports = ports ? 0 : kHotPorts;
+  uint32_t* cand = ws.cand.get();
+  uint32_t m = 0;
+  auto keep = [&](const uint32_t* b, const uint32_t* e) {
+    for (; b != e; ++b) {
+      const HotRule& q = hot_[*b];
+      bool pass = (s - q.src_lo <= q.src_span) & (d - q.dst_lo <= q.dst_span) &
+                  (sp - q.sport_lo <= q.sport_span) & (dp - q.dport_lo <= q.dport_span) &
+                  (uint32_t(h.l4_proto) - q.proto_lo <= q.proto_span) & !(q.flags & no_ports);
+      cand[m] = *b;
+      m += pass | !v4;
+    }
+  };
+  for (unsigned i = 0; i < nprobes_; ++i) {
+    const Probe& pr = probes_[i];
+    if (!have[pr.key]) continue;
+    const uint32_t *b, *e;
+    pr.index->lookup(keys[pr.key], &b, &e);
+    keep(b, e);
   }
   if (content_indexed_) {
     scan(p, ws);
-    if (ws.nhits) {
-      std::sort(ws.hits.get(), ws.hits.get() + ws.nhits);
-      cur[k] = ws.hits.get();
-      end[k] = ws.hits.get() + ws.nhits;
-      ++k;
-    }
+    keep(ws.hits.get(), ws.hits.get() + ws.nhits);
   }
-  if (!residual_.empty()) {
-    cur[k] = residual_.data();
-    end[k] = residual_.data() + residual_.size();
-    ++k;
+  keep(residual_.data(), residual_.data() + residual_.size());
+  // In rule order (the lists were each sorted, not together); a stop rule ends the walk.
+  if (m > 1) {
+    if (m <= 16) {
+      for (uint32_t i = 1; i < m; ++i)
+        for (uint32_t j = i; j > 0 && cand[j - 1] > cand[j]; --j) std::swap(cand[j - 1], cand[j]);
+    } else {
+      std::sort(cand, cand + m);
+    }
   }
   int64_t decided = -1;
   uint32_t last = 0xffffffffu;
-  for (;;) {
-    uint32_t best = 0xffffffffu;
-    int bi = -1;
-    for (int i = 0; i < k; ++i)
-      if (cur[i] != end[i] && *cur[i] < best) {
-        best = *cur[i];
-        bi = i;
-      }
-    if (bi < 0) break;
-    ++cur[bi];
-    if (best == last) continue;  // a bidirectional rule found through both addresses or ports
-    last = best;
-    if (v4) {
-      const HotRule& q = hot_[best];
-      if (s < q.src_lo || s > q.src_hi || d < q.dst_lo || d > q.dst_hi || sp < q.sport_lo || sp > q.sport_hi ||
-          dp < q.dport_lo || dp > q.dport_hi)
-        continue;
-    }
-    const CompiledRule& r = wildcard_[best];
-    if (!match(r, p, worker)) continue;
-    RuleCtr& c = ws.ctr[best];
+  for (uint32_t i = 0; i < m; ++i) {
+    const uint32_t r = cand[i];
+    if (r == last) continue;  // a bidirectional rule found through both addresses or ports
+    last = r;
+    const HotRule& q = hot_[r];
+    if (!(v4 && (q.flags & kHotExact)) && !match(wildcard_[r], p, worker)) continue;
+    RuleCtr& c = ws.ctr[r];
     c.packets.store(c.packets.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     c.bytes.store(c.bytes.load(std::memory_order_relaxed) + p.len, std::memory_order_relaxed);
-    decided = best;
-    if (r.stop) break;
+    decided = r;
+    if (q.flags & kHotStop) break;
   }
   if (decided < 0) return {default_action_, kDefaultRuleId, Verdict::kDefault};
   RuleCtr& c = ws.ctr[decided];
   c.decided.store(c.decided.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  return {wildcard_[decided].action, wildcard_[decided].id, Verdict::kRule};
+  return {hot_[decided].action, hot_[decided].id, Verdict::kRule};
 }
 
 }  // namespace ncap::detail

@@ -56,9 +56,8 @@ class Ipv4Index {
   // key_bits: 32 for IPv4 addresses, 16 for ports.
   void build(const std::vector<std::pair<uint32_t, uint32_t>>& ranges, const std::vector<uint32_t>& rule_idx,
              unsigned key_bits);
-  // Appends the rules of the interval holding `key` as list k (when non-empty).
-  void lookup(uint32_t key, const uint32_t** b, const uint32_t** e, int& k) const noexcept {
-    if (ids_.empty()) return;
+  // The rules (sorted indexes) of the interval holding `key`: [*b, *e), maybe empty.
+  void lookup(uint32_t key, const uint32_t** b, const uint32_t** e) const noexcept {
     // The top bits pick a bucket that knows the interval of its first key; a short
     // binary search inside the bucket finds the last bound <= key.
     uint32_t bucket = key >> shift_;
@@ -68,12 +67,8 @@ class Ipv4Index {
       lo = bounds_[lo + half] <= key ? lo + half : lo;
       n -= half;
     }
-    const uint32_t* first = ids_.data() + offs_[lo];
-    const uint32_t* last = ids_.data() + offs_[lo + 1];
-    if (first == last) return;
-    b[k] = first;
-    e[k] = last;
-    ++k;
+    *b = ids_.data() + offs_[lo];
+    *e = ids_.data() + offs_[lo + 1];
   }
   bool empty() const noexcept { return ids_.empty(); }
 
@@ -85,16 +80,22 @@ class Ipv4Index {
   unsigned shift_ = 16;
 };
 
-// What the candidate walk checks first for an IPv4 packet: a unidirectional rule's
-// IPv4 address and port ranges in 24 bytes (full ranges for fields the rule does not
-// test), so a rejected candidate costs one short record instead of its CompiledRule
-// (10000 rules: 240 KB instead of over 1 MB). Rejecting here implies match() rejects;
-// passing here still runs match().
+// What the candidate walk reads of a rule, two per cache line: its IPv4 address, port
+// and protocol ranges as lo + span (v is inside when v - lo <= span, unsigned), full
+// ranges for what it does not test, and what a match decides. For an IPv4 packet,
+// failing here implies match() fails; for a kHotExact rule (unidirectional, testing
+// nothing but these fields) passing here is the whole match and the CompiledRule is
+// never read. Other packets and rules still go through match().
+enum HotFlag : uint8_t { kHotExact = 1, kHotPorts = 2, kHotStop = 4 };
 struct HotRule {
-  uint32_t src_lo, src_hi, dst_lo, dst_hi;
-  uint16_t sport_lo, sport_hi, dport_lo, dport_hi;
+  uint32_t src_lo, src_span, dst_lo, dst_span;
+  uint16_t sport_lo, sport_span, dport_lo, dport_span;
+  uint8_t proto_lo, proto_span;
+  uint8_t flags;  // HotFlag
+  Action action;
+  uint32_t id;
 };
-static_assert(sizeof(HotRule) == 24);
+static_assert(sizeof(HotRule) == 32);
 
 struct RuleCtr {
   std::atomic<uint64_t> packets{0};
@@ -111,6 +112,7 @@ struct alignas(64) WorkerState {
   uint32_t nhits = 0;
   const std::vector<int32_t>* pattern_rule = nullptr;  // pattern -> content-indexed rule or -1
   std::unique_ptr<RuleCtr[]> ctr;     // per rule index
+  std::unique_ptr<uint32_t[]> cand;   // candidates of one packet (2 per wildcard rule + 1)
 };
 
 struct Verdict {
@@ -143,12 +145,21 @@ class RuleSet {
   Action default_action_;
   BpfProgram bpf_;
   std::vector<CompiledRule> wildcard_;  // sorted by id
-  std::vector<HotRule> hot_;            // per wildcard rule (IPv4 pre-check)
+  std::vector<HotRule> hot_;            // per wildcard rule
   std::vector<Action> precise_action_;  // by precise index
   std::vector<uint32_t> ids_;           // rule index -> id (wildcard, then precise)
   PreciseDict precise_;
   Ipv4Index by_dst_, by_src_, by_either_;  // unidirectional on dst, on src; bidirectional
   Ipv4Index by_dport_, by_sport_, by_port_either_;  // same, by port, for rules without a narrow address
+  // The non-empty indexes and which packet field each is looked up with (a bidirectional
+  // index twice): a packet pays only for the indexes this rule set uses.
+  enum Key : uint8_t { kKeyDst, kKeySrc, kKeyDport, kKeySport };
+  struct Probe {
+    const Ipv4Index* index;
+    Key key;
+  };
+  Probe probes_[8];
+  unsigned nprobes_ = 0;
   std::vector<uint32_t> residual_;         // rules no index can select
   // Residual rules with a content pattern are found through the scan instead: pattern
   // id -> rule index (-1 for patterns of rules reached through an address index).
