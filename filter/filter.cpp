@@ -26,6 +26,7 @@ namespace ncap {
 namespace {
 constexpr uint64_t kOffline = ~uint64_t{0};
 constexpr unsigned kMaxWorkers = 1024;
+constexpr uint32_t kBurst = 64;  // verdicts kept on the stack at a time
 
 void bump(std::atomic<uint64_t>& c, uint64_t n) noexcept {
   c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
@@ -137,21 +138,25 @@ uint32_t Filter::apply(Packet** pkts, uint32_t n, Packet** dropped, uint32_t* nd
   if (slot.seen.load(std::memory_order_relaxed) == kOffline)
     slot.seen.store(s.gen.load(std::memory_order_seq_cst), std::memory_order_seq_cst);
   detail::RuleSet* set = s.current.load(std::memory_order_seq_cst);
+  detail::Verdict verdicts[kBurst];
   uint32_t keep = 0, nd = 0, def = 0, bpf = 0;
-  for (uint32_t i = 0; i < n; ++i) {
-    Packet* p = pkts[i];
-    parse_packet(*p);
-    detail::Verdict v = set->classify(*p, worker);
-    p->action = v.action;
-    p->rule_id = v.rule_id;
-    def += v.source == detail::Verdict::kDefault;
-    bpf += v.source == detail::Verdict::kBpf;
-    // Both stores, one count moves: no branch on the verdict.
-    const bool drop = v.action == Action::drop;
-    dropped[nd] = p;
-    pkts[keep] = p;
-    nd += drop;
-    keep += !drop;
+  for (uint32_t done = 0; done < n; done += kBurst) {
+    const uint32_t m = std::min(n - done, kBurst);
+    set->classify(pkts + done, m, worker, verdicts);
+    for (uint32_t i = 0; i < m; ++i) {
+      Packet* p = pkts[done + i];
+      const detail::Verdict v = verdicts[i];
+      p->action = v.action;
+      p->rule_id = v.rule_id;
+      def += v.source == detail::Verdict::kDefault;
+      bpf += v.source == detail::Verdict::kBpf;
+      // Both stores, one count moves: no branch on the verdict.
+      const bool drop = v.action == Action::drop;
+      dropped[nd] = p;
+      pkts[keep] = p;
+      nd += drop;
+      keep += !drop;
+    }
   }
   *ndropped = nd;
   bump(slot.evaluated, n);

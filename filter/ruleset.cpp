@@ -29,6 +29,9 @@ constexpr uint8_t kTcp = 6, kUdp = 17, kSctp = 132;
 constexpr u128 kMaxIndexedSpan = u128{1} << 24;  // up to a /8
 // Rules without a narrow address but with a narrow port range are filed by port.
 constexpr uint32_t kMaxIndexedPorts = 4096;
+// An index with fewer rules than this is not worth a lookup per packet: its rules join
+// the residual ones (checked with their hot record, no search).
+constexpr size_t kMinIndexed = 2;
 
 uint32_t load_be32(const uint8_t* a) noexcept {
   uint32_t v;
@@ -301,6 +304,20 @@ RuleSet::RuleSet(const RuleSetSpec& spec, unsigned workers) : default_action_(sp
     bool v4_only = !(c.need & kNeedIpVersion) || c.ip_version == 4;
     if (v4_only && !(c.need & ~kExactNeeds)) h.flags |= kHotExact;
   }
+  // An index costs every packet a lookup; a lone rule costs less checked directly.
+  auto too_few = [&](std::vector<std::pair<uint32_t, uint32_t>>& ranges, std::vector<uint32_t>& idx) {
+    if (idx.size() >= kMinIndexed) return;
+    residual_.insert(residual_.end(), idx.begin(), idx.end());
+    ranges.clear();
+    idx.clear();
+  };
+  too_few(rd, id_d);
+  too_few(rs, id_s);
+  too_few(rb, id_b);
+  too_few(pd, pid_d);
+  too_few(ps, pid_s);
+  too_few(pb, pid_b);
+  std::sort(residual_.begin(), residual_.end());
   by_dst_.build(rd, id_d, 32);
   by_src_.build(rs, id_s, 32);
   by_either_.build(rb, id_b, 32);
@@ -433,8 +450,15 @@ bool RuleSet::match(const CompiledRule& r, const Packet& p, unsigned worker) noe
   return true;
 }
 
-Verdict RuleSet::classify(const Packet& p, unsigned worker) noexcept {
+void RuleSet::classify(Packet* const* pkts, uint32_t n, unsigned worker, Verdict* out) noexcept {
   WorkerState& ws = workers_[worker];
+  for (uint32_t i = 0; i < n; ++i) {
+    parse_packet(*pkts[i]);
+    out[i] = classify_one(*pkts[i], ws, worker);
+  }
+}
+
+inline Verdict RuleSet::classify_one(const Packet& p, WorkerState& ws, unsigned worker) noexcept {
   if (!bpf_.empty() && bpf_.run(p.data(), p.len, p.len) == 0) return {Action::drop, kBpfRuleId, Verdict::kBpf};
   const ParsedHeaders& h = p.parsed;
   if (!precise_.empty()) {

@@ -60,12 +60,16 @@ class Ipv4Index {
   void lookup(uint32_t key, const uint32_t** b, const uint32_t** e) const noexcept {
     // The top bits pick a bucket that knows the interval of its first key; a short
     // binary search inside the bucket finds the last bound <= key.
+    // (A 16-bit key is its own bucket: no search.)
     uint32_t bucket = key >> shift_;
-    size_t lo = top_[bucket], n = top_[bucket + 1] - lo + 1;
-    while (n > 1) {
-      size_t half = n / 2;
-      lo = bounds_[lo + half] <= key ? lo + half : lo;
-      n -= half;
+    size_t lo = top_[bucket];
+    if (shift_) {
+      size_t n = top_[bucket + 1] - lo + 1;
+      while (n > 1) {
+        size_t half = n / 2;
+        lo = bounds_[lo + half] <= key ? lo + half : lo;
+        n -= half;
+      }
     }
     *b = ids_.data() + offs_[lo];
     *e = ids_.data() + offs_[lo + 1];
@@ -128,8 +132,8 @@ class RuleSet {
   RuleSet(const RuleSet&) = delete;
   RuleSet& operator=(const RuleSet&) = delete;
 
-  // Parsed packet in, verdict out; counts the rules it matched for `worker`.
-  Verdict classify(const Packet& p, unsigned worker) noexcept;
+  // Parsed packets in, a verdict each out; counts the rules they matched for `worker`.
+  void classify(Packet* const* pkts, uint32_t n, unsigned worker, Verdict* out) noexcept;
 
   size_t rule_count() const noexcept { return ids_.size(); }
   uint32_t rule_id(size_t i) const noexcept { return ids_[i]; }
@@ -138,6 +142,7 @@ class RuleSet {
   unsigned workers() const noexcept { return nworkers_; }
 
  private:
+  [[gnu::always_inline]] Verdict classify_one(const Packet& p, WorkerState& ws, unsigned worker) noexcept;
   bool match(const CompiledRule& r, const Packet& p, unsigned worker) noexcept;
   bool content_matched(int32_t pattern, const Packet& p, unsigned worker) noexcept;
   void scan(const Packet& p, WorkerState& ws) noexcept;
