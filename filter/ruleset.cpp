@@ -32,6 +32,8 @@ constexpr uint32_t kMaxIndexedPorts = 4096;
 // An index with fewer rules than this is not worth a lookup per packet: its rules join
 // the residual ones (checked with their hot record, no search).
 constexpr size_t kMinIndexed = 2;
+// An address index's bucket table is as small as keeps every bucket to this many bounds.
+constexpr size_t kBoundsPerBucket = 4;
 
 uint32_t load_be32(const uint8_t* a) noexcept {
   uint32_t v;
@@ -69,13 +71,13 @@ int on_match(unsigned int id, unsigned long long, unsigned long long, unsigned i
   auto* ws = static_cast<WorkerState*>(ctx);
   ws->stamp[id] = ws->seq;
   int32_t r = (*ws->pattern_rule)[id];
-  if (r >= 0) ws->hits[ws->nhits++] = static_cast<uint32_t>(r);  // at most once per pattern
+  if (r >= 0) ws->hits[ws->nhits++] = {static_cast<uint32_t>(r), 0};  // at most once per pattern
   return 0;  // keep scanning: other patterns may match too
 }
 
 }  // namespace
 
-void Ipv4Index::build(const std::vector<std::pair<uint32_t, uint32_t>>& ranges, const std::vector<uint32_t>& rule_idx,
+void Ipv4Index::build(const std::vector<std::pair<uint32_t, uint32_t>>& ranges, const std::vector<ListEntry>& rules,
                       unsigned key_bits) {
   bounds_.clear();
   offs_.clear();
@@ -104,8 +106,23 @@ void Ipv4Index::build(const std::vector<std::pair<uint32_t, uint32_t>>& ranges, 
   for (size_t i = 0; i < nint; ++i) count[i + 1] += count[i];
   std::copy(count.begin(), count.end(), offs_.begin());
   ids_.resize(offs_[nint]);
-  // bucket table: 2^16 buckets over the key space (+1 sentinel)
+  // Bucket table (+1 sentinel): 2^16 buckets over the key space, or fewer when even so
+  // no bucket holds more than a few bounds (a smaller table stays in cache).
   shift_ = key_bits > 16 ? key_bits - 16 : 0;
+  if (key_bits > 16) {
+    for (unsigned bits = 8; bits < 16; ++bits) {
+      const unsigned sh = key_bits - bits;
+      size_t most = 0, run = 0;
+      for (size_t i = 1; i < nint; ++i) {
+        run = (bounds_[i] >> sh) == (bounds_[i - 1] >> sh) ? run + 1 : 1;
+        most = std::max(most, run);
+      }
+      if (most <= kBoundsPerBucket) {
+        shift_ = sh;
+        break;
+      }
+    }
+  }
   const uint64_t buckets = uint64_t{1} << (key_bits - shift_);
   top_.resize(buckets + 1);
   for (uint64_t b = 0; b < buckets; ++b)
@@ -116,7 +133,7 @@ void Ipv4Index::build(const std::vector<std::pair<uint32_t, uint32_t>>& ranges, 
   // Ranges arrive in rule order, so every interval's list comes out sorted.
   for (size_t r = 0; r < ranges.size(); ++r) {
     auto [f, l] = span_of(ranges[r].first, ranges[r].second);
-    for (size_t i = f; i < l; ++i) ids_[fill[i]++] = rule_idx[r];
+    for (size_t i = f; i < l; ++i) ids_[fill[i]++] = rules[r];
   }
 }
 
@@ -238,11 +255,14 @@ RuleSet::RuleSet(const RuleSetSpec& spec, unsigned workers) : default_action_(sp
 
   // Index the wildcard rules.
   std::vector<std::pair<uint32_t, uint32_t>> rd, rs, rb;
-  std::vector<uint32_t> id_d, id_s, id_b;
+  std::vector<ListEntry> id_d, id_s, id_b;
   std::vector<std::pair<uint32_t, uint32_t>> pd, ps, pb;
-  std::vector<uint32_t> pid_d, pid_s, pid_b;
+  std::vector<ListEntry> pid_d, pid_s, pid_b;
   for (uint32_t i = 0; i < wildcard_.size(); ++i) {
     const CompiledRule& c = wildcard_[i];
+    ListEntry entry{i, 0};
+    if (c.need & kNeedProto) entry.sig |= kSigProto | uint32_t{c.proto} << 16;
+    if ((c.need & kNeedDport) && !c.bidir && c.dport_lo == c.dport_hi) entry.sig |= kSigPort | c.dport_lo;
     bool v4 = c.ip_version == 4;
     bool dst_ok = v4 && (c.need & kNeedDstIp) && c.dst_hi - c.dst_lo < kMaxIndexedSpan;
     bool src_ok = v4 && (c.need & kNeedSrcIp) && c.src_hi - c.src_lo < kMaxIndexedSpan;
@@ -258,16 +278,16 @@ RuleSet::RuleSet(const RuleSetSpec& spec, unsigned workers) : default_action_(sp
                               : std::pair<uint32_t, uint32_t>(c.sport_lo, c.sport_hi);
         if (c.bidir) {
           pb.push_back(range);
-          pid_b.push_back(i);
+          pid_b.push_back(entry);
         } else if (dport_ok) {
           pd.push_back(range);
-          pid_d.push_back(i);
+          pid_d.push_back(entry);
         } else {
           ps.push_back(range);
-          pid_s.push_back(i);
+          pid_s.push_back(entry);
         }
       } else {
-        residual_.push_back(i);
+        residual_.push_back(entry);
       }
       continue;
     }
@@ -275,13 +295,13 @@ RuleSet::RuleSet(const RuleSetSpec& spec, unsigned workers) : default_action_(sp
                         : std::pair<uint32_t, uint32_t>(static_cast<uint32_t>(c.src_lo), static_cast<uint32_t>(c.src_hi));
     if (c.bidir) {
       rb.push_back(range);
-      id_b.push_back(i);
+      id_b.push_back(entry);
     } else if (dst_ok) {
       rd.push_back(range);
-      id_d.push_back(i);
+      id_d.push_back(entry);
     } else {
       rs.push_back(range);
-      id_s.push_back(i);
+      id_s.push_back(entry);
     }
   }
   // The hot records (see HotRule).
@@ -305,7 +325,7 @@ RuleSet::RuleSet(const RuleSetSpec& spec, unsigned workers) : default_action_(sp
     if (v4_only && !(c.need & ~kExactNeeds)) h.flags |= kHotExact;
   }
   // An index costs every packet a lookup; a lone rule costs less checked directly.
-  auto too_few = [&](std::vector<std::pair<uint32_t, uint32_t>>& ranges, std::vector<uint32_t>& idx) {
+  auto too_few = [&](std::vector<std::pair<uint32_t, uint32_t>>& ranges, std::vector<ListEntry>& idx) {
     if (idx.size() >= kMinIndexed) return;
     residual_.insert(residual_.end(), idx.begin(), idx.end());
     ranges.clear();
@@ -317,7 +337,7 @@ RuleSet::RuleSet(const RuleSetSpec& spec, unsigned workers) : default_action_(sp
   too_few(pd, pid_d);
   too_few(ps, pid_s);
   too_few(pb, pid_b);
-  std::sort(residual_.begin(), residual_.end());
+  std::sort(residual_.begin(), residual_.end(), [](ListEntry a, ListEntry b) { return a.rule < b.rule; });
   by_dst_.build(rd, id_d, 32);
   by_src_.build(rs, id_s, 32);
   by_either_.build(rb, id_b, 32);
@@ -382,7 +402,7 @@ RuleSet::RuleSet(const RuleSetSpec& spec, unsigned workers) : default_action_(sp
     ws.cand = std::make_unique<uint32_t[]>(2 * wildcard_.size() + 1);
     if (content_db_) {
       ws.stamp = std::make_unique<uint32_t[]>(patterns_);
-      ws.hits = std::make_unique<uint32_t[]>(patterns_);
+      ws.hits = std::make_unique<ListEntry[]>(patterns_);
       pattern_rule_.resize(patterns_, -1);
       ws.pattern_rule = &pattern_rule_;
       if (hs_alloc_scratch(content_db_, &ws.scratch) != HS_SUCCESS)
@@ -479,8 +499,8 @@ inline Verdict RuleSet::classify_one(const Packet& p, WorkerState& ws, unsigned 
     if (ws.stamp) std::memset(ws.stamp.get(), 0, patterns_ * sizeof(uint32_t));
     ws.seq = 1;
   }
-  // Candidates: every rule filed under a value this packet carries, kept when its hot
-  // record passes (for an IPv4 packet; any other keeps them all for match()).
+  // Candidates: every rule filed under a value this packet carries, kept when its list
+  // signature passes, then (IPv4 packets) its hot record.
   const bool v4 = h.ip_version == 4;
   const bool ports = has_ports(h);
   const uint32_t s = v4 ? load_be32(h.src_ip) : 0, d = v4 ? load_be32(h.dst_ip) : 0;
@@ -491,20 +511,17 @@ inline Verdict RuleSet::classify_one(const Packet& p, WorkerState& ws, unsigned 
   const uint32_t no_ports = ports ? 0 : kHotPorts;
   uint32_t* cand = ws.cand.get();
   uint32_t m = 0;
-  auto keep = [&](const uint32_t* b, const uint32_t* e) {
+  const uint32_t sig_key = uint32_t{h.l4_proto} << 16 | dp;
+  auto keep = [&](const ListEntry* b, const ListEntry* e) {
     for (; b != e; ++b) {
-      const HotRule& q = hot_[*b];
-      bool pass = (s - q.src_lo <= q.src_span) & (d - q.dst_lo <= q.dst_span) &
-                  (sp - q.sport_lo <= q.sport_span) & (dp - q.dport_lo <= q.dport_span) &
-                  (uint32_t(h.l4_proto) - q.proto_lo <= q.proto_span) & !(q.flags & no_ports);
-      cand[m] = *b;
-      m += pass | !v4;
+      cand[m] = b->rule;
+      m += sig_pass(sig_key, b->sig);
     }
   };
   for (unsigned i = 0; i < nprobes_; ++i) {
     const Probe& pr = probes_[i];
     if (!have[pr.key]) continue;
-    const uint32_t *b, *e;
+    const ListEntry *b, *e;
     pr.index->lookup(keys[pr.key], &b, &e);
     keep(b, e);
   }
@@ -513,6 +530,17 @@ inline Verdict RuleSet::classify_one(const Packet& p, WorkerState& ws, unsigned 
     keep(ws.hits.get(), ws.hits.get() + ws.nhits);
   }
   keep(residual_.data(), residual_.data() + residual_.size());
+  if (v4) {  // the hot records; any other packet keeps every candidate for match()
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < m; ++i) {
+      const HotRule& q = hot_[cand[i]];
+      cand[k] = cand[i];
+      k += (s - q.src_lo <= q.src_span) & (d - q.dst_lo <= q.dst_span) & (sp - q.sport_lo <= q.sport_span) &
+           (dp - q.dport_lo <= q.dport_span) & (uint32_t(h.l4_proto) - q.proto_lo <= q.proto_span) &
+           !(q.flags & no_ports);
+    }
+    m = k;
+  }
   // In rule order (the lists were each sorted, not together); a stop rule ends the walk.
   if (m > 1) {
     if (m <= 16) {

@@ -49,15 +49,29 @@ struct CompiledRule {
   u128 src_lo, src_hi, dst_lo, dst_hi;
 };
 
-// IPv4 address (or port) -> rules (sorted indexes) whose indexed range contains it: the address
-// space cut into elementary intervals at every range edge, each with its rule list.
+// A rule in a candidate list, with a necessary condition read from the list itself
+// before anything of the rule: its protocol and exact destination port (when it tests
+// them) against the packet's (protocol << 16 | destination port). Bits 0-23 the
+// values, bit 24 "port tested", bit 25 "protocol tested".
+struct ListEntry {
+  uint32_t rule;  // index into the wildcard rules
+  uint32_t sig;
+};
+constexpr uint32_t kSigPort = 1u << 24, kSigProto = 1u << 25;
+inline bool sig_pass(uint32_t key, uint32_t sig) noexcept {
+  constexpr uint32_t kMask[4] = {0, 0xffff, 0xff0000, 0xffffff};
+  return ((key ^ sig) & kMask[sig >> 24]) == 0;
+}
+
+// IPv4 address (or port) -> rules (sorted by index) whose indexed range contains it: the
+// address space cut into elementary intervals at every range edge, each with its list.
 class Ipv4Index {
  public:
   // key_bits: 32 for IPv4 addresses, 16 for ports.
-  void build(const std::vector<std::pair<uint32_t, uint32_t>>& ranges, const std::vector<uint32_t>& rule_idx,
+  void build(const std::vector<std::pair<uint32_t, uint32_t>>& ranges, const std::vector<ListEntry>& rules,
              unsigned key_bits);
-  // The rules (sorted indexes) of the interval holding `key`: [*b, *e), maybe empty.
-  void lookup(uint32_t key, const uint32_t** b, const uint32_t** e) const noexcept {
+  // The rules of the interval holding `key`: [*b, *e), maybe empty.
+  void lookup(uint32_t key, const ListEntry** b, const ListEntry** e) const noexcept {
     // The top bits pick a bucket that knows the interval of its first key; a short
     // binary search inside the bucket finds the last bound <= key.
     // (A 16-bit key is its own bucket: no search.)
@@ -79,7 +93,7 @@ class Ipv4Index {
  private:
   std::vector<uint32_t> bounds_;  // interval i = [bounds_[i], bounds_[i+1])
   std::vector<uint32_t> offs_;    // rules of interval i: ids_[offs_[i] .. offs_[i+1])
-  std::vector<uint32_t> ids_;
+  std::vector<ListEntry> ids_;
   std::vector<uint32_t> top_;     // top_[b] = interval holding key b << shift_
   unsigned shift_ = 16;
 };
@@ -112,7 +126,7 @@ struct alignas(64) WorkerState {
   uint32_t seq = 0;        // packet sequence for content match stamps
   uint32_t scanned = 0;    // seq of the packet whose payload was scanned
   std::unique_ptr<uint32_t[]> stamp;  // stamp[pattern] == seq: pattern matched this packet
-  std::unique_ptr<uint32_t[]> hits;   // rule indexes of content-indexed patterns that matched
+  std::unique_ptr<ListEntry[]> hits;  // content-indexed rules whose pattern matched
   uint32_t nhits = 0;
   const std::vector<int32_t>* pattern_rule = nullptr;  // pattern -> content-indexed rule or -1
   std::unique_ptr<RuleCtr[]> ctr;     // per rule index
@@ -165,7 +179,7 @@ class RuleSet {
   };
   Probe probes_[8];
   unsigned nprobes_ = 0;
-  std::vector<uint32_t> residual_;         // rules no index can select
+  std::vector<ListEntry> residual_;        // rules no index selects
   // Residual rules with a content pattern are found through the scan instead: pattern
   // id -> rule index (-1 for patterns of rules reached through an address index).
   std::vector<int32_t> pattern_rule_;

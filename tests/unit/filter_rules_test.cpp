@@ -441,6 +441,80 @@ TEST(FilterRules, ManyIndexedRulesMatchReference) {
 }
 
 // ---------------------------------------------------------------- precise / bloom
+// The shapes the classifier's shortcuts are built for (exact destination ports and
+// protocols checked from the candidate list, address and port ranges decided from the
+// hot record, one-rule indexes folded into the residual list, bucket tables sized to
+// the bounds): ClassBench-like prefixes and ports, exact port 0, bidirectional rules
+// with exact ports, IPv6 rules with ports, and traffic with and without ports.
+TEST(FilterRules, ClassBenchLikeRulesMatchReference) {
+  for (uint32_t n : {1u, 3u, 40u, 600u}) {
+    std::mt19937 g(n);
+    auto prefix = [&](uint32_t base, int len) {
+      AddrRange a;
+      a.version = 4;
+      uint32_t lo = len ? base & (~0u << (32 - len)) : 0, hi = lo | (len == 32 ? 0 : ~0u >> len);
+      a.lo = ip4(uint8_t(lo >> 24), uint8_t(lo >> 16), uint8_t(lo >> 8), uint8_t(lo));
+      a.hi = ip4(uint8_t(hi >> 24), uint8_t(hi >> 16), uint8_t(hi >> 8), uint8_t(hi));
+      return a;
+    };
+    RuleSetSpec spec;
+    spec.default_action = n % 2 ? Action::pass : Action::drop;
+    for (uint32_t i = 1; i <= n; ++i) {
+      WildcardRule r;
+      r.id = i * 3;
+      r.action = g() % 2 ? Action::drop : Action::pass;
+      r.stop = g() % 4 != 0;
+      r.bidir = g() % 6 == 0;
+      static const int dlens[] = {0, 16, 24, 32};
+      static const int slens[] = {0, 0, 8, 24, 32};
+      int dl = dlens[g() % 4], sl = slens[g() % 5];
+      if (dl) r.dst = prefix(0x0a000000u | (g() & 0x3ffu) << 8 | (g() & 3), dl);
+      if (sl) r.src = prefix(g() % 3 ? uint32_t(g()) : 0x0a000000u | (g() & 0x3ff) << 8, sl);
+      int p = int(g() % 10);
+      r.proto = int16_t(p < 4 ? 6 : p < 8 ? 17 : -1);
+      int d = int(g() % 10);
+      if (d < 5) r.dport = {uint16_t(g() % 4 == 0 ? 0 : g() % 64), 0};
+      if (d < 5) r.dport.hi = r.dport.lo;
+      else if (d < 7) r.dport = {uint16_t(g() % 64), uint16_t(64 + g() % 64)};
+      if (g() % 5 == 0) r.sport = {1024, 65535};
+      if (g() % 12 == 0 && !dl && !sl) {  // IPv6 rule with ports
+        r.ip_version = 6;
+      }
+      spec.wildcard.push_back(r);
+    }
+    std::vector<FrameSpec> frames;
+    for (int i = 0; i < 3000; ++i) {
+      FrameSpec s;
+      s.src_ip = ip4(10, 0, uint8_t(g() % 4), uint8_t(g()));
+      s.dst_ip = ip4(10, 0, uint8_t(g() % 4), uint8_t(g() % 4));
+      static const uint8_t protos[] = {6, 17, 6, 17, 1, 132};
+      s.proto = protos[g() % 6];
+      s.sport = uint16_t(g() % 3 ? 1024 + g() % 4000 : g() % 128);
+      s.dport = uint16_t(g() % 4 == 0 ? 0 : g() % 128);
+      if (g() % 10 == 0) {
+        s.ip_version = 6;
+        s.src_ip = ip6("2001:db8::1");
+        s.dst_ip = ip6("2001:db8::2");
+      }
+      if (g() % 20 == 0) s.frag_offset = 50;  // no ports in a later fragment
+      if (!spec.wildcard.empty() && g() % 2 && s.ip_version == 4) {  // aimed at a rule
+        const WildcardRule& r = spec.wildcard[g() % spec.wildcard.size()];
+        if (!r.dst.any()) s.dst_ip = r.dst.hi;
+        if (!r.src.any()) s.src_ip = r.src.lo;
+        if (r.proto >= 0) s.proto = uint8_t(r.proto);
+        if (!r.dport.any()) s.dport = r.dport.lo;
+        if (r.bidir && g() % 2) {
+          std::swap(s.src_ip, s.dst_ip);
+          std::swap(s.sport, s.dport);
+        }
+      }
+      frames.push_back(s);
+    }
+    SCOPED_TRACE("rules " + std::to_string(n));
+    check_against_reference(spec, frames);
+  }
+}
+
 TEST(FilterRules, HundredThousandPreciseRulesNoFalsePositive) {
   RuleSetSpec spec;
   spec.default_action = Action::pass;
