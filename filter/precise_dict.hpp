@@ -37,9 +37,9 @@ class PreciseDict {
   void build(const std::vector<PreciseKey>& keys, const std::vector<uint32_t>& values,
              const std::vector<uint32_t>& rule_ids);
   bool empty() const noexcept { return count_ == 0; }
-  uint32_t find(const PreciseKey& k) const noexcept {
-    uint64_t h = hash(k);
-    const uint64_t* block = bloom_.get() + ((h >> 40) & block_mask_) * kWordsPerBlock;
+  uint32_t find(const PreciseKey& k) const noexcept { return find(k, hash(k)); }
+  uint32_t find(const PreciseKey& k, uint64_t h) const noexcept {  // h = hash(k)
+    const uint64_t* block = block_of(h);
     // four bits of one 512-bit block, 9 bits of the hash each
     for (int i = 0; i < kBloomBits; ++i) {
       uint32_t bit = (h >> (9 * i)) & 511u;
@@ -51,6 +51,8 @@ class PreciseDict {
       if (e.key == k) return e.value;
     }
   }
+  // Brings the bloom block of hash h towards the cache ahead of find(k, h).
+  void prefetch(uint64_t h) const noexcept { __builtin_prefetch(block_of(h)); }
   static uint64_t hash(const PreciseKey& k) noexcept {
     uint64_t w[5];
     std::memcpy(w, &k, sizeof w);
@@ -72,6 +74,7 @@ class PreciseDict {
     uint32_t value;
     uint32_t pad;
   };
+  const uint64_t* block_of(uint64_t h) const noexcept { return bloom_.get() + ((h >> 40) & block_mask_) * kWordsPerBlock; }
   std::unique_ptr<uint64_t[]> bloom_;
   uint64_t block_mask_ = 0;
   std::unique_ptr<Slot[]> slots_;

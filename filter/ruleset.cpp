@@ -472,26 +472,45 @@ bool RuleSet::match(const CompiledRule& r, const Packet& p, unsigned worker) noe
 
 void RuleSet::classify(Packet* const* pkts, uint32_t n, unsigned worker, Verdict* out) noexcept {
   WorkerState& ws = workers_[worker];
-  for (uint32_t i = 0; i < n; ++i) {
-    parse_packet(*pkts[i]);
-    out[i] = classify_one(*pkts[i], ws, worker);
+  if (precise_.empty()) {
+    for (uint32_t i = 0; i < n; ++i) {
+      parse_packet(*pkts[i]);
+      out[i] = classify_one(*pkts[i], ws, worker, nullptr, 0);
+    }
+    return;
+  }
+  // With precise rules, parse a group first and prefetch each packet's bloom block: a
+  // large dictionary's bloom (200 KB for 100000 rules) does not stay in cache beside
+  // the traffic, and the group's misses then overlap instead of adding up.
+  constexpr uint32_t kGroup = 16;
+  PreciseKey keys[kGroup];
+  uint64_t hashes[kGroup];
+  bool keyed[kGroup];
+  for (uint32_t base = 0; base < n; base += kGroup) {
+    const uint32_t m = std::min(kGroup, n - base);
+    for (uint32_t i = 0; i < m; ++i) {
+      parse_packet(*pkts[base + i]);
+      keyed[i] = precise_key_of(pkts[base + i]->parsed, keys[i]);
+      hashes[i] = keyed[i] ? PreciseDict::hash(keys[i]) : 0;
+      if (keyed[i]) precise_.prefetch(hashes[i]);
+    }
+    for (uint32_t i = 0; i < m; ++i)
+      out[base + i] = classify_one(*pkts[base + i], ws, worker, keyed[i] ? &keys[i] : nullptr, hashes[i]);
   }
 }
 
-inline Verdict RuleSet::classify_one(const Packet& p, WorkerState& ws, unsigned worker) noexcept {
+inline Verdict RuleSet::classify_one(const Packet& p, WorkerState& ws, unsigned worker, const PreciseKey* key,
+                                     uint64_t key_hash) noexcept {
   if (!bpf_.empty() && bpf_.run(p.data(), p.len, p.len) == 0) return {Action::drop, kBpfRuleId, Verdict::kBpf};
   const ParsedHeaders& h = p.parsed;
-  if (!precise_.empty()) {
-    PreciseKey k;
-    if (precise_key_of(h, k)) {
-      uint32_t idx = precise_.find(k);
-      if (idx != PreciseDict::kNone) {
-        RuleCtr& c = ws.ctr[idx];
-        c.packets.store(c.packets.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-        c.bytes.store(c.bytes.load(std::memory_order_relaxed) + p.len, std::memory_order_relaxed);
-        c.decided.store(c.decided.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-        return {precise_action_[idx - wildcard_.size()], ids_[idx], Verdict::kRule};
-      }
+  if (key) {
+    uint32_t idx = precise_.find(*key, key_hash);
+    if (idx != PreciseDict::kNone) {
+      RuleCtr& c = ws.ctr[idx];
+      c.packets.store(c.packets.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      c.bytes.store(c.bytes.load(std::memory_order_relaxed) + p.len, std::memory_order_relaxed);
+      c.decided.store(c.decided.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      return {precise_action_[idx - wildcard_.size()], ids_[idx], Verdict::kRule};
     }
   }
   if (wildcard_.empty()) return {default_action_, kDefaultRuleId, Verdict::kDefault};

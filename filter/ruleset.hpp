@@ -156,7 +156,10 @@ class RuleSet {
   unsigned workers() const noexcept { return nworkers_; }
 
  private:
-  [[gnu::always_inline]] Verdict classify_one(const Packet& p, WorkerState& ws, unsigned worker) noexcept;
+  // key: the packet's precise key (hash key_hash), null when it has none or there are
+  // no precise rules.
+  [[gnu::always_inline]] Verdict classify_one(const Packet& p, WorkerState& ws, unsigned worker,
+                                              const PreciseKey* key, uint64_t key_hash) noexcept;
   bool match(const CompiledRule& r, const Packet& p, unsigned worker) noexcept;
   bool content_matched(int32_t pattern, const Packet& p, unsigned worker) noexcept;
   void scan(const Packet& p, WorkerState& ws) noexcept;
