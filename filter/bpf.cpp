@@ -21,6 +21,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 #include <mutex>
 
 #include "bpf_jit.hpp"
@@ -148,8 +149,12 @@ struct BpfProgram::Impl {
 
 BpfProgram::BpfProgram() = default;
 BpfProgram::~BpfProgram() = default;
-BpfProgram::BpfProgram(BpfProgram&&) noexcept = default;
-BpfProgram& BpfProgram::operator=(BpfProgram&&) noexcept = default;
+BpfProgram::BpfProgram(BpfProgram&& o) noexcept : impl_(std::move(o.impl_)), fn_(std::exchange(o.fn_, nullptr)) {}
+BpfProgram& BpfProgram::operator=(BpfProgram&& o) noexcept {
+  impl_ = std::move(o.impl_);
+  fn_ = std::exchange(o.fn_, nullptr);
+  return *this;
+}
 
 bool BpfProgram::empty() const noexcept { return !impl_ || impl_->code.empty(); }
 const std::vector<BpfInsn>& BpfProgram::insns() const noexcept {
@@ -243,15 +248,11 @@ BpfProgram BpfProgram::load(std::span<const BpfInsn> f) {
   // Machine code unless disabled (NCAP_BPF_JIT=0) or refused by the system.
   const char* env = std::getenv("NCAP_BPF_JIT");
   if (!env || std::strcmp(env, "0") != 0) im.jit = detail::BpfJit::compile(f);
+  if (im.jit) prog.fn_ = im.jit->fn();
   return prog;
 }
 
 bool BpfProgram::jitted() const noexcept { return impl_ && impl_->jit; }
-
-uint32_t BpfProgram::run(const uint8_t* p, uint32_t wirelen, uint32_t buflen) const noexcept {
-  if (impl_ && impl_->jit) return impl_->jit->fn()(p, wirelen, buflen);
-  return run_interpreted(p, wirelen, buflen);
-}
 
 BpfProgram BpfProgram::compile(std::string_view expression, uint32_t snaplen) {
   std::string expr(expression);

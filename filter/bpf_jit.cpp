@@ -1,6 +1,7 @@
 // Classic BPF -> x86-64. Register use (System V: pkt in rdi, wirelen in esi, buflen in
 // edx): A = eax, X = ecx, buflen moved to r9d (div clobbers edx), r8/r11/edx scratch,
-// scratch memory M[0..15] at [rsp .. rsp+63]. Generated code calls nothing.
+// scratch memory M[0..15] at [rsp .. rsp+63] (a frame only for programs that use it).
+// Generated code calls nothing.
 //
 // Semantics are bpf_filter's: a load past buflen returns 0, division by X = 0 returns 0,
 // shifts by X >= 32 give 0. Jumps only go forward (validated), so one pass emits the
@@ -49,7 +50,9 @@ class Emitter {
     ret0_fix.push_back(code.size());
     u32(0);
   }
-  void epilogue() { b({0x48, 0x83, 0xc4, 0x40, 0xc3}); }  // add rsp, 64; ret
+  // add rsp, 64 (when the program has scratch memory); ret
+  void epilogue() { frame ? b({0x48, 0x83, 0xc4, 0x40, 0xc3}) : b({0xc3}); }
+  bool frame = false;
   // Fails (jump to "return 0") unless buflen >= need.
   void need_bytes(uint64_t need) {
     if (need > 0xffffffffull) {
@@ -120,7 +123,8 @@ std::unique_ptr<BpfJit> BpfJit::compile(std::span<const BpfInsn> f) {
   for (const auto& in : f)
     uses_mem |= in.code == (BPF_LD | BPF_MEM) || in.code == (BPF_LDX | BPF_MEM) || in.code == BPF_ST || in.code == BPF_STX;
   Emitter e;
-  e.b({0x48, 0x83, 0xec, 0x40});  // sub rsp, 64 (scratch memory)
+  e.frame = uses_mem;
+  if (uses_mem) e.b({0x48, 0x83, 0xec, 0x40});  // sub rsp, 64 (scratch memory)
   e.b({0x41, 0x89, 0xd1});        // mov r9d, edx (buflen)
   e.b({0x31, 0xc0, 0x31, 0xc9});  // A = 0, X = 0
   if (uses_mem)

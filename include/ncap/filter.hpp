@@ -164,7 +164,9 @@ class BpfProgram {
   // Returns the program's return value (0 = reject), like bpf_filter(pkt, wirelen, caplen).
   // Runs machine code compiled at load (x86-64; NCAP_BPF_JIT=0 disables it) or the
   // pre-decoded interpreter; both give bpf_filter's results.
-  uint32_t run(const uint8_t* pkt, uint32_t wirelen, uint32_t caplen) const noexcept;
+  uint32_t run(const uint8_t* pkt, uint32_t wirelen, uint32_t caplen) const noexcept {
+    return fn_ ? fn_(pkt, wirelen, caplen) : run_interpreted(pkt, wirelen, caplen);
+  }
   uint32_t run_interpreted(const uint8_t* pkt, uint32_t wirelen, uint32_t caplen) const noexcept;
   bool jitted() const noexcept;
   bool empty() const noexcept;
@@ -174,6 +176,9 @@ class BpfProgram {
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  // The machine code's entry (owned by impl_), null when interpreting: run() calls it
+  // without going through impl_.
+  uint32_t (*fn_)(const uint8_t*, uint32_t, uint32_t) = nullptr;
 };
 
 // ---------------------------------------------------------------- the filter

@@ -211,4 +211,31 @@ TEST(FilterBpf, NoProgramAcceptsEverything) {
   EXPECT_EQ(p.run(b, 1, 1), ~0u);
 }
 
+// run() calls the machine code directly: a moved program takes it along, the one it
+// was moved from runs nothing (accepts everything), and the code lives as long as the
+// program that owns it.
+TEST(FilterBpf, MovedProgramKeepsItsMachineCode) {
+  FrameSpec udp, tcp;
+  tcp.proto = 6;
+  std::vector<uint8_t> u = make_frame(udp), t = make_frame(tcp);
+  auto run = [](const BpfProgram& p, const std::vector<uint8_t>& f) {
+    return p.run(f.data(), uint32_t(f.size()), uint32_t(f.size()));
+  };
+  BpfProgram a = BpfProgram::compile("udp");
+  const uint32_t accept = run(a, u);
+  ASSERT_NE(accept, 0u);
+  ASSERT_EQ(run(a, t), 0u);
+  BpfProgram b(std::move(a));
+  EXPECT_EQ(run(b, u), accept);
+  EXPECT_EQ(run(b, t), 0u);
+  EXPECT_TRUE(a.empty());  // NOLINT(bugprone-use-after-move): the state after a move is the point
+  EXPECT_EQ(run(a, t), ~0u);
+  BpfProgram c = BpfProgram::compile("tcp");
+  EXPECT_EQ(run(c, u), 0u);
+  c = std::move(b);  // the "tcp" code is freed, c now filters udp
+  EXPECT_EQ(run(c, u), accept);
+  EXPECT_EQ(run(c, t), 0u);
+  EXPECT_EQ(run(b, t), ~0u);  // NOLINT(bugprone-use-after-move)
+}
+
 }  // namespace
