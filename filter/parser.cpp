@@ -29,7 +29,9 @@ constexpr uint8_t kProtoHopOpts = 0, kProtoIcmp = 1, kProtoTcp = 6, kProtoUdp = 
 
 inline uint16_t be16(const uint8_t* p) noexcept { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
 
-void parse_l4(const uint8_t* p, uint32_t off, uint32_t end, uint8_t proto, ParsedHeaders& h) noexcept {
+// Inlined: the common frame is parsed by one function without calls.
+[[gnu::always_inline]] inline void parse_l4(const uint8_t* p, uint32_t off, uint32_t end, uint8_t proto,
+                                            ParsedHeaders& h) noexcept {
   h.l4_proto = proto;
   h.l4_offset = static_cast<uint16_t>(off);
   uint32_t hdr = 0;  // bytes of L4 header before the payload
@@ -81,7 +83,8 @@ void parse_l4(const uint8_t* p, uint32_t off, uint32_t end, uint8_t proto, Parse
   if (proto == kProtoTcp && h.payload_len) h.l7_info = classify_http(p + h.payload_offset, h.payload_len);
 }
 
-void parse_ipv4(const uint8_t* p, uint32_t off, uint32_t caplen, ParsedHeaders& h) noexcept {
+[[gnu::always_inline]] inline void parse_ipv4(const uint8_t* p, uint32_t off, uint32_t caplen,
+                                              ParsedHeaders& h) noexcept {
   if (off + kIpv4MinHeader > caplen) { h.flags |= kTruncated; return; }
   if ((p[off] >> 4) != 4) { h.flags |= kMalformed; return; }
   uint32_t ihl = (p[off] & 0xf) * 4u;

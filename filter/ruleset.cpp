@@ -160,6 +160,7 @@ RuleSet::RuleSet(const RuleSetSpec& spec, unsigned workers) : default_action_(sp
   std::sort(wild.begin(), wild.end(), [](auto* a, auto* b) { return a->id < b->id; });
 
   if (!spec.bpf.empty()) bpf_ = BpfProgram::compile(spec.bpf);
+  has_bpf_ = !bpf_.empty();
 
   std::vector<const char*> exprs;
   std::vector<std::string> expr_store;
@@ -501,7 +502,7 @@ void RuleSet::classify(Packet* const* pkts, uint32_t n, unsigned worker, Verdict
 
 inline Verdict RuleSet::classify_one(const Packet& p, WorkerState& ws, unsigned worker, const PreciseKey* key,
                                      uint64_t key_hash) noexcept {
-  if (!bpf_.empty() && bpf_.run(p.data(), p.len, p.len) == 0) return {Action::drop, kBpfRuleId, Verdict::kBpf};
+  if (has_bpf_ && bpf_.run(p.data(), p.len, p.len) == 0) return {Action::drop, kBpfRuleId, Verdict::kBpf};
   const ParsedHeaders& h = p.parsed;
   if (key) {
     uint32_t idx = precise_.find(*key, key_hash);

@@ -166,6 +166,7 @@ class RuleSet {
 
   Action default_action_;
   BpfProgram bpf_;
+  bool has_bpf_ = false;  // !bpf_.empty(), without a call per packet
   std::vector<CompiledRule> wildcard_;  // sorted by id
   std::vector<HotRule> hot_;            // per wildcard rule
   std::vector<Action> precise_action_;  // by precise index
