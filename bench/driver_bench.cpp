@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "ncap/device.hpp"
+#include "ncap/engine.hpp"
 #include "registry.hpp"
 #include "tests/model/chips/chip.hpp"
 
@@ -214,10 +215,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: driver_bench [--quick]\n");
     return 2;
   }
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(0, &set);
-  pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+  ncap::pin_thread(pthread_self(), 0, "the benchmark thread");
   calibrate_timer();
   double ghz = tsc_ghz();
   std::printf("# timer overhead %llu cycles (subtracted per call)\n", static_cast<unsigned long long>(g_timer_overhead));

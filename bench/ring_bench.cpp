@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "ncap/engine.hpp"
 #include "ncap/ring.hpp"
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wvolatile"
@@ -27,10 +28,7 @@ namespace {
 constexpr uint32_t kSize = 1024, kBurst = 32;
 
 void pin(int core) {
-  cpu_set_t s;
-  CPU_ZERO(&s);
-  CPU_SET(core % int(std::thread::hardware_concurrency()), &s);
-  pthread_setaffinity_np(pthread_self(), sizeof s, &s);
+  ncap::pin_thread(pthread_self(), core % int(std::thread::hardware_concurrency()), "a benchmark thread");
 }
 
 // Runs producer/consumer loops over `total` handles; returns million handles per second.

@@ -76,19 +76,26 @@ void Engine::start() {
   for (size_t w = 0; w < queues_.size(); ++w) {
     threads_.emplace_back([this, w] { run(w); });
     if (!cfg_.cores.empty()) {
-      cpu_set_t set;
-      CPU_ZERO(&set);
-      CPU_SET(cfg_.cores[w], &set);
-      int rc = pthread_setaffinity_np(threads_.back().native_handle(), sizeof set, &set);
-      if (rc != 0) {
+      try {
+        pin_thread(threads_.back().native_handle(), cfg_.cores[w], "the poll thread of RX queue " + std::to_string(queues_[w]));
+      } catch (...) {
         request_stop();
         join();
-        throw Error("pin the poll thread of RX queue " + std::to_string(queues_[w]) + " to core " +
-                        std::to_string(cfg_.cores[w]),
-                    rc, "is the core in this process's cpuset (taskset, cgroups)?");
+        throw;
       }
     }
   }
+}
+
+void pin_thread(pthread_t thread, int core, const std::string& what) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (core < 0 || core >= CPU_SETSIZE)
+    throw Error("pin " + what + " to core " + std::to_string(core), EINVAL, "give a core this machine has");
+  CPU_SET(core, &set);
+  if (int rc = pthread_setaffinity_np(thread, sizeof set, &set); rc != 0)
+    throw Error("pin " + what + " to core " + std::to_string(core), rc,
+                "is the core in this process's cpuset (taskset, cgroups)?");
 }
 
 void Engine::request_stop() noexcept { stop_.store(true, std::memory_order_relaxed); }

@@ -31,10 +31,14 @@ int run(const char* prog, const std::function<int()>& body) {
   }
 }
 
-bool parse_command_line(int argc, char** argv, const boost::program_options::options_description& desc) {
+bool parse_command_line(int argc, char** argv, const boost::program_options::options_description& desc,
+                        const boost::program_options::positional_options_description* positional) {
   namespace po = boost::program_options;
   po::variables_map vm;
-  po::store(po::parse_command_line(argc, argv, desc), vm);
+  po::command_line_parser parser(argc, argv);
+  parser.options(desc);
+  if (positional) parser.positional(*positional);
+  po::store(parser.run(), vm);
   po::notify(vm);
   if (vm.count("help")) {
     std::cout << desc << "\n";

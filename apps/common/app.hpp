@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/program_options/options_description.hpp>
+#include <boost/program_options/positional_options.hpp>
 #include <cstdint>
 #include <functional>
 #include <stdexcept>
@@ -27,9 +28,11 @@ struct UsageError : std::runtime_error {
 // Runs body() and maps every exception to a message on stderr and an exit code.
 int run(const char* prog, const std::function<int()>& body);
 
-// Parses the command line into the variables `desc` binds. On --help prints `desc`
-// and returns false (the app then exits 0).
-bool parse_command_line(int argc, char** argv, const boost::program_options::options_description& desc);
+// Parses the command line into the variables `desc` binds (and the bare arguments into
+// `positional`'s options, when given). On --help prints `desc` and returns false (the
+// app then exits 0).
+bool parse_command_line(int argc, char** argv, const boost::program_options::options_description& desc,
+                        const boost::program_options::positional_options_description* positional = nullptr);
 
 // -i was given (a PCI address or a device spec).
 void require_device(const std::string& device);

@@ -7,9 +7,11 @@
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
+#include <cerrno>
 #include <fstream>
 #include <iostream>
 
+#include "app.hpp"
 #include "ncap/dma.hpp"
 #include "ncap/error.hpp"
 #include "ncap/pci.hpp"
@@ -122,41 +124,32 @@ ncap::PciAddress parse_address(const std::string& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  Options o;
-  std::vector<std::string> bind, unbind, check;
-  size_t hugepages = 0;
-  po::options_description desc(
-      "ncap-bind: prepare NICs for ncap\n\n"
-      "Usage:\n"
-      "  ncap-bind --list                 list network controllers and whether ncap can use them\n"
-      "  ncap-bind 0000:03:00.0 ...       bind ports to vfio-pci\n"
-      "  ncap-bind --unbind 0000:03:00.0  give a port back to its kernel driver\n"
-      "  ncap-bind --check 0000:03:00.0   explain what stops ncap from using a port\n"
-      "  ncap-bind --hugepages 512        reserve 512 hugepages of 2 MiB and mount hugetlbfs\n\n"
-      "Options");
-  desc.add_options()("help,h", "this help")("list,l", "list NICs")(
-      "bind,b", po::value(&bind)->multitoken(), "PCI addresses to bind to vfio-pci")(
-      "unbind,u", po::value(&unbind)->multitoken(), "PCI addresses to unbind")(
-      "check,c", po::value(&check)->multitoken(), "PCI addresses to diagnose")(
-      "hugepages", po::value(&hugepages), "reserve this many 2 MiB hugepages")(
-      "json", po::bool_switch(&o.json), "machine-readable --list")(
-      "sysfs", po::value(&o.sysfs)->default_value("/sys"), "sysfs root (for tests)")(
-      "dev", po::value(&o.dev)->default_value("/dev"), "dev root (for tests)");
-  po::positional_options_description pos;
-  pos.add("bind", -1);
-  po::variables_map vm;
-  try {
-    po::store(po::command_line_parser(argc, argv).options(desc).positional(pos).run(), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    std::cerr << "ncap-bind: " << e.what() << "\n  see: ncap-bind --help\n";
-    return 2;
-  }
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return 0;
-  }
-  try {
+  return ncap::app::run("ncap-bind", [&] {
+    Options o;
+    std::vector<std::string> bind, unbind, check;
+    size_t hugepages = 0;
+    bool want_list = false;
+    po::options_description desc(
+        "ncap-bind: prepare NICs for ncap\n\n"
+        "Usage:\n"
+        "  ncap-bind --list                 list network controllers and whether ncap can use them\n"
+        "  ncap-bind 0000:03:00.0 ...       bind ports to vfio-pci\n"
+        "  ncap-bind --unbind 0000:03:00.0  give a port back to its kernel driver\n"
+        "  ncap-bind --check 0000:03:00.0   explain what stops ncap from using a port\n"
+        "  ncap-bind --hugepages 512        reserve 512 hugepages of 2 MiB and mount hugetlbfs\n\n"
+        "Exit status: 0 done, 1 a problem (the message names the fix), 2 bad command line.\n\n"
+        "Options");
+    desc.add_options()("help,h", "this help")("list,l", po::bool_switch(&want_list), "list NICs")(
+        "bind,b", po::value(&bind)->multitoken(), "PCI addresses to bind to vfio-pci")(
+        "unbind,u", po::value(&unbind)->multitoken(), "PCI addresses to unbind")(
+        "check,c", po::value(&check)->multitoken(), "PCI addresses to diagnose")(
+        "hugepages", po::value(&hugepages), "reserve this many 2 MiB hugepages")(
+        "json", po::bool_switch(&o.json), "machine-readable --list")(
+        "sysfs", po::value(&o.sysfs)->default_value("/sys"), "sysfs root (for tests)")(
+        "dev", po::value(&o.dev)->default_value("/dev"), "dev root (for tests)");
+    po::positional_options_description pos;
+    pos.add("bind", -1);
+    if (!ncap::app::parse_command_line(argc, argv, desc, &pos)) return int(ncap::app::kOk);
     ncap::PciSysfs sysfs(o.sysfs);
     int rc = 0;
     if (hugepages) rc |= reserve_hugepages(hugepages);
@@ -172,13 +165,9 @@ int main(int argc, char** argv) {
       if (ncap::chip_name(d.vendor, d.device).empty())
         std::cerr << fmt::format("warning: {} ({:04x}:{:04x}) is not a chip ncap drives\n", a.str(), d.vendor,
                                  d.device);
-      if (d.iommu_group < 0) {
-        std::cerr << fmt::format(
-            "{} has no IOMMU group: the IOMMU is off.\n  fix: add intel_iommu=on iommu=pt (AMD: amd_iommu=on) "
-            "to the kernel command line and reboot\n",
-            a.str());
-        return 1;
-      }
+      if (d.iommu_group < 0)
+        throw ncap::Error(a.str() + " has no IOMMU group: the IOMMU is off", 0,
+                          "add intel_iommu=on iommu=pt (AMD: amd_iommu=on) to the kernel command line and reboot");
       struct stat st {};
       if (::stat((o.sysfs + "/bus/pci/drivers/vfio-pci").c_str(), &st) != 0)
         throw ncap::Error("the vfio-pci driver is not loaded", ENOENT, "modprobe vfio-pci");
@@ -201,10 +190,7 @@ int main(int argc, char** argv) {
       }
       if (check_memory(64) != 0) rc = 1;
     }
-    if (vm.count("list") || (bind.empty() && unbind.empty() && check.empty() && !hugepages)) rc |= list(o);
+    if (want_list || (bind.empty() && unbind.empty() && check.empty() && !hugepages)) rc |= list(o);
     return rc;
-  } catch (const ncap::Error& e) {
-    std::cerr << "ncap-bind: " << e.what() << "\n";
-    return 1;
-  }
+  });
 }

@@ -3,7 +3,6 @@
 // per TX queue; a final summary. Frame i is a pure function of (--seed, i)
 // (apps/common/frames.hpp), so --write-pcap records exactly what was sent.
 #include <fmt/format.h>
-#include <pthread.h>
 
 #include <algorithm>
 #include <atomic>
@@ -136,19 +135,28 @@ int generate(const Options& o) {
   ncap::install_stop_signals();
   std::vector<QueueResult> res(o.queues);
   std::vector<std::thread> threads;
-  auto start = Clock::now();
-  auto end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.duration));
+  // The senders wait until every one is pinned (go = 1), or leave at once if one could
+  // not be (go = -1): no frame leaves from a thread on the wrong core.
+  std::atomic<int> go{0};
+  Clock::time_point start, end;
   for (uint16_t q = 0; q < o.queues; ++q) {
     threads.emplace_back([&, q] {
-      if (!o.cores.empty()) {
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        CPU_SET(o.cores[q], &set);
-        pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-      }
-      send_queue(dev->tx(q), o, q, end, res[q]);
+      int g;
+      while ((g = go.load(std::memory_order_acquire)) == 0) std::this_thread::yield();
+      if (g > 0) send_queue(dev->tx(q), o, q, end, res[q]);
     });
   }
+  try {
+    for (uint16_t q = 0; q < o.queues && !o.cores.empty(); ++q)
+      ncap::pin_thread(threads[q].native_handle(), o.cores[q], "the sender of TX queue " + std::to_string(q));
+  } catch (...) {
+    go.store(-1, std::memory_order_release);
+    for (auto& t : threads) t.join();
+    throw;
+  }
+  start = Clock::now();
+  end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.duration));
+  go.store(1, std::memory_order_release);
   for (auto& t : threads) t.join();
   double secs = std::chrono::duration<double>(Clock::now() - start).count();
   ncap::HardwareStats hw = dev->stats();

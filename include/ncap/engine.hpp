@@ -9,6 +9,8 @@
 // (the dispatcher owns it) or dropped with a counted reason (the engine frees it).
 #pragma once
 
+#include <pthread.h>
+
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -102,6 +104,10 @@ class Engine {
   std::atomic<bool> running_{false};
   std::string thread_error_;
 };
+
+// Pins `thread` to `core`; throws ncap::Error naming `what` and the core when the system
+// refuses (a core outside this process's cpuset).
+void pin_thread(pthread_t thread, int core, const std::string& what);
 
 // SIGINT/SIGTERM set a flag that stop_requested() reports; an Engine registered with
 // stop_on_signal() is asked to stop from the handler (async-signal-safe).

@@ -289,6 +289,16 @@ TEST(NcapGen, PacesToTheRequestedRate) {
 
 // ------------------------------------------------------------------- bad input ----
 
+// --cores: every sender is pinned before any frame leaves (the refusal path is the
+// library's pin_thread, tested in unit/error); pinned, every frame is still sent.
+TEST(NcapGen, PinnedSendersSendEveryFrame) {
+  if (sysconf(_SC_NPROCESSORS_ONLN) < 2) GTEST_SKIP() << "needs two online cores (pins to cores 0 and 1)";
+  auto r = run_cli(gen_bin(), {"-i", "model:82599", "-c", "1000", "-q", "2", "--cores", "1,0", "--json"});
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(num(summary(r), "frames"), 1000u) << r.out;
+  EXPECT_EQ(num(summary(r), "tx_packets", "hw"), 1000u) << r.out;
+}
+
 struct BadInput {
   const char* tool;  // "count" or "gen"
   std::vector<std::string> args;
