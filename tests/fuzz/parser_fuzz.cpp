@@ -1,11 +1,13 @@
-// libFuzzer target: the header parser and the whole classification path (rules,
-// precise lookup, HTTP, content, BPF) on hostile frames. The frame sits in a buffer
-// that ends exactly at the captured length, so ASan reports any over-read.
+// libFuzzer target: the header parser (its fast path held to its general path) and the
+// whole classification path (rules, precise lookup, HTTP, content, BPF) on hostile
+// frames. The frame sits in a buffer that ends exactly at the captured length, so ASan
+// reports any over-read.
 #include <cstdint>
 #include <cstring>
 #include <memory>
 #include <new>
 
+#include "filter/parser.hpp"
 #include "ncap/filter.hpp"
 
 namespace {
@@ -34,6 +36,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size && (data[0] & 1)) {  // sometimes pretend the NIC stripped a tag
     p->rx_flags = ncap::kRxVlanStripped;
     p->vlan_tci = 5;
+  }
+  {  // the parser's fast path gives exactly what its general path gives
+    ncap::ParsedHeaders fast, general;
+    std::memset(&fast, 0xa5, sizeof fast);
+    std::memset(&general, 0x5a, sizeof general);
+    ncap::parse_headers(p->data(), p->len, p->rx_flags, p->vlan_tci, fast);
+    ncap::detail::parse_headers_general(p->data(), p->len, p->rx_flags, p->vlan_tci, general);
+    if (std::memcmp(&fast, &general, sizeof fast) != 0) __builtin_trap();
   }
   ncap::Packet* pk[1] = {p};
   ncap::Packet* dr[1];

@@ -3,9 +3,13 @@
 // from buffers that end exactly at the captured length (ASan reports any over-read).
 #include <gtest/gtest.h>
 
+#include <array>
+#include <cstring>
+#include <memory>
 #include <random>
 
 #include "filter_frames.hpp"
+#include "filter/parser.hpp"
 #include "ncap/filter.hpp"
 
 using namespace ncap;
@@ -255,6 +259,55 @@ TEST(FilterParser, RandomBytesNeverReadOutOfBounds) {
     auto h = parse(b);
     ASSERT_LE(uint32_t{h.payload_offset} + h.payload_len, std::max<size_t>(b.size(), h.payload_offset));
   }
+}
+
+// parse_headers() reads the common frame (untagged IPv4 without options, TCP or UDP) on
+// a shorter path; for every frame it must give exactly what the general path gives:
+// valid frames of every shape, each truncated at every length, and each with one byte
+// of its headers changed at random (lengths, version, offsets, flags, protocol).
+TEST(FilterParser, FastPathMatchesTheGeneralPath) {
+  std::mt19937 rng(11);
+  auto same = [](const std::vector<uint8_t>& b, uint16_t rx_flags) {
+    std::unique_ptr<uint8_t[]> buf(new uint8_t[b.size() ? b.size() : 1]);
+    if (!b.empty()) std::memcpy(buf.get(), b.data(), b.size());
+    ParsedHeaders fast, general;
+    std::memset(&fast, 0xa5, sizeof fast);  // every byte must be written
+    std::memset(&general, 0x5a, sizeof general);
+    parse_headers(buf.get(), uint32_t(b.size()), rx_flags, 7, fast);
+    detail::parse_headers_general(buf.get(), uint32_t(b.size()), rx_flags, 7, general);
+    return std::memcmp(&fast, &general, sizeof fast) == 0;
+  };
+  unsigned checked = 0, plain = 0;
+  for (int i = 0; i < 3000; ++i) {
+    FrameSpec s;
+    s.proto = std::array<uint8_t, 4>{6, 17, 17, 1}[rng() % 4];
+    s.ip_version = rng() % 8 == 0 ? 6 : 4;
+    if (rng() % 8 == 0) s.vlans = {5};
+    if (rng() % 8 == 0) s.ip_option_bytes = 4;
+    if (rng() % 10 == 0) s.frag_offset = uint16_t(rng() % 2 ? 0 : 50), s.more_fragments = true;
+    s.sport = uint16_t(rng());
+    s.dport = uint16_t(rng());
+    s.tcp_flags = uint8_t(rng());
+    static const char* payloads[] = {"", "GET / HTTP/1.1", "HTTP/1.1 200 OK", "x", "POST /"};
+    s.payload = payloads[rng() % 5];
+    std::vector<uint8_t> b = make_frame(s);
+    if (rng() % 3 == 0) b.resize(b.size() + rng() % 20, 0);  // Ethernet padding after the IP packet
+    const uint16_t rx = rng() % 10 == 0 ? kRxVlanStripped : 0;
+    ASSERT_TRUE(same(b, rx)) << "frame " << i;
+    ParsedHeaders h;
+    parse_headers(b.data(), uint32_t(b.size()), rx, 7, h);
+    plain += h.ip_version == 4 && !(h.flags & (kHasVlan | kIpOptions | kFragment | kTruncated));
+    for (size_t len = 0; len < b.size() && len < 70; ++len)
+      ASSERT_TRUE(same(std::vector<uint8_t>(b.begin(), b.begin() + long(len)), rx)) << "frame " << i << " cut at " << len;
+    for (int k = 0; k < 8; ++k) {
+      std::vector<uint8_t> m = b;
+      m[rng() % std::min<size_t>(m.size(), 60)] = uint8_t(rng());
+      ASSERT_TRUE(same(m, rx)) << "frame " << i << " mutation " << k;
+    }
+    checked += 1 + 8 + std::min<size_t>(b.size(), 70);
+  }
+  EXPECT_GT(plain, 1000u) << "the fast path's frames are most of the corpus";
+  EXPECT_GT(checked, 200000u);
 }
 
 }  // namespace
