@@ -529,7 +529,12 @@ inline Verdict RuleSet::classify_one(const Packet& p, WorkerState& ws, unsigned 
   const uint32_t keys[4] = {d, s, dp, sp};
   const bool have[4] = {v4, v4, ports, ports};
   const uint32_t no_ports = ports ? 0 : kHotPorts;
-  uint32_t* cand = ws.cand.get();
+  // Members read into locals: the stores to cand[] could alias them (the project builds
+  // with -fno-strict-aliasing), which would reload them after every store.
+  uint32_t* const cand = ws.cand.get();
+  const HotRule* const hot = hot_.data();
+  const Probe* const probes = probes_;
+  const unsigned nprobes = nprobes_;
   uint32_t m = 0;
   const uint32_t sig_key = uint32_t{h.l4_proto} << 16 | dp;
   auto keep = [&](const ListEntry* b, const ListEntry* e) {
@@ -538,8 +543,8 @@ inline Verdict RuleSet::classify_one(const Packet& p, WorkerState& ws, unsigned 
       m += sig_pass(sig_key, b->sig);
     }
   };
-  for (unsigned i = 0; i < nprobes_; ++i) {
-    const Probe& pr = probes_[i];
+  for (unsigned i = 0; i < nprobes; ++i) {
+    const Probe& pr = probes[i];
     if (!have[pr.key]) continue;
     const ListEntry *b, *e;
     pr.index->lookup(keys[pr.key], &b, &e);
@@ -553,7 +558,7 @@ inline Verdict RuleSet::classify_one(const Packet& p, WorkerState& ws, unsigned 
   if (v4) {  // the hot records; any other packet keeps every candidate for match()
     uint32_t k = 0;
     for (uint32_t i = 0; i < m; ++i) {
-      const HotRule& q = hot_[cand[i]];
+      const HotRule& q = hot[cand[i]];
       cand[k] = cand[i];
       k += (s - q.src_lo <= q.src_span) & (d - q.dst_lo <= q.dst_span) & (sp - q.sport_lo <= q.sport_span) &
            (dp - q.dport_lo <= q.dport_span) & (uint32_t(h.l4_proto) - q.proto_lo <= q.proto_span) &
@@ -576,7 +581,7 @@ inline Verdict RuleSet::classify_one(const Packet& p, WorkerState& ws, unsigned 
     const uint32_t r = cand[i];
     if (r == last) continue;  // a bidirectional rule found through both addresses or ports
     last = r;
-    const HotRule& q = hot_[r];
+    const HotRule& q = hot[r];
     if (!(v4 && (q.flags & kHotExact)) && !match(wildcard_[r], p, worker)) continue;
     RuleCtr& c = ws.ctr[r];
     c.packets.store(c.packets.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
