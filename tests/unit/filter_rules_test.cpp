@@ -444,8 +444,10 @@ TEST(FilterRules, ManyIndexedRulesMatchReference) {
 // The shapes the classifier's shortcuts are built for (exact destination ports and
 // protocols checked from the candidate list, address and port ranges decided from the
 // hot record, one-rule indexes folded into the residual list, bucket tables sized to
-// the bounds): ClassBench-like prefixes and ports, exact port 0, bidirectional rules
-// with exact ports, IPv6 rules with ports, and traffic with and without ports.
+// the bounds, wide prefixes with an exact port filed by port unless the port is
+// crowded): ClassBench-like prefixes and ports, exact port 0, a popular port 80,
+// bidirectional rules with exact ports, IPv6 rules with ports, and traffic with and
+// without ports.
 TEST(FilterRules, ClassBenchLikeRulesMatchReference) {
   for (uint32_t n : {1u, 3u, 40u, 600u}) {
     std::mt19937 g(n);
@@ -473,7 +475,7 @@ TEST(FilterRules, ClassBenchLikeRulesMatchReference) {
       int p = int(g() % 10);
       r.proto = int16_t(p < 4 ? 6 : p < 8 ? 17 : -1);
       int d = int(g() % 10);
-      if (d < 5) r.dport = {uint16_t(g() % 4 == 0 ? 0 : g() % 64), 0};
+      if (d < 5) r.dport = {uint16_t(g() % 4 == 0 ? 0 : g() % 3 == 0 ? 80 : g() % 64), 0};  // 80: a popular port
       if (d < 5) r.dport.hi = r.dport.lo;
       else if (d < 7) r.dport = {uint16_t(g() % 64), uint16_t(64 + g() % 64)};
       if (g() % 5 == 0) r.sport = {1024, 65535};
