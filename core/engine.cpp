@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstring>
 
+#include "counter.hpp"
 #include "log.hpp"
 #include "ncap/error.hpp"
 
@@ -118,29 +119,29 @@ void Engine::run(size_t w) {
   Dispatcher* disp = cfg_.dispatcher;
   while (!stop_.load(std::memory_order_relaxed)) {
     uint32_t n = rxq.rx_burst(pkts, burst);
-    st.polls.store(st.polls.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    detail::bump(st.polls, 1);
     if (n == 0) {
-      st.empty_polls.store(st.empty_polls.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      detail::bump(st.empty_polls, 1);
       if (filter) filter->quiescent(worker);
       disp->idle(worker);
       continue;
     }
     uint64_t bytes = 0;
     for (uint32_t i = 0; i < n; ++i) bytes += pkts[i]->len;
-    st.rx_packets.store(st.rx_packets.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-    st.rx_bytes.store(st.rx_bytes.load(std::memory_order_relaxed) + bytes, std::memory_order_relaxed);
+    detail::bump(st.rx_packets, n);
+    detail::bump(st.rx_bytes, bytes);
     uint32_t keep = n;
     if (filter) {
       uint32_t nd = 0;
       keep = filter->apply(pkts, n, dropped, &nd, worker);
       if (nd) {
-        st.filtered.store(st.filtered.load(std::memory_order_relaxed) + nd, std::memory_order_relaxed);
+        detail::bump(st.filtered, nd);
         rxq.pool().free_bulk(dropped, nd);
       }
       filter->quiescent(worker);
     }
     if (keep) {
-      st.dispatched.store(st.dispatched.load(std::memory_order_relaxed) + keep, std::memory_order_relaxed);
+      detail::bump(st.dispatched, keep);
       disp->dispatch(pkts, keep, worker);
     }
   }

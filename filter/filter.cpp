@@ -27,10 +27,6 @@ namespace {
 constexpr uint64_t kOffline = ~uint64_t{0};
 constexpr unsigned kMaxWorkers = 1024;
 constexpr uint32_t kBurst = 64;  // verdicts kept on the stack at a time
-
-void bump(std::atomic<uint64_t>& c, uint64_t n) noexcept {
-  c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-}
 }  // namespace
 
 struct alignas(64) WorkerSlot {
@@ -159,11 +155,11 @@ uint32_t Filter::apply(Packet** pkts, uint32_t n, Packet** dropped, uint32_t* nd
     }
   }
   *ndropped = nd;
-  bump(slot.evaluated, n);
-  bump(slot.passed, keep);
-  bump(slot.dropped, nd);
-  bump(slot.default_decided, def);
-  bump(slot.bpf_rejected, bpf);
+  detail::bump(slot.evaluated, n);
+  detail::bump(slot.passed, keep);
+  detail::bump(slot.dropped, nd);
+  detail::bump(slot.default_decided, def);
+  detail::bump(slot.bpf_rejected, bpf);
   return keep;
 }
 

@@ -531,9 +531,9 @@ inline Verdict RuleSet::classify_one(const Packet& p, WorkerState& ws, unsigned 
     uint32_t idx = precise_.find(*key, key_hash);
     if (idx != PreciseDict::kNone) {
       RuleCtr& c = ws.ctr[idx];
-      c.packets.store(c.packets.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-      c.bytes.store(c.bytes.load(std::memory_order_relaxed) + p.len, std::memory_order_relaxed);
-      c.decided.store(c.decided.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      bump(c.packets, 1);
+      bump(c.bytes, p.len);
+      bump(c.decided, 1);
       return {precise_action_[idx - wildcard_.size()], ids_[idx], Verdict::kRule};
     }
   }
@@ -607,14 +607,14 @@ inline Verdict RuleSet::classify_one(const Packet& p, WorkerState& ws, unsigned 
     const HotRule& q = hot[r];
     if (!(v4 && (q.flags & kHotExact)) && !match(wildcard_[r], p, worker)) continue;
     RuleCtr& c = ws.ctr[r];
-    c.packets.store(c.packets.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    c.bytes.store(c.bytes.load(std::memory_order_relaxed) + p.len, std::memory_order_relaxed);
+    bump(c.packets, 1);
+    bump(c.bytes, p.len);
     decided = r;
     if (q.flags & kHotStop) break;
   }
   if (decided < 0) return {default_action_, kDefaultRuleId, Verdict::kDefault};
   RuleCtr& c = ws.ctr[decided];
-  c.decided.store(c.decided.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  bump(c.decided, 1);
   return {hot_[decided].action, hot_[decided].id, Verdict::kRule};
 }
 

@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "counter.hpp"
 #include "ncap/filter.hpp"
 #include "precise_dict.hpp"
 
