@@ -2,12 +2,13 @@
 //
 // Wildcard rules are evaluated in id order, but not one by one: each rule is filed
 // under the field most likely to be narrow (IPv4 destination range, else source range
-// up to a /8; else its payload pattern; else a port range of up to 4096 ports), and a
-// packet only looks at the rules filed under values it carries (its addresses, the
-// patterns Hyperscan found in its payload, its ports), plus the residual rules no index
-// can select. Every candidate is then checked on all its fields.
-// The candidate lists are sorted by rule position, so merging them walks the rules in
-// id order and a stop rule ends the walk exactly as a linear scan would.
+// up to a /8 - but an exact destination port when the range is a /16 or wider; else its
+// payload pattern; else a port range of up to 4096 ports), and a packet only looks at
+// the rules filed under values it carries (its addresses, the patterns Hyperscan found
+// in its payload, its ports), plus the residual rules no index can select. Candidates
+// pass a signature in their list entry and a hot record before anything else of the
+// rule is read; the survivors are sorted into rule order and each is checked on all its
+// fields, so a stop rule ends the walk exactly as a linear scan in id order would.
 #include "ruleset.hpp"
 
 #include <hs.h>
