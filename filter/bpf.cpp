@@ -21,8 +21,8 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <utility>
 #include <mutex>
+#include <utility>
 
 #include "bpf_jit.hpp"
 #include "ncap/filter.hpp"

@@ -39,7 +39,7 @@ void PreciseDict::build(const std::vector<PreciseKey>& keys, const std::vector<u
   for (uint64_t i = 0; i < cap; ++i) slots_[i].value = kNone;
   for (size_t i = 0; i < keys.size(); ++i) {
     uint64_t h = hash(keys[i]);
-    uint64_t* block = bloom_.get() + ((h >> 40) & block_mask_) * kWordsPerBlock;
+    uint64_t* block = bloom_.get() + block_word(h);
     for (int b = 0; b < kBloomBits; ++b) {
       uint32_t bit = (h >> (9 * b)) & 511u;
       block[bit >> 6] |= 1ull << (bit & 63);

@@ -74,7 +74,9 @@ class PreciseDict {
     uint32_t value;
     uint32_t pad;
   };
-  const uint64_t* block_of(uint64_t h) const noexcept { return bloom_.get() + ((h >> 40) & block_mask_) * kWordsPerBlock; }
+  // The bloom block (kWordsPerBlock words) of hash h: its first word's index.
+  size_t block_word(uint64_t h) const noexcept { return ((h >> 40) & block_mask_) * kWordsPerBlock; }
+  const uint64_t* block_of(uint64_t h) const noexcept { return bloom_.get() + block_word(h); }
   std::unique_ptr<uint64_t[]> bloom_;
   uint64_t block_mask_ = 0;
   std::unique_ptr<Slot[]> slots_;

@@ -34,7 +34,7 @@ constexpr uint32_t kMaxIndexedPorts = 4096;
 // the residual ones (checked with their hot record, no search).
 constexpr size_t kMinIndexed = 2;
 // Filing by an exact destination port instead of an address range this wide or wider,
-// for up to this many such rules per port (see wide_exact_port in the constructor).
+// for up to this many such rules per port (see wide_exact in the constructor).
 constexpr u128 kWideSpan = 0xffff;
 constexpr uint32_t kWidePerPort = 8;
 // An address index's bucket table is as small as keeps every bucket to this many bounds.
@@ -264,31 +264,36 @@ RuleSet::RuleSet(const RuleSetSpec& spec, unsigned workers) : default_action_(sp
   std::vector<ListEntry> id_d, id_s, id_b;
   std::vector<std::pair<uint32_t, uint32_t>> pd, ps, pb;
   std::vector<ListEntry> pid_d, pid_s, pid_b;
+  auto dst_narrow = [](const CompiledRule& c) {
+    return c.ip_version == 4 && (c.need & kNeedDstIp) && c.dst_hi - c.dst_lo < kMaxIndexedSpan;
+  };
+  auto src_narrow = [](const CompiledRule& c) {
+    return c.ip_version == 4 && (c.need & kNeedSrcIp) && c.src_hi - c.src_lo < kMaxIndexedSpan;
+  };
+  auto exact_dport = [](const CompiledRule& c) { return (c.need & kNeedDport) && !c.bidir && c.dport_lo == c.dport_hi; };
   // A rule whose narrow address range is still wide (a /16 or more) but whose
   // destination port is exact sits in many address intervals and in one port list:
   // filed by port unless that port gathers too many such rules (a popular port would
   // make its list long for every packet to it).
-  auto wide_exact_port = [&](const CompiledRule& c) -> int32_t {
-    if (c.bidir || !(c.need & kNeedDport) || c.dport_lo != c.dport_hi || c.ip_version != 4) return -1;
-    const bool dst = (c.need & kNeedDstIp) && c.dst_hi - c.dst_lo < kMaxIndexedSpan;
-    const bool src = (c.need & kNeedSrcIp) && c.src_hi - c.src_lo < kMaxIndexedSpan;
-    const u128 span = dst ? c.dst_hi - c.dst_lo : src ? c.src_hi - c.src_lo : 0;
-    return (dst || src) && span >= kWideSpan ? int32_t{c.dport_lo} : -1;
-  };
+  std::vector<bool> wide_exact(wildcard_.size(), false);
   std::vector<uint32_t> wide_on_port(65536, 0);
-  for (const CompiledRule& c : wildcard_)
-    if (int32_t port = wide_exact_port(c); port >= 0) ++wide_on_port[static_cast<size_t>(port)];
+  for (uint32_t i = 0; i < wildcard_.size(); ++i) {
+    const CompiledRule& c = wildcard_[i];
+    const u128 span = dst_narrow(c) ? c.dst_hi - c.dst_lo : src_narrow(c) ? c.src_hi - c.src_lo : 0;
+    if (exact_dport(c) && span >= kWideSpan) {
+      wide_exact[i] = true;
+      ++wide_on_port[c.dport_lo];
+    }
+  }
   for (uint32_t i = 0; i < wildcard_.size(); ++i) {
     const CompiledRule& c = wildcard_[i];
     ListEntry entry{i, 0};
     if (c.need & kNeedProto) entry.sig |= kSigProto | uint32_t{c.proto} << 16;
-    if ((c.need & kNeedDport) && !c.bidir && c.dport_lo == c.dport_hi) entry.sig |= kSigPort | c.dport_lo;
-    bool v4 = c.ip_version == 4;
-    bool dst_ok = v4 && (c.need & kNeedDstIp) && c.dst_hi - c.dst_lo < kMaxIndexedSpan;
-    bool src_ok = v4 && (c.need & kNeedSrcIp) && c.src_hi - c.src_lo < kMaxIndexedSpan;
+    if (exact_dport(c)) entry.sig |= kSigPort | c.dport_lo;
+    const bool dst_ok = dst_narrow(c), src_ok = src_narrow(c);
     bool dport_ok = (c.need & kNeedDport) && uint32_t{c.dport_hi} - c.dport_lo < kMaxIndexedPorts;
     bool sport_ok = (c.need & kNeedSport) && uint32_t{c.sport_hi} - c.sport_lo < kMaxIndexedPorts;
-    if (int32_t port = wide_exact_port(c); port >= 0 && wide_on_port[static_cast<size_t>(port)] <= kWidePerPort) {
+    if (wide_exact[i] && wide_on_port[c.dport_lo] <= kWidePerPort) {
       pd.emplace_back(c.dport_lo, c.dport_hi);
       pid_d.push_back(entry);
       continue;

@@ -147,7 +147,8 @@ class RuleSet {
   RuleSet(const RuleSet&) = delete;
   RuleSet& operator=(const RuleSet&) = delete;
 
-  // Parsed packets in, a verdict each out; counts the rules they matched for `worker`.
+  // Packets in (parsed here, into Packet::parsed), a verdict each out; counts the rules
+  // they matched for `worker`.
   void classify(Packet* const* pkts, uint32_t n, unsigned worker, Verdict* out) noexcept;
 
   size_t rule_count() const noexcept { return ids_.size(); }
@@ -174,7 +175,8 @@ class RuleSet {
   std::vector<uint32_t> ids_;           // rule index -> id (wildcard, then precise)
   PreciseDict precise_;
   Ipv4Index by_dst_, by_src_, by_either_;  // unidirectional on dst, on src; bidirectional
-  Ipv4Index by_dport_, by_sport_, by_port_either_;  // same, by port, for rules without a narrow address
+  // same, by port: rules without a narrow address, and wide ones with an exact dst port
+  Ipv4Index by_dport_, by_sport_, by_port_either_;
   // The non-empty indexes and which packet field each is looked up with (a bidirectional
   // index twice): a packet pays only for the indexes this rule set uses.
   enum Key : uint8_t { kKeyDst, kKeySrc, kKeyDport, kKeySport };
