@@ -8,6 +8,7 @@
 #include <map>
 #include <random>
 
+#include "filter/ruleset.hpp"
 #include "filter_frames.hpp"
 #include "ncap/filter.hpp"
 
@@ -438,6 +439,68 @@ TEST(FilterRules, ManyIndexedRulesMatchReference) {
     frames.push_back(s);
   }
   check_against_reference(spec, frames);
+}
+
+// The interval index alone, against a scan of the ranges: sparse sets (small bucket
+// tables, the in-bucket count), many /32s in one /16 (crowded buckets, the search),
+// ranges touching 0 and the top of the key space, port keys; probed at every bound,
+// either side of it and at every bucket edge.
+TEST(FilterRules, IntervalIndexListsEveryRangeHoldingTheKey) {
+  using detail::Ipv4Index;
+  using detail::ListEntry;
+  std::mt19937 g(7);
+  for (int shape = 0; shape < 6; ++shape) {
+    SCOPED_TRACE(shape);
+    const unsigned bits = shape == 5 ? 16 : 32;
+    const uint64_t top = bits == 32 ? 0xffffffffu : 0xffffu;
+    std::vector<std::pair<uint32_t, uint32_t>> ranges;
+    const int n = shape == 0 ? 3 : shape == 1 ? 40 : shape == 2 ? 400 : 200;
+    for (int i = 0; i < n; ++i) {
+      uint32_t lo, hi;
+      if (shape == 2) {  // crowded: /32s and /28s inside 10.1.0.0/16
+        lo = 0x0a010000u | (g() & 0xffffu);
+        hi = g() % 2 ? lo : (lo | 0xf);
+      } else if (shape == 3) {  // at both ends of the key space
+        lo = g() % 2 ? uint32_t(g() % 64) : uint32_t(0xffffffffu - g() % 64);
+        hi = lo + uint32_t(std::min<uint64_t>(g() % 8, top - lo));
+      } else if (shape == 4) {  // /8../32 prefixes anywhere
+        int len = 8 + int(g() % 25);
+        lo = uint32_t(g()) & (~0u << (32 - len));
+        hi = lo | (len == 32 ? 0 : ~0u >> len);
+      } else {
+        lo = uint32_t(g() & top);
+        hi = uint32_t(std::min<uint64_t>(top, lo + g() % (shape == 5 ? 300 : 1u << 20)));
+      }
+      ranges.emplace_back(lo, hi);
+    }
+    std::vector<ListEntry> entries;
+    for (uint32_t i = 0; i < ranges.size(); ++i) entries.push_back({i, 0});
+    Ipv4Index index;
+    index.build(ranges, entries, bits);
+    std::vector<uint64_t> keys = {0, 1, top - 1, top};
+    for (auto [lo, hi] : ranges)
+      for (uint64_t k : {uint64_t(lo) - 1, uint64_t(lo), uint64_t(lo) + 1, uint64_t(hi) - 1, uint64_t(hi), uint64_t(hi) + 1})
+        if (k <= top) keys.push_back(k);
+    for (unsigned sh = 0; sh < bits; sh += 4)
+      for (int i = 0; i < 64; ++i) {
+        uint64_t edge = (uint64_t(g()) & top) >> sh << sh;
+        keys.push_back(edge);
+        if (edge) keys.push_back(edge - 1);
+      }
+    for (int i = 0; i < 2000; ++i) keys.push_back(uint64_t(g()) & top);
+    size_t listed = 0;
+    for (uint64_t key : keys) {
+      std::vector<uint32_t> want, got;
+      for (uint32_t i = 0; i < ranges.size(); ++i)
+        if (ranges[i].first <= key && key <= ranges[i].second) want.push_back(i);
+      const ListEntry *b, *e;
+      index.lookup(uint32_t(key), &b, &e);
+      for (; b != e; ++b) got.push_back(b->rule);
+      ASSERT_EQ(got, want) << "key " << key;
+      listed += got.size();
+    }
+    EXPECT_GT(listed, 0u);  // the keys do hit ranges
+  }
 }
 
 // ---------------------------------------------------------------- precise / bloom
