@@ -1,14 +1,15 @@
 // Compiling a RuleSetSpec and classifying packets with it.
 //
 // Wildcard rules are evaluated in id order, but not one by one: each rule is filed
-// under the field most likely to be narrow (IPv4 destination range, else source range
-// up to a /8 - but an exact destination port when the range is a /16 or wider; else its
-// payload pattern; else a port range of up to 4096 ports), and a packet only looks at
-// the rules filed under values it carries (its addresses, the patterns Hyperscan found
-// in its payload, its ports), plus the residual rules no index can select. Candidates
-// pass a signature in their list entry and a hot record before anything else of the
-// rule is read; the survivors are sorted into rule order and each is checked on all its
-// fields, so a stop rule ends the walk exactly as a linear scan in id order would.
+// under the field most likely to be narrow (the narrower of its IPv4 destination and
+// source ranges up to a /8 - but an exact destination port when that range is a /16
+// or wider; else its payload pattern; else a port range of up to 4096 ports), and a
+// packet only looks at the rules filed under values it carries (its addresses, the
+// patterns Hyperscan found in its payload, its ports), plus the residual rules no
+// index can select. Candidates pass a signature in their list entry and a hot record
+// before anything else of the rule is read; the survivors are sorted into rule order
+// and each is checked on all its fields, so a stop rule ends the walk exactly as a
+// linear scan in id order would.
 #include "ruleset.hpp"
 
 #include <hs.h>
@@ -270,6 +271,11 @@ RuleSet::RuleSet(const RuleSetSpec& spec, unsigned workers) : default_action_(sp
   auto src_narrow = [](const CompiledRule& c) {
     return c.ip_version == 4 && (c.need & kNeedSrcIp) && c.src_hi - c.src_lo < kMaxIndexedSpan;
   };
+  // Of two narrow addresses, the narrower one files the rule (the destination on a tie):
+  // fewer rules share its intervals.
+  auto by_dst = [&](const CompiledRule& c) {
+    return dst_narrow(c) && (!src_narrow(c) || c.dst_hi - c.dst_lo <= c.src_hi - c.src_lo);
+  };
   auto exact_dport = [](const CompiledRule& c) { return (c.need & kNeedDport) && !c.bidir && c.dport_lo == c.dport_hi; };
   // A rule whose narrow address range is still wide (a /16 or more) but whose
   // destination port is exact sits in many address intervals and in one port list:
@@ -279,7 +285,7 @@ RuleSet::RuleSet(const RuleSetSpec& spec, unsigned workers) : default_action_(sp
   std::vector<uint32_t> wide_on_port(65536, 0);
   for (uint32_t i = 0; i < wildcard_.size(); ++i) {
     const CompiledRule& c = wildcard_[i];
-    const u128 span = dst_narrow(c) ? c.dst_hi - c.dst_lo : src_narrow(c) ? c.src_hi - c.src_lo : 0;
+    const u128 span = by_dst(c) ? c.dst_hi - c.dst_lo : src_narrow(c) ? c.src_hi - c.src_lo : 0;
     if (exact_dport(c) && span >= kWideSpan) {
       wide_exact[i] = true;
       ++wide_on_port[c.dport_lo];
@@ -290,7 +296,7 @@ RuleSet::RuleSet(const RuleSetSpec& spec, unsigned workers) : default_action_(sp
     ListEntry entry{i, 0};
     if (c.need & kNeedProto) entry.sig |= kSigProto | uint32_t{c.proto} << 16;
     if (exact_dport(c)) entry.sig |= kSigPort | c.dport_lo;
-    const bool dst_ok = dst_narrow(c), src_ok = src_narrow(c);
+    const bool dst_ok = by_dst(c), src_ok = !dst_ok && src_narrow(c);
     bool dport_ok = (c.need & kNeedDport) && uint32_t{c.dport_hi} - c.dport_lo < kMaxIndexedPorts;
     bool sport_ok = (c.need & kNeedSport) && uint32_t{c.sport_hi} - c.sport_lo < kMaxIndexedPorts;
     if (wide_exact[i] && wide_on_port[c.dport_lo] <= kWidePerPort) {
