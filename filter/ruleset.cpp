@@ -38,6 +38,8 @@ constexpr size_t kMinIndexed = 2;
 // for up to this many such rules per port (see wide_exact in the constructor).
 constexpr u128 kWideSpan = 0xffff;
 constexpr uint32_t kWidePerPort = 8;
+// From this many wildcard rules on, each protocol class gets its own indexes.
+constexpr size_t kProtoSplitRules = 1024;
 // An address index's bucket table is as small as keeps every bucket to this many bounds.
 constexpr size_t kBoundsPerBucket = 4;
 
@@ -260,86 +262,6 @@ RuleSet::RuleSet(const RuleSetSpec& spec, unsigned workers) : default_action_(sp
     ids_.push_back(c.id);
   }
 
-  // Index the wildcard rules.
-  std::vector<std::pair<uint32_t, uint32_t>> rd, rs, rb;
-  std::vector<ListEntry> id_d, id_s, id_b;
-  std::vector<std::pair<uint32_t, uint32_t>> pd, ps, pb;
-  std::vector<ListEntry> pid_d, pid_s, pid_b;
-  auto dst_narrow = [](const CompiledRule& c) {
-    return c.ip_version == 4 && (c.need & kNeedDstIp) && c.dst_hi - c.dst_lo < kMaxIndexedSpan;
-  };
-  auto src_narrow = [](const CompiledRule& c) {
-    return c.ip_version == 4 && (c.need & kNeedSrcIp) && c.src_hi - c.src_lo < kMaxIndexedSpan;
-  };
-  // Of two narrow addresses, the narrower one files the rule (the destination on a tie):
-  // fewer rules share its intervals.
-  auto by_dst = [&](const CompiledRule& c) {
-    return dst_narrow(c) && (!src_narrow(c) || c.dst_hi - c.dst_lo <= c.src_hi - c.src_lo);
-  };
-  auto exact_dport = [](const CompiledRule& c) { return (c.need & kNeedDport) && !c.bidir && c.dport_lo == c.dport_hi; };
-  // A rule whose narrow address range is still wide (a /16 or more) but whose
-  // destination port is exact sits in many address intervals and in one port list:
-  // filed by port unless that port gathers too many such rules (a popular port would
-  // make its list long for every packet to it).
-  std::vector<bool> wide_exact(wildcard_.size(), false);
-  std::vector<uint32_t> wide_on_port(65536, 0);
-  for (uint32_t i = 0; i < wildcard_.size(); ++i) {
-    const CompiledRule& c = wildcard_[i];
-    const u128 span = by_dst(c) ? c.dst_hi - c.dst_lo : src_narrow(c) ? c.src_hi - c.src_lo : 0;
-    if (exact_dport(c) && span >= kWideSpan) {
-      wide_exact[i] = true;
-      ++wide_on_port[c.dport_lo];
-    }
-  }
-  for (uint32_t i = 0; i < wildcard_.size(); ++i) {
-    const CompiledRule& c = wildcard_[i];
-    ListEntry entry{i, 0};
-    if (c.need & kNeedProto) entry.sig |= kSigProto | uint32_t{c.proto} << 16;
-    if (exact_dport(c)) entry.sig |= kSigPort | c.dport_lo;
-    const bool dst_ok = by_dst(c), src_ok = !dst_ok && src_narrow(c);
-    bool dport_ok = (c.need & kNeedDport) && uint32_t{c.dport_hi} - c.dport_lo < kMaxIndexedPorts;
-    bool sport_ok = (c.need & kNeedSport) && uint32_t{c.sport_hi} - c.sport_lo < kMaxIndexedPorts;
-    if (wide_exact[i] && wide_on_port[c.dport_lo] <= kWidePerPort) {
-      pd.emplace_back(c.dport_lo, c.dport_hi);
-      pid_d.push_back(entry);
-      continue;
-    }
-    if (!dst_ok && !src_ok) {
-      if (c.content >= 0) {
-        pattern_rule_.resize(patterns_, -1);
-        pattern_rule_[static_cast<size_t>(c.content)] = static_cast<int32_t>(i);
-        content_indexed_ = true;
-      } else if (dport_ok || sport_ok) {
-        auto range = dport_ok ? std::pair<uint32_t, uint32_t>(c.dport_lo, c.dport_hi)
-                              : std::pair<uint32_t, uint32_t>(c.sport_lo, c.sport_hi);
-        if (c.bidir) {
-          pb.push_back(range);
-          pid_b.push_back(entry);
-        } else if (dport_ok) {
-          pd.push_back(range);
-          pid_d.push_back(entry);
-        } else {
-          ps.push_back(range);
-          pid_s.push_back(entry);
-        }
-      } else {
-        residual_.push_back(entry);
-      }
-      continue;
-    }
-    auto range = dst_ok ? std::pair<uint32_t, uint32_t>(static_cast<uint32_t>(c.dst_lo), static_cast<uint32_t>(c.dst_hi))
-                        : std::pair<uint32_t, uint32_t>(static_cast<uint32_t>(c.src_lo), static_cast<uint32_t>(c.src_hi));
-    if (c.bidir) {
-      rb.push_back(range);
-      id_b.push_back(entry);
-    } else if (dst_ok) {
-      rd.push_back(range);
-      id_d.push_back(entry);
-    } else {
-      rs.push_back(range);
-      id_s.push_back(entry);
-    }
-  }
   // The hot records (see HotRule).
   hot_.resize(wildcard_.size());
   constexpr uint32_t kExactNeeds = kNeedProto | kNeedIpVersion | kNeedSrcIp | kNeedDstIp | kNeedSport | kNeedDport;
@@ -360,30 +282,18 @@ RuleSet::RuleSet(const RuleSetSpec& spec, unsigned workers) : default_action_(sp
     bool v4_only = !(c.need & kNeedIpVersion) || c.ip_version == 4;
     if (v4_only && !(c.need & ~kExactNeeds)) h.flags |= kHotExact;
   }
-  // An index costs every packet a lookup; a lone rule costs less checked directly.
-  auto too_few = [&](std::vector<std::pair<uint32_t, uint32_t>>& ranges, std::vector<ListEntry>& idx) {
-    if (idx.size() >= kMinIndexed) return;
-    residual_.insert(residual_.end(), idx.begin(), idx.end());
-    ranges.clear();
-    idx.clear();
-  };
-  too_few(rd, id_d);
-  too_few(rs, id_s);
-  too_few(rb, id_b);
-  too_few(pd, pid_d);
-  too_few(ps, pid_s);
-  too_few(pb, pid_b);
-  std::sort(residual_.begin(), residual_.end(), [](ListEntry a, ListEntry b) { return a.rule < b.rule; });
-  by_dst_.build(rd, id_d, 32);
-  by_src_.build(rs, id_s, 32);
-  by_either_.build(rb, id_b, 32);
-  by_dport_.build(pd, pid_d, 16);
-  by_sport_.build(ps, pid_s, 16);
-  by_port_either_.build(pb, pid_b, 16);
-  for (Probe pr : {Probe{&by_dst_, kKeyDst}, Probe{&by_src_, kKeySrc}, Probe{&by_either_, kKeyDst},
-                   Probe{&by_either_, kKeySrc}, Probe{&by_dport_, kKeyDport}, Probe{&by_sport_, kKeySport},
-                   Probe{&by_port_either_, kKeyDport}, Probe{&by_port_either_, kKeySport}})
-    if (!pr.index->empty()) probes_[nprobes_++] = pr;
+  // File the rules of each protocol class (a rule for any protocol in all three), or,
+  // in a small set, all in one: there the lists are short and a list whose length
+  // depends on the packet's protocol costs more mispredicted loop exits than the
+  // signature spends rejecting the other protocols' rules.
+  by_proto_ = wildcard_.size() >= kProtoSplitRules;
+  for (unsigned k = 0; k < (by_proto_ ? 3u : 1u); ++k) {
+    std::vector<uint32_t> rules;
+    for (uint32_t i = 0; i < wildcard_.size(); ++i)
+      if (!by_proto_ || !(wildcard_[i].need & kNeedProto) || proto_class(wildcard_[i].proto) == k)
+        rules.push_back(i);
+    file(filing_[k], rules);
+  }
 
   // Precise rules.
   std::vector<PreciseKey> keys;
@@ -445,6 +355,114 @@ RuleSet::RuleSet(const RuleSetSpec& spec, unsigned workers) : default_action_(sp
         throw Error("allocate Hyperscan scratch for worker " + std::to_string(w), ENOMEM, "free memory");
     }
   }
+}
+
+// Files `rules` (wildcard indexes, ascending) into the indexes and residual list of `f`.
+void RuleSet::file(Filing& f, const std::vector<uint32_t>& rules) {
+  std::vector<std::pair<uint32_t, uint32_t>> rd, rs, rb;
+  std::vector<ListEntry> id_d, id_s, id_b;
+  std::vector<std::pair<uint32_t, uint32_t>> pd, ps, pb;
+  std::vector<ListEntry> pid_d, pid_s, pid_b;
+  auto dst_narrow = [](const CompiledRule& c) {
+    return c.ip_version == 4 && (c.need & kNeedDstIp) && c.dst_hi - c.dst_lo < kMaxIndexedSpan;
+  };
+  auto src_narrow = [](const CompiledRule& c) {
+    return c.ip_version == 4 && (c.need & kNeedSrcIp) && c.src_hi - c.src_lo < kMaxIndexedSpan;
+  };
+  // Of two narrow addresses, the narrower one files the rule (the destination on a tie):
+  // fewer rules share its intervals.
+  auto by_dst = [&](const CompiledRule& c) {
+    return dst_narrow(c) && (!src_narrow(c) || c.dst_hi - c.dst_lo <= c.src_hi - c.src_lo);
+  };
+  auto exact_dport = [](const CompiledRule& c) { return (c.need & kNeedDport) && !c.bidir && c.dport_lo == c.dport_hi; };
+  // A rule whose narrow address range is still wide (a /16 or more) but whose
+  // destination port is exact sits in many address intervals and in one port list:
+  // filed by port unless that port gathers too many such rules (a popular port would
+  // make its list long for every packet to it).
+  std::vector<bool> wide_exact(wildcard_.size(), false);
+  std::vector<uint32_t> wide_on_port(65536, 0);
+  for (uint32_t i : rules) {
+    const CompiledRule& c = wildcard_[i];
+    const u128 span = by_dst(c) ? c.dst_hi - c.dst_lo : src_narrow(c) ? c.src_hi - c.src_lo : 0;
+    if (exact_dport(c) && span >= kWideSpan) {
+      wide_exact[i] = true;
+      ++wide_on_port[c.dport_lo];
+    }
+  }
+  for (uint32_t i : rules) {
+    const CompiledRule& c = wildcard_[i];
+    ListEntry entry{i, 0};
+    if (c.need & kNeedProto) entry.sig |= kSigProto | uint32_t{c.proto} << 16;
+    if (exact_dport(c)) entry.sig |= kSigPort | c.dport_lo;
+    const bool dst_ok = by_dst(c), src_ok = !dst_ok && src_narrow(c);
+    bool dport_ok = (c.need & kNeedDport) && uint32_t{c.dport_hi} - c.dport_lo < kMaxIndexedPorts;
+    bool sport_ok = (c.need & kNeedSport) && uint32_t{c.sport_hi} - c.sport_lo < kMaxIndexedPorts;
+    if (wide_exact[i] && wide_on_port[c.dport_lo] <= kWidePerPort) {
+      pd.emplace_back(c.dport_lo, c.dport_hi);
+      pid_d.push_back(entry);
+      continue;
+    }
+    if (!dst_ok && !src_ok) {
+      if (c.content >= 0) {
+        pattern_rule_.resize(patterns_, -1);
+        pattern_rule_[static_cast<size_t>(c.content)] = static_cast<int32_t>(i);
+        content_indexed_ = true;
+      } else if (dport_ok || sport_ok) {
+        auto range = dport_ok ? std::pair<uint32_t, uint32_t>(c.dport_lo, c.dport_hi)
+                              : std::pair<uint32_t, uint32_t>(c.sport_lo, c.sport_hi);
+        if (c.bidir) {
+          pb.push_back(range);
+          pid_b.push_back(entry);
+        } else if (dport_ok) {
+          pd.push_back(range);
+          pid_d.push_back(entry);
+        } else {
+          ps.push_back(range);
+          pid_s.push_back(entry);
+        }
+      } else {
+        f.residual.push_back(entry);
+      }
+      continue;
+    }
+    auto range = dst_ok ? std::pair<uint32_t, uint32_t>(static_cast<uint32_t>(c.dst_lo), static_cast<uint32_t>(c.dst_hi))
+                        : std::pair<uint32_t, uint32_t>(static_cast<uint32_t>(c.src_lo), static_cast<uint32_t>(c.src_hi));
+    if (c.bidir) {
+      rb.push_back(range);
+      id_b.push_back(entry);
+    } else if (dst_ok) {
+      rd.push_back(range);
+      id_d.push_back(entry);
+    } else {
+      rs.push_back(range);
+      id_s.push_back(entry);
+    }
+  }
+  // An index costs every packet a lookup; a lone rule costs less checked directly.
+  auto too_few = [&](std::vector<std::pair<uint32_t, uint32_t>>& ranges, std::vector<ListEntry>& idx) {
+    if (idx.size() >= kMinIndexed) return;
+    f.residual.insert(f.residual.end(), idx.begin(), idx.end());
+    ranges.clear();
+    idx.clear();
+  };
+  too_few(rd, id_d);
+  too_few(rs, id_s);
+  too_few(rb, id_b);
+  too_few(pd, pid_d);
+  too_few(ps, pid_s);
+  too_few(pb, pid_b);
+  std::sort(f.residual.begin(), f.residual.end(), [](ListEntry a, ListEntry b) { return a.rule < b.rule; });
+  f.by_dst.build(rd, id_d, 32);
+  f.by_src.build(rs, id_s, 32);
+  f.by_either.build(rb, id_b, 32);
+  f.by_dport.build(pd, pid_d, 16);
+  f.by_sport.build(ps, pid_s, 16);
+  f.by_port_either.build(pb, pid_b, 16);
+  for (Probe pr : {Probe{&f.by_dst, kKeyDst}, Probe{&f.by_src, kKeySrc}, Probe{&f.by_either, kKeyDst},
+                   Probe{&f.by_either, kKeySrc}, Probe{&f.by_dport, kKeyDport}, Probe{&f.by_sport, kKeySport},
+                   Probe{&f.by_port_either, kKeyDport}, Probe{&f.by_port_either, kKeySport}})
+    if (!pr.index->empty()) f.probes[f.nprobes++] = pr;
+
 }
 
 RuleSet::~RuleSet() {
@@ -509,9 +527,16 @@ bool RuleSet::match(const CompiledRule& r, const Packet& p, unsigned worker) noe
 void RuleSet::classify(Packet* const* pkts, uint32_t n, unsigned worker, Verdict* out) noexcept {
   WorkerState& ws = workers_[worker];
   if (precise_.empty()) {
-    for (uint32_t i = 0; i < n; ++i) {
-      parse_packet(*pkts[i]);
-      out[i] = classify_one(*pkts[i], ws, worker, nullptr, 0);
+    if (by_proto_) {
+      for (uint32_t i = 0; i < n; ++i) {
+        parse_packet(*pkts[i]);
+        out[i] = classify_one<true>(*pkts[i], ws, worker, nullptr, 0);
+      }
+    } else {
+      for (uint32_t i = 0; i < n; ++i) {
+        parse_packet(*pkts[i]);
+        out[i] = classify_one<false>(*pkts[i], ws, worker, nullptr, 0);
+      }
     }
     return;
   }
@@ -531,10 +556,12 @@ void RuleSet::classify(Packet* const* pkts, uint32_t n, unsigned worker, Verdict
       if (keyed[i]) precise_.prefetch(hashes[i]);
     }
     for (uint32_t i = 0; i < m; ++i)
-      out[base + i] = classify_one(*pkts[base + i], ws, worker, keyed[i] ? &keys[i] : nullptr, hashes[i]);
+      out[base + i] = by_proto_ ? classify_one<true>(*pkts[base + i], ws, worker, keyed[i] ? &keys[i] : nullptr, hashes[i])
+                                : classify_one<false>(*pkts[base + i], ws, worker, keyed[i] ? &keys[i] : nullptr, hashes[i]);
   }
 }
 
+template <bool kByProto>
 inline Verdict RuleSet::classify_one(const Packet& p, WorkerState& ws, unsigned worker, const PreciseKey* key,
                                      uint64_t key_hash) noexcept {
   if (has_bpf_ && bpf_.run(p.data(), p.len, p.len) == 0) return {Action::drop, kBpfRuleId, Verdict::kBpf};
@@ -568,8 +595,9 @@ inline Verdict RuleSet::classify_one(const Packet& p, WorkerState& ws, unsigned 
   // with -fno-strict-aliasing), which would reload them after every store.
   uint32_t* const cand = ws.cand.get();
   const HotRule* const hot = hot_.data();
-  const Probe* const probes = probes_;
-  const unsigned nprobes = nprobes_;
+  const Filing& f = filing_[kByProto ? proto_class(h.l4_proto) : 0];
+  const Probe* const probes = f.probes;
+  const unsigned nprobes = f.nprobes;
   uint32_t m = 0;
   const uint32_t sig_key = uint32_t{h.l4_proto} << 16 | dp;
   auto keep = [&](const ListEntry* b, const ListEntry* e) {
@@ -589,7 +617,7 @@ inline Verdict RuleSet::classify_one(const Packet& p, WorkerState& ws, unsigned 
     scan(p, ws);
     keep(ws.hits.get(), ws.hits.get() + ws.nhits);
   }
-  keep(residual_.data(), residual_.data() + residual_.size());
+  keep(f.residual.data(), f.residual.data() + f.residual.size());
   if (v4) {  // the hot records; any other packet keeps every candidate for match()
     uint32_t k = 0;
     for (uint32_t i = 0; i < m; ++i) {

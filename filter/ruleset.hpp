@@ -159,7 +159,9 @@ class RuleSet {
 
  private:
   // key: the packet's precise key (hash key_hash), null when it has none or there are
-  // no precise rules.
+  // no precise rules. kByProto: by_proto_ (a constant, so that a set filed once reads
+  // its indexes at fixed offsets).
+  template <bool kByProto>
   [[gnu::always_inline]] Verdict classify_one(const Packet& p, WorkerState& ws, unsigned worker,
                                               const PreciseKey* key, uint64_t key_hash) noexcept;
   bool match(const CompiledRule& r, const Packet& p, unsigned worker) noexcept;
@@ -174,19 +176,29 @@ class RuleSet {
   std::vector<Action> precise_action_;  // by precise index
   std::vector<uint32_t> ids_;           // rule index -> id (wildcard, then precise)
   PreciseDict precise_;
-  Ipv4Index by_dst_, by_src_, by_either_;  // unidirectional on dst, on src; bidirectional
-  // same, by port: rules without a narrow address, and wide ones with an exact dst port
-  Ipv4Index by_dport_, by_sport_, by_port_either_;
-  // The non-empty indexes and which packet field each is looked up with (a bidirectional
-  // index twice): a packet pays only for the indexes this rule set uses.
+  // The indexes and which packet field each is looked up with (a bidirectional index
+  // twice).
   enum Key : uint8_t { kKeyDst, kKeySrc, kKeyDport, kKeySport };
   struct Probe {
     const Ipv4Index* index;
     Key key;
   };
-  Probe probes_[8];
-  unsigned nprobes_ = 0;
-  std::vector<ListEntry> residual_;        // rules no index selects
+  // The rules of one protocol class (TCP, UDP, any other; a rule for any protocol is in
+  // all three): a packet sees only its class's lists, and probes only the non-empty
+  // indexes, so it pays only for the indexes its class uses.
+  struct Filing {
+    // what every packet reads first, together
+    unsigned nprobes = 0;
+    Probe probes[8];
+    std::vector<ListEntry> residual;  // rules no index selects
+    Ipv4Index by_dst, by_src, by_either;  // unidirectional on dst, on src; bidirectional
+    // same, by port: rules without a narrow address, and wide ones with an exact dst port
+    Ipv4Index by_dport, by_sport, by_port_either;
+  };
+  static unsigned proto_class(uint8_t proto) noexcept { return proto == 6 ? 0 : proto == 17 ? 1 : 2; }
+  void file(Filing& f, const std::vector<uint32_t>& rules);
+  Filing filing_[3];
+  bool by_proto_ = false;  // a packet uses filing_[proto_class]; else filing_[0] holds all
   // Residual rules with a content pattern are found through the scan instead: pattern
   // id -> rule index (-1 for patterns of rules reached through an address index).
   std::vector<int32_t> pattern_rule_;

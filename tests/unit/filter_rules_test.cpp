@@ -510,9 +510,10 @@ TEST(FilterRules, IntervalIndexListsEveryRangeHoldingTheKey) {
 // the bounds, wide prefixes with an exact port filed by port unless the port is
 // crowded): ClassBench-like prefixes and ports, exact port 0, a popular port 80,
 // bidirectional rules with exact ports, IPv6 rules with ports, and traffic with and
-// without ports.
+// without ports; sets small and large enough to be filed per protocol class, the large
+// ones beside precise rules.
 TEST(FilterRules, ClassBenchLikeRulesMatchReference) {
-  for (uint32_t n : {1u, 3u, 40u, 600u}) {
+  for (uint32_t n : {1u, 3u, 40u, 600u, 1500u}) {  // 1500: indexes per protocol class
     std::mt19937 g(n);
     auto prefix = [&](uint32_t base, int len) {
       AddrRange a;
@@ -574,6 +575,14 @@ TEST(FilterRules, ClassBenchLikeRulesMatchReference) {
         }
       }
       frames.push_back(s);
+    }
+    // precise rules beside the large sets (their packets take the precise path)
+    for (int i = 0; n >= 600 && i < 30; ++i) {
+      const FrameSpec& s = frames[g() % frames.size()];
+      if (s.ip_version == 0 || s.frag_offset) continue;
+      bool dup = false;
+      for (const auto& q : spec.precise) dup |= ref_precise(q, s, false) || ref_precise(q, s, true);
+      if (!dup) spec.precise.push_back(precise_of(s, 900000 + i, g() % 2 ? Action::pass : Action::drop, g() % 2 == 0));
     }
     SCOPED_TRACE("rules " + std::to_string(n));
     check_against_reference(spec, frames);
