@@ -1,7 +1,9 @@
 // Classic BPF -> x86-64. Register use (System V: pkt in rdi, wirelen in esi, buflen in
-// edx): A = eax, X = ecx, buflen moved to r9d (div clobbers edx), r8/r11/edx scratch,
-// scratch memory M[0..15] at [rsp .. rsp+63] (a frame only for programs that use it).
-// Generated code calls nothing.
+// edx): A = eax, X = ecx, buflen in edx (moved to r9d in programs that divide: div
+// clobbers edx), r8/r11 scratch (and edx in a final cmov), scratch memory M[0..15] at
+// [rsp .. rsp+63] (a frame only for programs that use it). The prologue is only what the
+// program needs: A and X are zeroed only if they can be read before written. Generated
+// code calls nothing.
 //
 // Semantics are bpf_filter's: a load past buflen returns 0, division by X = 0 returns 0,
 // shifts by X >= 32 give 0. Jumps only go forward (validated), so one pass emits the
@@ -53,13 +55,15 @@ class Emitter {
   // add rsp, 64 (when the program has scratch memory); ret
   void epilogue() { frame ? b({0x48, 0x83, 0xc4, 0x40, 0xc3}) : b({0xc3}); }
   bool frame = false;
+  bool buflen_r9 = false;  // buflen in r9d (else edx)
   // Fails (jump to "return 0") unless buflen >= need.
   void need_bytes(uint64_t need) {
     if (need > 0xffffffffull) {
       jmp_ret0();
       return;
     }
-    b({0x41, 0x81, 0xf9});  // cmp r9d, imm32
+    if (buflen_r9) b({0x41, 0x81, 0xf9});  // cmp r9d, imm32
+    else b({0x81, 0xfa});                  // cmp edx, imm32
     u32(static_cast<uint32_t>(need));
     jcc_ret0(kB);            // buflen < need
   }
@@ -122,11 +126,24 @@ std::unique_ptr<BpfJit> BpfJit::compile(std::span<const BpfInsn> f) {
   bool uses_mem = false;
   for (const auto& in : f)
     uses_mem |= in.code == (BPF_LD | BPF_MEM) || in.code == (BPF_LDX | BPF_MEM) || in.code == BPF_ST || in.code == BPF_STX;
+  bool divides = false, indexed = false, reads_x = false;
+  for (const auto& in : f) {
+    const uint16_t cls = BPF_CLASS(in.code);
+    divides |= cls == BPF_ALU && (BPF_OP(in.code) == BPF_DIV || BPF_OP(in.code) == BPF_MOD);
+    indexed |= cls == BPF_LD && BPF_MODE(in.code) == BPF_IND;
+    reads_x |= ((cls == BPF_ALU || cls == BPF_JMP) && BPF_SRC(in.code) == BPF_X) || in.code == (BPF_MISC | BPF_TXA) ||
+               (cls == BPF_LD && BPF_MODE(in.code) == BPF_IND) || in.code == BPF_STX || cls == BPF_RET;
+  }
+  // A is written before any read when the first instruction loads it (or returns k).
+  const bool a_first = len && (BPF_CLASS(f[0].code) == BPF_LD || f[0].code == (BPF_RET | BPF_K));
   Emitter e;
   e.frame = uses_mem;
+  e.buflen_r9 = divides;
   if (uses_mem) e.b({0x48, 0x83, 0xec, 0x40});  // sub rsp, 64 (scratch memory)
-  e.b({0x41, 0x89, 0xd1});        // mov r9d, edx (buflen)
-  e.b({0x31, 0xc0, 0x31, 0xc9});  // A = 0, X = 0
+  if (divides) e.b({0x41, 0x89, 0xd1});        // mov r9d, edx (buflen)
+  else if (indexed) e.b({0x89, 0xd2});         // mov edx, edx (zero the upper half: compared as 64 bits)
+  if (!a_first) e.b({0x31, 0xc0});             // A = 0
+  if (reads_x) e.b({0x31, 0xc9});              // X = 0
   if (uses_mem)
     for (uint8_t off = 0; off < 64; off += 8) {
       e.b({0x48, 0xc7, 0x44, 0x24, off});  // mov qword [rsp+off], 0
@@ -153,7 +170,8 @@ std::unique_ptr<BpfJit> BpfJit::compile(std::span<const BpfInsn> f) {
         e.u32(k);
         e.b({0x49, 0x01, 0xc8});      // add r8, rcx       (X + k, 64-bit: no wrap)
         e.b({0x4d, 0x8d, 0x58, size});// lea r11, [r8+size]
-        e.b({0x4d, 0x39, 0xcb});      // cmp r11, r9
+        if (e.buflen_r9) e.b({0x4d, 0x39, 0xcb});  // cmp r11, r9
+        else e.b({0x49, 0x39, 0xd3});              // cmp r11, rdx
         e.jcc_ret0(kA);               // past buflen
         if (size == 4) e.b({0x42, 0x8b, 0x04, 0x07, 0x0f, 0xc8});              // mov eax,[rdi+r8]; bswap
         else if (size == 2) e.b({0x42, 0x0f, 0xb7, 0x04, 0x07, 0x66, 0xc1, 0xc0, 0x08});

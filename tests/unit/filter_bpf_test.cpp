@@ -6,6 +6,7 @@
 
 #include <random>
 
+#include "filter/bpf_jit.hpp"
 #include "filter_frames.hpp"
 #include "ncap/filter.hpp"
 
@@ -144,6 +145,19 @@ TEST(FilterBpf, RawProgramsWithMemoryDivisionAndShifts) {
        {BPF_RET | BPF_K, 0, 0, 1}},                                                               // k + X wraps
       {{BPF_LD | BPF_IMM, 0, 0, 5}, {BPF_ALU | BPF_NEG, 0, 0, 0}, {BPF_ALU | BPF_MOD | BPF_K, 0, 0, 7},
        {BPF_JMP | BPF_JGE | BPF_K, 0, 1, 3}, {BPF_RET | BPF_A, 0, 0, 0}, {BPF_RET | BPF_K, 0, 0, 2}},
+      // A and X read before anything writes them: both start at 0 (the prologue zeroes
+      // only what can be read first)
+      {{BPF_RET | BPF_A, 0, 0, 0}},
+      {{BPF_ALU | BPF_ADD | BPF_K, 0, 0, 3}, {BPF_RET | BPF_A, 0, 0, 0}},                      // 3
+      {{BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 0}, {BPF_RET | BPF_K, 0, 0, 1}, {BPF_RET | BPF_K, 0, 0, 2}},  // 1
+      {{BPF_MISC | BPF_TXA, 0, 0, 0}, {BPF_ALU | BPF_ADD | BPF_K, 0, 0, 4}, {BPF_RET | BPF_A, 0, 0, 0}},  // 4
+      {{BPF_LD | BPF_IMM, 0, 0, 5}, {BPF_ALU | BPF_ADD | BPF_X, 0, 0, 0}, {BPF_RET | BPF_A, 0, 0, 0}},     // 5
+      {{BPF_LD | BPF_B | BPF_IND, 0, 0, 14}, {BPF_RET | BPF_A, 0, 0, 0}},                      // [14]
+      {{BPF_LD | BPF_IMM, 0, 0, 3}, {BPF_JMP | BPF_JGT | BPF_X, 0, 1, 0}, {BPF_RET | BPF_K, 0, 0, 1},
+       {BPF_RET | BPF_K, 0, 0, 2}},                                                              // 3 > X = 0
+      // division (buflen kept in another register) together with indexed loads
+      {{BPF_LDX | BPF_IMM, 0, 0, 2}, {BPF_LD | BPF_IMM, 0, 0, 9}, {BPF_ALU | BPF_DIV | BPF_X, 0, 0, 0},
+       {BPF_MISC | BPF_TAX, 0, 0, 0}, {BPF_LD | BPF_H | BPF_IND, 0, 0, 8}, {BPF_RET | BPF_A, 0, 0, 0}},  // [12..13]
   };
   std::vector<uint8_t> frame = make_frame(FrameSpec{});
   for (size_t i = 0; i < progs.size(); ++i) {
@@ -156,6 +170,9 @@ TEST(FilterBpf, RawProgramsWithMemoryDivisionAndShifts) {
     }
   }
   EXPECT_EQ(BpfProgram::load(progs[0]).run(frame.data(), 60, 60), 49u);
+  EXPECT_EQ(BpfProgram::load(progs[8]).run(frame.data(), 60, 60), 3u);
+  EXPECT_EQ(BpfProgram::load(progs[11]).run(frame.data(), 60, 60), 5u);
+  EXPECT_EQ(BpfProgram::load(progs[14]).run(frame.data(), 60, 60), 0x0800u);  // the ethertype
 }
 
 TEST(FilterBpf, LoaderRejectsUnsafePrograms) {
@@ -201,6 +218,28 @@ TEST(FilterBpf, MalformedExpressionsGetLibpcapsMessageAndAFix) {
       EXPECT_NE(w.find("fix:"), std::string::npos) << w;
       EXPECT_EQ(err.errnum(), EINVAL);
     }
+  }
+}
+
+// The System V ABI leaves the upper halves of 32-bit arguments undefined; the machine
+// code compares buflen as 64 bits for indexed loads, so it must zero-extend it first
+// (the callers here happen to pass clean registers, so this calls it with dirty ones).
+TEST(FilterBpf, MachineCodeIgnoresTheUpperHalvesOfItsLengths) {
+  const std::vector<std::vector<BpfInsn>> progs = {
+      {{BPF_LDX | BPF_IMM, 0, 0, 2}, {BPF_LD | BPF_B | BPF_IND, 0, 0, 12}, {BPF_RET | BPF_A, 0, 0, 0}},  // [14]
+      {{BPF_LDX | BPF_IMM, 0, 0, 2}, {BPF_LD | BPF_IMM, 0, 0, 9}, {BPF_ALU | BPF_DIV | BPF_X, 0, 0, 0},
+       {BPF_MISC | BPF_TAX, 0, 0, 0}, {BPF_LD | BPF_B | BPF_IND, 0, 0, 10}, {BPF_RET | BPF_A, 0, 0, 0}},  // [14]
+  };
+  std::vector<uint8_t> frame = make_frame(FrameSpec{});
+  for (size_t i = 0; i < progs.size(); ++i) {
+    SCOPED_TRACE(i);
+    auto jit = detail::BpfJit::compile(progs[i]);
+    if (!jit) GTEST_SKIP() << "this machine cannot run generated code";
+    using Dirty = uint32_t (*)(const uint8_t*, uint64_t, uint64_t);
+    Dirty fn = reinterpret_cast<Dirty>(reinterpret_cast<void (*)()>(jit->fn()));  // (via void(*)(): no -Wcast-function-type)
+    const uint64_t dirt = 0xdead000000000000ull;
+    EXPECT_EQ(fn(frame.data(), dirt | 15, dirt | 15), 0x45u);  // the byte at 14: in
+    EXPECT_EQ(fn(frame.data(), dirt | 14, dirt | 14), 0u);     // past buflen: 0
   }
 }
 
