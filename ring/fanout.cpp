@@ -13,6 +13,7 @@
 #include <ctime>
 #include <thread>
 
+#include "counter.hpp"
 #include "log.hpp"
 #include "ncap/error.hpp"
 #include "ncap/filter.hpp"
@@ -180,15 +181,15 @@ void take_returns(Mempool& pool, FanOut::Impl& im, uint32_t i) noexcept {
     uint32_t good = 0;
     for (uint32_t k = 0; k < n; ++k) {
       if (h[k] >= im.pool_slots || !(im.owners[h[k]] & (uint64_t(1) << i))) {
-        c->bad_returns.fetch_add(1, std::memory_order_relaxed);
-        im.hdr->bad_returns.fetch_add(1, std::memory_order_relaxed);
+        detail::bump(c->bad_returns, 1);
+        detail::bump(im.hdr->bad_returns, 1);
         continue;
       }
       drop_ref(pool, im, h[k], i);
       ++good;
     }
-    c->returned.fetch_add(good, std::memory_order_relaxed);
-    c->held.fetch_sub(good, std::memory_order_relaxed);
+    detail::bump(c->returned, good);
+    detail::lower(c->held, good);
   }
 }
 
@@ -207,12 +208,12 @@ void reclaim(Mempool& pool, FanOut::Impl& im, uint32_t i, bool died) noexcept {
         drop_ref(pool, im, h, i);
         ++n;
       }
-    c->reclaimed.fetch_add(n, std::memory_order_relaxed);
+    detail::bump(c->reclaimed, n);
     c->held.store(0, std::memory_order_relaxed);
-    im.hdr->reclaimed.fetch_add(n, std::memory_order_relaxed);
+    detail::bump(im.hdr->reclaimed, n);
     s.active = false;
   }
-  if (died) im.hdr->consumers_reaped.fetch_add(1, std::memory_order_relaxed);
+  if (died) detail::bump(im.hdr->consumers_reaped, 1);
   c->state.store(state_word(kSlotFree, 0), std::memory_order_release);
 }
 
@@ -252,7 +253,7 @@ void activate(FanOut::Impl& im, uint32_t i, uint64_t w) noexcept {
 
 void FanOut::housekeeping() noexcept {
   Impl& im = *impl_;
-  im.hdr->heartbeat.fetch_add(1, std::memory_order_relaxed);
+  detail::bump(im.hdr->heartbeat, 1);
   for (uint32_t i = 0; i < im.slots.size(); ++i) {
     SlotCtl* c = im.sctl(i);
     uint64_t w = c->state.load(std::memory_order_acquire);
@@ -300,13 +301,13 @@ void FanOut::idle(unsigned) noexcept {
 
 void FanOut::dispatch(Packet** pkts, uint32_t n, unsigned worker) noexcept {
   Impl& im = *impl_;
-  im.hdr->offered.fetch_add(n, std::memory_order_relaxed);
+  detail::bump(im.hdr->offered, n);
   for (uint32_t base = 0; base < n; base += kStage) {
     uint32_t m = std::min(kStage, n - base);
     for (uint32_t k = 0; k < m; ++k) {
       Packet* p = pkts[base + k];
       if (p->pool_id != pool_.id() || p->handle >= im.pool_slots) {
-        im.hdr->foreign_pool.fetch_add(1, std::memory_order_relaxed);
+        detail::bump(im.hdr->foreign_pool, 1);
         if (Mempool* other = Mempool::by_id(p->pool_id)) other->free_bulk(&p, 1);
         continue;
       }
@@ -315,7 +316,7 @@ void FanOut::dispatch(Packet** pkts, uint32_t n, unsigned worker) noexcept {
       for (uint32_t gi = 0; gi < im.groups.size(); ++gi) {
         auto& g = im.groups[gi];
         if (g.count == 0) {
-          im.hdr->groups[gi].no_consumer.fetch_add(1, std::memory_order_relaxed);
+          detail::bump(im.hdr->groups[gi].no_consumer, 1);
           continue;
         }
         uint32_t pick = g.policy == FanOutPolicy::flow_hash ? symmetric_flow_hash(*p) % g.count : g.rr++ % g.count;
@@ -335,12 +336,12 @@ void FanOut::dispatch(Packet** pkts, uint32_t n, unsigned worker) noexcept {
       uint32_t put = s.rx.enqueue_burst(s.stage, s.staged);
       SlotCtl* c = im.sctl(i);
       auto& gc = im.hdr->groups[s.group];
-      c->delivered.fetch_add(put, std::memory_order_relaxed);
-      c->held.fetch_add(put, std::memory_order_relaxed);
-      gc.delivered.fetch_add(put, std::memory_order_relaxed);
+      detail::bump(c->delivered, put);
+      detail::bump(c->held, put);
+      detail::bump(gc.delivered, put);
       if (put < s.staged) {
-        c->ring_full.fetch_add(s.staged - put, std::memory_order_relaxed);
-        gc.ring_full.fetch_add(s.staged - put, std::memory_order_relaxed);
+        detail::bump(c->ring_full, s.staged - put);
+        detail::bump(gc.ring_full, s.staged - put);
         for (uint32_t k = put; k < s.staged; ++k) drop_ref(pool_, im, s.stage[k], i);
       }
       s.staged = 0;
