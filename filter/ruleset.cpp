@@ -137,6 +137,12 @@ void Ipv4Index::build(const std::vector<std::pair<uint32_t, uint32_t>>& ranges, 
     top_[b] = static_cast<uint32_t>(std::upper_bound(bounds_.begin(), bounds_.end(), static_cast<uint32_t>(b << shift_)) -
                                     bounds_.begin() - 1);
   top_[buckets] = static_cast<uint32_t>(nint - 1);
+  for (uint64_t b = 0; b < buckets; ++b) {
+    // the intervals overlapping bucket b: top_[b] up to the one holding its last key
+    const size_t last = std::upper_bound(bounds_.begin(), bounds_.end(), static_cast<uint32_t>(((b + 1) << shift_) - 1)) -
+                        bounds_.begin() - 1;
+    if (offs_[top_[b]] == offs_[last + 1]) top_[b] |= kEmptyBucket;
+  }
   std::vector<uint32_t> fill(offs_.begin(), offs_.end() - 1);
   // Ranges arrive in rule order, so every interval's list comes out sorted.
   for (size_t r = 0; r < ranges.size(); ++r) {

@@ -78,8 +78,12 @@ class Ipv4Index {
     // (A 16-bit key is its own bucket: no search.)
     uint32_t bucket = key >> shift_;
     size_t lo = top_[bucket];
+    if (lo & kEmptyBucket) {  // no rule anywhere in the bucket (most, in a sparse index)
+      *b = *e = ids_.data();
+      return;
+    }
     if (shift_) {
-      size_t n = top_[bucket + 1] - lo + 1;
+      size_t n = (top_[bucket + 1] & ~kEmptyBucket) - lo + 1;
       while (n > 1) {
         size_t half = n / 2;
         lo = bounds_[lo + half] <= key ? lo + half : lo;
@@ -95,7 +99,10 @@ class Ipv4Index {
   std::vector<uint32_t> bounds_;  // interval i = [bounds_[i], bounds_[i+1])
   std::vector<uint32_t> offs_;    // rules of interval i: ids_[offs_[i] .. offs_[i+1])
   std::vector<ListEntry> ids_;
-  std::vector<uint32_t> top_;     // top_[b] = interval holding key b << shift_
+  // top_[b] = interval holding key b << shift_, | kEmptyBucket when no interval that
+  // overlaps the bucket has a rule
+  static constexpr uint32_t kEmptyBucket = 1u << 31;
+  std::vector<uint32_t> top_;
   unsigned shift_ = 16;
 };
 
