@@ -33,9 +33,12 @@ class RegisterIo {
   // Posted writes reach the device before this returns (a read of `flush_reg`).
   void flush(uint32_t flush_reg) { (void)read32(flush_reg); }
 
-  // Polls until (reg & mask) == value, sleeping `poll` between reads. Throws ncap::Error
-  // "timeout waiting for <what> (reg 0x.. = 0x.., mask 0x.., want 0x..) after N ms"
-  // with `fix` as the hint.
+  // Polls until (reg & mask) == value, sleeping `poll` between reads; false when
+  // `timeout` passed first (for conditions a driver can live without, like link up).
+  bool poll_until(uint32_t off, uint32_t mask, uint32_t value, std::chrono::milliseconds timeout,
+                  std::chrono::microseconds poll = std::chrono::microseconds(100));
+  // The same for conditions it cannot: throws ncap::Error "timeout waiting for <what>
+  // (reg 0x.. = 0x.., mask 0x.., want 0x..) after N ms" with `fix` as the hint.
   void wait(uint32_t off, uint32_t mask, uint32_t value, std::chrono::milliseconds timeout,
             const std::string& what, const std::string& fix = {},
             std::chrono::microseconds poll = std::chrono::microseconds(100));

@@ -7,6 +7,14 @@
 
 namespace ncap::intel {
 
+bool answers(RegisterIo& io) { return io.read32(kStatusReg) != 0xffffffffu; }
+
+void check_answers(RegisterIo& io, const std::string& address) {
+  if (!answers(io))
+    throw Error(address + ": the device does not answer (BAR0 reads 0xffffffff)", EIO,
+                "the NIC fell off the bus or is in a low-power state: rebind it (ncap-bind) or reset the machine");
+}
+
 void check_config(const DeviceConfig& cfg, const std::string& address, const QueueLimits& lim) {
   auto check_ring = [&](uint32_t n, const char* what) {
     if (n < lim.min_ring || n > lim.max_ring || (n & (n - 1)))

@@ -1,6 +1,6 @@
 // Setup pieces both Intel families share: checking a DeviceConfig against a chip's
-// limits, the RSS key and redirection table words, and the queue set that owns every
-// ring and pool of a device (DMA-mapped through the backend, unmapped when it goes).
+// limits, whether the device answers at all, the RSS key and redirection table words, and the queue set that owns every ring and pool of
+// a device (DMA-mapped through the backend, unmapped when it goes).
 #pragma once
 
 #include <cstdint>
@@ -23,6 +23,16 @@ struct QueueLimits {
 
 // Throws ncap::Error naming the bad value and the allowed range.
 void check_config(const DeviceConfig& cfg, const std::string& address, const QueueLimits& lim);
+
+inline uint32_t lo32(uint64_t v) { return static_cast<uint32_t>(v); }
+inline uint32_t hi32(uint64_t v) { return static_cast<uint32_t>(v >> 32); }
+
+// STATUS (0x00008 in both families) reads all ones when the device is gone: it fell
+// off the bus, or sits in D3 (PCIe returns all ones for a read nobody completes).
+inline constexpr uint32_t kStatusReg = 0x00008;
+bool answers(RegisterIo& io);
+// Throws ncap::Error (EIO, naming the device and the fix) unless answers(io).
+void check_answers(RegisterIo& io, const std::string& address);
 
 // DeviceConfig::rss_key, or the default key (ncap::kDefaultRssKey) when it is all zero.
 RssKey rss_key(const DeviceConfig& cfg);

@@ -34,7 +34,6 @@ constexpr uint32_t kRxdctl = (8u << RXDCTL_PTHRESH_SHIFT) | (8u << RXDCTL_HTHRES
                              (1u << RXDCTL_WTHRESH_SHIFT);
 constexpr uint32_t kTxdctl = (8u << TXDCTL_PTHRESH_SHIFT) | (1u << TXDCTL_HTHRESH_SHIFT) |
                              (1u << TXDCTL_WTHRESH_SHIFT);
-constexpr uint32_t kDeadRead = 0xffffffffu;
 
 const ChipTraits& traits_or_throw(const Backend& b) {
   const ChipTraits* t = traits_for(b.device_id());
@@ -43,9 +42,6 @@ const ChipTraits& traits_or_throw(const Backend& b) {
                 ENODEV, "use a device listed by ncap-bind --list");
   return *t;
 }
-
-uint32_t lo32(uint64_t v) { return uint32_t(v); }
-uint32_t hi32(uint64_t v) { return uint32_t(v >> 32); }
 
 }  // namespace
 
@@ -61,9 +57,7 @@ IgbDevice::IgbDevice(std::unique_ptr<Backend> backend, const DeviceConfig& cfg)
   info_.max_rx_queues = chip_.max_queues;
   info_.max_tx_queues = chip_.max_queues;
   intel::check_config(cfg, info_.address, {chip_.chip, chip_.max_queues, chip_.max_queues, kMinRing, kMaxRing});
-  if (io_.read32(STATUS) == kDeadRead)
-    throw Error(info_.address + ": the device does not answer (BAR0 reads 0xffffffff)", EIO,
-                "the NIC fell off the bus or is in a low-power state: rebind it (ncap-bind) or reset the machine");
+  intel::check_answers(io_, info_.address);
 
   reset();
   read_mac();
@@ -103,9 +97,7 @@ void IgbDevice::reset() {
   io_.write32(EIMC, IMC_ALL);
   // 8.4.1: EECD.AUTO_RD says the EEPROM was loaded. QEMU's 82576 never sets it while
   // its EERD answers at once, so a missing AUTO_RD is not fatal: EERD is what we use.
-  auto deadline = std::chrono::steady_clock::now() + kEepromTimeout;
-  while (!(io_.read32(EECD) & EECD_AUTO_RD) && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  (void)io_.poll_until(EECD, EECD_AUTO_RD, EECD_AUTO_RD, kEepromTimeout);
 }
 
 // 8.4.2: one EEPROM word through EERD.
@@ -150,17 +142,11 @@ void IgbDevice::start_autonegotiation() {
 }
 
 void IgbDevice::wait_for_link() {
-  auto deadline = std::chrono::steady_clock::now() + cfg_.link_timeout;
-  while (!(io_.read32(STATUS) & STATUS_LU)) {
-    if (std::chrono::steady_clock::now() >= deadline) {
-      NCAP_LOG(kLog, warn,
-               "{}: link still down {} ms after autonegotiation restart; continuing (check the cable and the "
-               "link partner; frames are received once it comes up)",
-               info_.address, cfg_.link_timeout.count());
-      return;
-    }
-    std::this_thread::sleep_for(milliseconds(1));
-  }
+  if (!io_.poll_until(STATUS, STATUS_LU, STATUS_LU, cfg_.link_timeout, milliseconds(1)))
+    NCAP_LOG(kLog, warn,
+             "{}: link still down {} ms after autonegotiation restart; continuing (check the cable and the "
+             "link partner; frames are received once it comes up)",
+             info_.address, cfg_.link_timeout.count());
 }
 
 // 4.5.9.1: ring registers change only while the queue is disabled, and the enable bit
@@ -182,8 +168,8 @@ void IgbDevice::init_rx() {
     DmaRegion ring = queues_.map_ring(cfg_.rx_ring_size);
     auto pool = queues_.make_pool(pool_size, intel::rx_pool_options(cfg_, q));
     uint64_t base = ring.iova();
-    io_.write32(chip_.rx(q, RDBAL), lo32(base));
-    io_.write32(chip_.rx(q, RDBAH), hi32(base));
+    io_.write32(chip_.rx(q, RDBAL), intel::lo32(base));
+    io_.write32(chip_.rx(q, RDBAH), intel::hi32(base));
     io_.write32(chip_.rx(q, RDLEN), cfg_.rx_ring_size * uint32_t(sizeof(RxDesc)));
     // 8.10.4: advanced one-buffer descriptors (QEMU supports no other), buffer size in
     // KiB; with several queues a full ring drops (counted in RQDPC) instead of stalling
@@ -236,8 +222,8 @@ void IgbDevice::init_tx() {
     DmaRegion ring = queues_.map_ring(cfg_.tx_ring_size);
     auto pool = queues_.make_pool(pool_size);
     uint64_t base = ring.iova();
-    io_.write32(chip_.tx(q, TDBAL), lo32(base));
-    io_.write32(chip_.tx(q, TDBAH), hi32(base));
+    io_.write32(chip_.tx(q, TDBAL), intel::lo32(base));
+    io_.write32(chip_.tx(q, TDBAH), intel::hi32(base));
     io_.write32(chip_.tx(q, TDLEN), cfg_.tx_ring_size * uint32_t(sizeof(TxDesc)));
     io_.write32(chip_.tx(q, TDH), 0);
     io_.write32(chip_.tx(q, TDT), 0);
@@ -309,7 +295,7 @@ void IgbDevice::stop() {
   if (stopped_) return;
   accumulate_stats();
   stopped_ = true;
-  if (io_.read32(STATUS) == kDeadRead) {
+  if (!intel::answers(io_)) {
     backend_->disable_dma();
     return;  // gone: nothing to quiesce
   }

@@ -34,9 +34,6 @@ const ChipTraits& traits_or_throw(const Backend& b) {
   return *t;
 }
 
-uint32_t lo32(uint64_t v) { return uint32_t(v); }
-uint32_t hi32(uint64_t v) { return uint32_t(v >> 32); }
-
 }  // namespace
 
 IxgbeDevice::IxgbeDevice(std::unique_ptr<Backend> backend, const DeviceConfig& cfg)
@@ -52,9 +49,7 @@ IxgbeDevice::IxgbeDevice(std::unique_ptr<Backend> backend, const DeviceConfig& c
   info_.max_tx_queues = chip_.max_tx_queues;
   intel::check_config(cfg, info_.address,
                       {chip_.chip, chip_.max_rss_queues, chip_.max_tx_queues, kMinRing, kMaxRing});
-  if (io_.read32(STATUS) == 0xffffffffu)
-    throw Error(info_.address + ": the device does not answer (BAR0 reads 0xffffffff)", EIO,
-                "the NIC fell off the bus or is in a low-power state: rebind it (ncap-bind) or reset the machine");
+  intel::check_answers(io_, info_.address);
 
   reset();
   setup_link();
@@ -107,15 +102,9 @@ void IxgbeDevice::setup_link() {
 }
 
 void IxgbeDevice::wait_for_link() {
-  auto deadline = std::chrono::steady_clock::now() + cfg_.link_timeout;
-  while (!(io_.read32(LINKS) & LINKS_UP)) {
-    if (std::chrono::steady_clock::now() >= deadline) {
-      NCAP_LOG(kLog, warn, "{}: link still down after {} ms; continuing (check the cable/SFP)", info_.address,
-               cfg_.link_timeout.count());
-      return;
-    }
-    std::this_thread::sleep_for(milliseconds(1));
-  }
+  if (!io_.poll_until(LINKS, LINKS_UP, LINKS_UP, cfg_.link_timeout, milliseconds(1)))
+    NCAP_LOG(kLog, warn, "{}: link still down after {} ms; continuing (check the cable/SFP)", info_.address,
+             cfg_.link_timeout.count());
 }
 
 // 4.6.7: receive initialization. Queues are started later (start_rx_queue) and RX is
@@ -135,8 +124,8 @@ void IxgbeDevice::init_rx() {
     DmaRegion ring = queues_.map_ring(cfg_.rx_ring_size);
     auto pool = queues_.make_pool(pool_size, intel::rx_pool_options(cfg_, q));
     uint64_t base = ring.iova();
-    io_.write32(RDBAL(q), lo32(base));
-    io_.write32(RDBAH(q), hi32(base));
+    io_.write32(RDBAL(q), intel::lo32(base));
+    io_.write32(RDBAH(q), intel::hi32(base));
     io_.write32(RDLEN(q), cfg_.rx_ring_size * uint32_t(sizeof(RxDesc)));
     // One buffer per frame, advanced descriptors; with several queues a full ring drops
     // (counted per queue in QPRDC) instead of blocking the shared packet buffer.
@@ -183,8 +172,8 @@ void IxgbeDevice::init_tx() {
     DmaRegion ring = queues_.map_ring(cfg_.tx_ring_size);
     auto pool = queues_.make_pool(pool_size);
     uint64_t base = ring.iova();
-    io_.write32(TDBAL(q), lo32(base));
-    io_.write32(TDBAH(q), hi32(base));
+    io_.write32(TDBAL(q), intel::lo32(base));
+    io_.write32(TDBAH(q), intel::hi32(base));
     io_.write32(TDLEN(q), cfg_.tx_ring_size * uint32_t(sizeof(TxDesc)));
     io_.write32(TDH(q), 0);
     io_.write32(TDT(q), 0);
@@ -342,7 +331,7 @@ std::vector<uint32_t> IxgbeDevice::offload(const std::vector<HwRule>& rules) {
 void IxgbeDevice::stop() {
   if (stopped_) return;
   stopped_ = true;
-  if (io_.read32(STATUS) == 0xffffffffu) {
+  if (!intel::answers(io_)) {
     backend_->disable_dma();
     return;  // gone: nothing to quiesce
   }
