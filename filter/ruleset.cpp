@@ -35,7 +35,7 @@ constexpr uint32_t kMaxIndexedPorts = 4096;
 // the residual ones (checked with their hot record, no search).
 constexpr size_t kMinIndexed = 2;
 // Filing by an exact destination port instead of an address range this wide or wider,
-// for up to this many such rules per port (see wide_exact in the constructor).
+// for up to this many such rules per port (see wide_exact in RuleSet::file).
 constexpr u128 kWideSpan = 0xffff;
 constexpr uint32_t kWidePerPort = 8;
 // From this many wildcard rules on, each protocol class gets its own indexes.
@@ -365,10 +365,15 @@ RuleSet::RuleSet(const RuleSetSpec& spec, unsigned workers) : default_action_(sp
 
 // Files `rules` (wildcard indexes, ascending) into the indexes and residual list of `f`.
 void RuleSet::file(Filing& f, const std::vector<uint32_t>& rules) {
-  std::vector<std::pair<uint32_t, uint32_t>> rd, rs, rb;
-  std::vector<ListEntry> id_d, id_s, id_b;
-  std::vector<std::pair<uint32_t, uint32_t>> pd, ps, pb;
-  std::vector<ListEntry> pid_d, pid_s, pid_b;
+  // What each index (Slot) will hold, in rule order.
+  struct Pending {
+    std::vector<std::pair<uint32_t, uint32_t>> ranges;
+    std::vector<ListEntry> entries;
+  } pending[kSlots];
+  auto put = [&](Slot slot, uint32_t lo, uint32_t hi, ListEntry entry) {
+    pending[slot].ranges.emplace_back(lo, hi);
+    pending[slot].entries.push_back(entry);
+  };
   auto dst_narrow = [](const CompiledRule& c) {
     return c.ip_version == 4 && (c.need & kNeedDstIp) && c.dst_hi - c.dst_lo < kMaxIndexedSpan;
   };
@@ -404,8 +409,7 @@ void RuleSet::file(Filing& f, const std::vector<uint32_t>& rules) {
     bool dport_ok = (c.need & kNeedDport) && uint32_t{c.dport_hi} - c.dport_lo < kMaxIndexedPorts;
     bool sport_ok = (c.need & kNeedSport) && uint32_t{c.sport_hi} - c.sport_lo < kMaxIndexedPorts;
     if (wide_exact[i] && wide_on_port[c.dport_lo] <= kWidePerPort) {
-      pd.emplace_back(c.dport_lo, c.dport_hi);
-      pid_d.push_back(entry);
+      put(kByDport, c.dport_lo, c.dport_hi, entry);
       continue;
     }
     if (!dst_ok && !src_ok) {
@@ -413,62 +417,33 @@ void RuleSet::file(Filing& f, const std::vector<uint32_t>& rules) {
         pattern_rule_.resize(patterns_, -1);
         pattern_rule_[static_cast<size_t>(c.content)] = static_cast<int32_t>(i);
         content_indexed_ = true;
-      } else if (dport_ok || sport_ok) {
-        auto range = dport_ok ? std::pair<uint32_t, uint32_t>(c.dport_lo, c.dport_hi)
-                              : std::pair<uint32_t, uint32_t>(c.sport_lo, c.sport_hi);
-        if (c.bidir) {
-          pb.push_back(range);
-          pid_b.push_back(entry);
-        } else if (dport_ok) {
-          pd.push_back(range);
-          pid_d.push_back(entry);
-        } else {
-          ps.push_back(range);
-          pid_s.push_back(entry);
-        }
+      } else if (dport_ok) {
+        put(c.bidir ? kByPortEither : kByDport, c.dport_lo, c.dport_hi, entry);
+      } else if (sport_ok) {
+        put(c.bidir ? kByPortEither : kBySport, c.sport_lo, c.sport_hi, entry);
       } else {
         f.residual.push_back(entry);
       }
       continue;
     }
-    auto range = dst_ok ? std::pair<uint32_t, uint32_t>(static_cast<uint32_t>(c.dst_lo), static_cast<uint32_t>(c.dst_hi))
-                        : std::pair<uint32_t, uint32_t>(static_cast<uint32_t>(c.src_lo), static_cast<uint32_t>(c.src_hi));
-    if (c.bidir) {
-      rb.push_back(range);
-      id_b.push_back(entry);
-    } else if (dst_ok) {
-      rd.push_back(range);
-      id_d.push_back(entry);
-    } else {
-      rs.push_back(range);
-      id_s.push_back(entry);
-    }
+    if (dst_ok)
+      put(c.bidir ? kByEither : kByDst, static_cast<uint32_t>(c.dst_lo), static_cast<uint32_t>(c.dst_hi), entry);
+    else
+      put(c.bidir ? kByEither : kBySrc, static_cast<uint32_t>(c.src_lo), static_cast<uint32_t>(c.src_hi), entry);
   }
   // An index costs every packet a lookup; a lone rule costs less checked directly.
-  auto too_few = [&](std::vector<std::pair<uint32_t, uint32_t>>& ranges, std::vector<ListEntry>& idx) {
-    if (idx.size() >= kMinIndexed) return;
-    f.residual.insert(f.residual.end(), idx.begin(), idx.end());
-    ranges.clear();
-    idx.clear();
-  };
-  too_few(rd, id_d);
-  too_few(rs, id_s);
-  too_few(rb, id_b);
-  too_few(pd, pid_d);
-  too_few(ps, pid_s);
-  too_few(pb, pid_b);
+  for (Pending& p : pending)
+    if (p.entries.size() < kMinIndexed) {
+      f.residual.insert(f.residual.end(), p.entries.begin(), p.entries.end());
+      p = {};
+    }
   std::sort(f.residual.begin(), f.residual.end(), [](ListEntry a, ListEntry b) { return a.rule < b.rule; });
-  f.by_dst.build(rd, id_d, 32);
-  f.by_src.build(rs, id_s, 32);
-  f.by_either.build(rb, id_b, 32);
-  f.by_dport.build(pd, pid_d, 16);
-  f.by_sport.build(ps, pid_s, 16);
-  f.by_port_either.build(pb, pid_b, 16);
-  for (Probe pr : {Probe{&f.by_dst, kKeyDst}, Probe{&f.by_src, kKeySrc}, Probe{&f.by_either, kKeyDst},
-                   Probe{&f.by_either, kKeySrc}, Probe{&f.by_dport, kKeyDport}, Probe{&f.by_sport, kKeySport},
-                   Probe{&f.by_port_either, kKeyDport}, Probe{&f.by_port_either, kKeySport}})
-    if (!pr.index->empty()) f.probes[f.nprobes++] = pr;
-
+  for (unsigned slot = 0; slot < kSlots; ++slot)
+    f.index[slot].build(pending[slot].ranges, pending[slot].entries, slot < kByDport ? 32 : 16);
+  for (auto [slot, key] : {std::pair{kByDst, kKeyDst}, std::pair{kBySrc, kKeySrc}, std::pair{kByEither, kKeyDst},
+                           std::pair{kByEither, kKeySrc}, std::pair{kByDport, kKeyDport}, std::pair{kBySport, kKeySport},
+                           std::pair{kByPortEither, kKeyDport}, std::pair{kByPortEither, kKeySport}})
+    if (!f.index[slot].empty()) f.probes[f.nprobes++] = {&f.index[slot], key};
 }
 
 RuleSet::~RuleSet() {

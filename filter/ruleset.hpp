@@ -193,14 +193,16 @@ class RuleSet {
   // The rules of one protocol class (TCP, UDP, any other; a rule for any protocol is in
   // all three): a packet sees only its class's lists, and probes only the non-empty
   // indexes, so it pays only for the indexes its class uses.
+  // Its indexes: unidirectional on the destination address, on the source address,
+  // bidirectional; the same by port (rules without a narrow address, and wide ones with
+  // an exact destination port).
+  enum Slot : uint8_t { kByDst, kBySrc, kByEither, kByDport, kBySport, kByPortEither, kSlots };
   struct Filing {
     // what every packet reads first, together
     unsigned nprobes = 0;
     Probe probes[8];
     std::vector<ListEntry> residual;  // rules no index selects
-    Ipv4Index by_dst, by_src, by_either;  // unidirectional on dst, on src; bidirectional
-    // same, by port: rules without a narrow address, and wide ones with an exact dst port
-    Ipv4Index by_dport, by_sport, by_port_either;
+    Ipv4Index index[kSlots];
   };
   static unsigned proto_class(uint8_t proto) noexcept { return proto == 6 ? 0 : proto == 17 ? 1 : 2; }
   void file(Filing& f, const std::vector<uint32_t>& rules);
