@@ -129,10 +129,12 @@ std::unique_ptr<BpfJit> BpfJit::compile(std::span<const BpfInsn> f) {
   bool divides = false, indexed = false, reads_x = false;
   for (const auto& in : f) {
     const uint16_t cls = BPF_CLASS(in.code);
+    const bool ind = cls == BPF_LD && BPF_MODE(in.code) == BPF_IND;
     divides |= cls == BPF_ALU && (BPF_OP(in.code) == BPF_DIV || BPF_OP(in.code) == BPF_MOD);
-    indexed |= cls == BPF_LD && BPF_MODE(in.code) == BPF_IND;
+    indexed |= ind;
+    // (anywhere: a read after a write still counts, which only costs a needless zeroing)
     reads_x |= ((cls == BPF_ALU || cls == BPF_JMP) && BPF_SRC(in.code) == BPF_X) || in.code == (BPF_MISC | BPF_TXA) ||
-               (cls == BPF_LD && BPF_MODE(in.code) == BPF_IND) || in.code == BPF_STX || cls == BPF_RET;
+               ind || in.code == BPF_STX;
   }
   // A is written before any read when the first instruction loads it (or returns k).
   const bool a_first = len && (BPF_CLASS(f[0].code) == BPF_LD || f[0].code == (BPF_RET | BPF_K));
