@@ -15,6 +15,7 @@
 #include <hs.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -57,7 +58,12 @@ u128 addr_value(const uint8_t* a, uint8_t version) noexcept {
 }
 
 bool has_ports(const ParsedHeaders& h) noexcept {
-  return (h.flags & kL4Valid) && (h.l4_proto == kTcp || h.l4_proto == kUdp || h.l4_proto == kSctp);
+  static constexpr auto kPorts = [] {
+    std::array<bool, 256> t{};
+    t[kTcp] = t[kUdp] = t[kSctp] = true;
+    return t;
+  }();
+  return (h.flags & kL4Valid) && kPorts[h.l4_proto];
 }
 
 std::string escape_literal(const std::string& s) {
@@ -507,77 +513,101 @@ bool RuleSet::match(const CompiledRule& r, const Packet& p, unsigned worker) noe
 
 void RuleSet::classify(Packet* const* pkts, uint32_t n, unsigned worker, Verdict* out) noexcept {
   WorkerState& ws = workers_[worker];
-  if (precise_.empty()) {
-    if (by_proto_) {
-      for (uint32_t i = 0; i < n; ++i) {
-        parse_packet(*pkts[i]);
-        out[i] = classify_one<true>(*pkts[i], ws, worker, nullptr, 0);
-      }
-    } else {
-      for (uint32_t i = 0; i < n; ++i) {
-        parse_packet(*pkts[i]);
-        out[i] = classify_one<false>(*pkts[i], ws, worker, nullptr, 0);
-      }
-    }
-    return;
-  }
-  // With precise rules, parse a group first and prefetch each packet's bloom block: a
-  // large dictionary's bloom (200 KB for 100000 rules) does not stay in cache beside
-  // the traffic, and the group's misses then overlap instead of adding up.
-  constexpr uint32_t kGroup = 16;
+  for (uint32_t base = 0; base < n; base += kGroup)
+    classify_group(pkts + base, std::min(kGroup, n - base), ws, worker, out + base);
+}
+
+// A group of packets goes through each stage together: parse (and the precise rules'
+// bloom prefetch), then every index lookup of the group, one index at a time, then each
+// packet's candidates. The lookups of different packets do not depend on each other, so
+// their cache misses overlap instead of adding up, and an index's fields stay in
+// registers across the group.
+void RuleSet::classify_group(Packet* const* pkts, uint32_t n, WorkerState& ws, unsigned worker,
+                             Verdict* out) noexcept {
+  Lane lanes[kGroup];
   PreciseKey keys[kGroup];
   uint64_t hashes[kGroup];
   bool keyed[kGroup];
-  for (uint32_t base = 0; base < n; base += kGroup) {
-    const uint32_t m = std::min(kGroup, n - base);
-    for (uint32_t i = 0; i < m; ++i) {
-      parse_packet(*pkts[base + i]);
-      keyed[i] = precise_key_of(pkts[base + i]->parsed, keys[i]);
+  const bool precise = !precise_.empty();
+  for (uint32_t i = 0; i < n; ++i) {
+    Packet& p = *pkts[i];
+    parse_packet(p);
+    const ParsedHeaders& h = p.parsed;
+    Lane& l = lanes[i];
+    l.v4 = h.ip_version == 4;
+    l.ports = has_ports(h);
+    // Absent fields are 0 and their lookups are discarded (Lane::have); a packet without
+    // ports fails every hot record with kHotPorts (match() would too).
+    l.key[kKeyDst] = l.v4 ? load_be32(h.dst_ip) : 0;
+    l.key[kKeySrc] = l.v4 ? load_be32(h.src_ip) : 0;
+    l.key[kKeyDport] = l.ports ? h.dst_port : 0;
+    l.key[kKeySport] = l.ports ? h.src_port : 0;
+    l.have = static_cast<uint8_t>((l.v4 ? 1u << kKeyDst | 1u << kKeySrc : 0u) |
+                                  (l.ports ? 1u << kKeyDport | 1u << kKeySport : 0u));
+    l.filing = by_proto_ ? proto_class(h.l4_proto) : 0;
+    if (precise) {
+      keyed[i] = precise_key_of(h, keys[i]);
       hashes[i] = keyed[i] ? PreciseDict::hash(keys[i]) : 0;
       if (keyed[i]) precise_.prefetch(hashes[i]);
     }
-    for (uint32_t i = 0; i < m; ++i)
-      out[base + i] = by_proto_ ? classify_one<true>(*pkts[base + i], ws, worker, keyed[i] ? &keys[i] : nullptr, hashes[i])
-                                : classify_one<false>(*pkts[base + i], ws, worker, keyed[i] ? &keys[i] : nullptr, hashes[i]);
+  }
+  // Every lookup, by index. A group is mostly one filing (or all are, without protocol
+  // classes): the few packets of another class skip each probe on a predicted branch.
+  const ListEntry* lists[kGroup][kMaxProbes][2];
+  for (unsigned k = 0; k < (by_proto_ ? 3u : 1u); ++k) {
+    const Filing& f = filing_[k];
+    for (unsigned j = 0; j < f.nprobes; ++j) {
+      const Ipv4Index& ix = *f.probes[j].index;
+      const Key key = f.probes[j].key;
+      for (uint32_t i = 0; i < n; ++i) {
+        if (lanes[i].filing != k) continue;
+        const ListEntry *b, *e;
+        ix.lookup(lanes[i].key[key], &b, &e);
+        __builtin_prefetch(b);
+        lists[i][j][0] = b;
+        lists[i][j][1] = (lanes[i].have >> key & 1) ? e : b;
+      }
+    }
+  }
+  for (uint32_t i = 0; i < n; ++i) {
+    const Packet& p = *pkts[i];
+    if (has_bpf_ && bpf_.run(p.data(), p.len, p.len) == 0) {
+      out[i] = {Action::drop, kBpfRuleId, Verdict::kBpf};
+      continue;
+    }
+    if (precise && keyed[i]) {
+      uint32_t idx = precise_.find(keys[i], hashes[i]);
+      if (idx != PreciseDict::kNone) {
+        RuleCtr& c = ws.ctr[idx];
+        bump(c.packets, 1);
+        bump(c.bytes, p.len);
+        bump(c.decided, 1);
+        out[i] = {precise_action_[idx - wildcard_.size()], ids_[idx], Verdict::kRule};
+        continue;
+      }
+    }
+    out[i] = wildcard_.empty() ? Verdict{default_action_, kDefaultRuleId, Verdict::kDefault}
+                               : decide(p, lanes[i], lists[i], ws, worker);
   }
 }
 
-template <bool kByProto>
-inline Verdict RuleSet::classify_one(const Packet& p, WorkerState& ws, unsigned worker, const PreciseKey* key,
-                                     uint64_t key_hash) noexcept {
-  if (has_bpf_ && bpf_.run(p.data(), p.len, p.len) == 0) return {Action::drop, kBpfRuleId, Verdict::kBpf};
+// The wildcard rules' verdict for one packet whose index lists were looked up.
+inline Verdict RuleSet::decide(const Packet& p, const Lane& l, const ListEntry* const (*lists)[2], WorkerState& ws,
+                               unsigned worker) noexcept {
   const ParsedHeaders& h = p.parsed;
-  if (key) {
-    uint32_t idx = precise_.find(*key, key_hash);
-    if (idx != PreciseDict::kNone) {
-      RuleCtr& c = ws.ctr[idx];
-      bump(c.packets, 1);
-      bump(c.bytes, p.len);
-      bump(c.decided, 1);
-      return {precise_action_[idx - wildcard_.size()], ids_[idx], Verdict::kRule};
-    }
-  }
-  if (wildcard_.empty()) return {default_action_, kDefaultRuleId, Verdict::kDefault};
-  if (++ws.seq == 0) {  // stamps wrap after 2^32 packets: forget every old stamp once
-    if (ws.stamp) std::memset(ws.stamp.get(), 0, patterns_ * sizeof(uint32_t));
+  if (patterns_ && ++ws.seq == 0) {  // stamps wrap after 2^32 packets: forget every old stamp once
+    std::memset(ws.stamp.get(), 0, patterns_ * sizeof(uint32_t));
     ws.seq = 1;
   }
   // Candidates: every rule filed under a value this packet carries, kept when its list
   // signature passes, then (IPv4 packets) its hot record.
-  const bool v4 = h.ip_version == 4;
-  const bool ports = has_ports(h);
-  const uint32_t s = v4 ? load_be32(h.src_ip) : 0, d = v4 ? load_be32(h.dst_ip) : 0;
-  // A packet without ports fails every hot record with kHotPorts (match() would too).
-  const uint32_t sp = ports ? h.src_port : 0, dp = ports ? h.dst_port : 0;
-  const uint32_t keys[4] = {d, s, dp, sp};
-  const bool have[4] = {v4, v4, ports, ports};
-  const uint32_t no_ports = ports ? 0 : kHotPorts;
+  const uint32_t s = l.key[kKeySrc], d = l.key[kKeyDst], sp = l.key[kKeySport], dp = l.key[kKeyDport];
+  const uint32_t no_ports = l.ports ? 0 : kHotPorts;
   // Members read into locals: the stores to cand[] could alias them (the project builds
   // with -fno-strict-aliasing), which would reload them after every store.
   uint32_t* const cand = ws.cand.get();
   const HotRule* const hot = hot_.data();
-  const Filing& f = filing_[kByProto ? proto_class(h.l4_proto) : 0];
-  const Probe* const probes = f.probes;
+  const Filing& f = filing_[l.filing];
   const unsigned nprobes = f.nprobes;
   uint32_t m = 0;
   const uint32_t sig_key = uint32_t{h.l4_proto} << 16 | dp;
@@ -587,19 +617,13 @@ inline Verdict RuleSet::classify_one(const Packet& p, WorkerState& ws, unsigned 
       m += sig_pass(sig_key, b->sig);
     }
   };
-  for (unsigned i = 0; i < nprobes; ++i) {
-    const Probe& pr = probes[i];
-    if (!have[pr.key]) continue;
-    const ListEntry *b, *e;
-    pr.index->lookup(keys[pr.key], &b, &e);
-    keep(b, e);
-  }
+  for (unsigned j = 0; j < nprobes; ++j) keep(lists[j][0], lists[j][1]);
   if (content_indexed_) {
     scan(p, ws);
     keep(ws.hits.get(), ws.hits.get() + ws.nhits);
   }
   keep(f.residual.data(), f.residual.data() + f.residual.size());
-  if (v4) {  // the hot records; any other packet keeps every candidate for match()
+  if (l.v4) {  // the hot records; any other packet keeps every candidate for match()
     uint32_t k = 0;
     for (uint32_t i = 0; i < m; ++i) {
       const HotRule& q = hot[cand[i]];
@@ -626,7 +650,7 @@ inline Verdict RuleSet::classify_one(const Packet& p, WorkerState& ws, unsigned 
     if (r == last) continue;  // a bidirectional rule found through both addresses or ports
     last = r;
     const HotRule& q = hot[r];
-    if (!(v4 && (q.flags & kHotExact)) && !match(wildcard_[r], p, worker)) continue;
+    if (!(l.v4 && (q.flags & kHotExact)) && !match(wildcard_[r], p, worker)) continue;
     RuleCtr& c = ws.ctr[r];
     bump(c.packets, 1);
     bump(c.bytes, p.len);

@@ -165,12 +165,21 @@ class RuleSet {
   unsigned workers() const noexcept { return nworkers_; }
 
  private:
-  // key: the packet's precise key (hash key_hash), null when it has none or there are
-  // no precise rules. kByProto: by_proto_ (a constant, so that a set filed once reads
-  // its indexes at fixed offsets).
-  template <bool kByProto>
-  [[gnu::always_inline]] Verdict classify_one(const Packet& p, WorkerState& ws, unsigned worker,
-                                              const PreciseKey* key, uint64_t key_hash) noexcept;
+  // The indexes and which packet field each is looked up with (a bidirectional index
+  // twice).
+  enum Key : uint8_t { kKeyDst, kKeySrc, kKeyDport, kKeySport };
+  static constexpr uint32_t kGroup = 32;      // packets classified together
+  static constexpr unsigned kMaxProbes = 8;  // lookups per packet, at most
+  // A packet of a group, as the later stages need it.
+  struct Lane {
+    uint32_t key[4];   // by Key; 0 when the packet has no such field
+    uint8_t have;      // bit per Key: the packet has the field
+    uint8_t filing;    // which Filing its lists come from
+    bool v4, ports;
+  };
+  void classify_group(Packet* const* pkts, uint32_t n, WorkerState& ws, unsigned worker, Verdict* out) noexcept;
+  [[gnu::always_inline]] Verdict decide(const Packet& p, const Lane& l, const ListEntry* const (*lists)[2], WorkerState& ws,
+                 unsigned worker) noexcept;
   bool match(const CompiledRule& r, const Packet& p, unsigned worker) noexcept;
   bool content_matched(int32_t pattern, const Packet& p, unsigned worker) noexcept;
   void scan(const Packet& p, WorkerState& ws) noexcept;
@@ -183,9 +192,6 @@ class RuleSet {
   std::vector<Action> precise_action_;  // by precise index
   std::vector<uint32_t> ids_;           // rule index -> id (wildcard, then precise)
   PreciseDict precise_;
-  // The indexes and which packet field each is looked up with (a bidirectional index
-  // twice).
-  enum Key : uint8_t { kKeyDst, kKeySrc, kKeyDport, kKeySport };
   struct Probe {
     const Ipv4Index* index;
     Key key;
@@ -200,7 +206,7 @@ class RuleSet {
   struct Filing {
     // what every packet reads first, together
     unsigned nprobes = 0;
-    Probe probes[8];
+    Probe probes[kMaxProbes];
     std::vector<ListEntry> residual;  // rules no index selects
     Ipv4Index index[kSlots];
   };
