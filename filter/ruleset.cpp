@@ -551,16 +551,14 @@ void RuleSet::classify_group(Packet* const* pkts, uint32_t n, WorkerState& ws, u
       if (keyed[i]) precise_.prefetch(hashes[i]);
     }
   }
-  // Every lookup, by index. A group is mostly one filing (or all are, without protocol
-  // classes): the few packets of another class skip each probe on a predicted branch.
+  // Every lookup, by index, for the lanes of its filing: lane(x) is the x-th of `count`.
   const ListEntry* lists[kGroup][kMaxProbes][2];
-  for (unsigned k = 0; k < (by_proto_ ? 3u : 1u); ++k) {
-    const Filing& f = filing_[k];
+  auto lookups = [&](const Filing& f, uint32_t count, auto lane) {
     for (unsigned j = 0; j < f.nprobes; ++j) {
       const Ipv4Index& ix = *f.probes[j].index;
       const Key key = f.probes[j].key;
-      for (uint32_t i = 0; i < n; ++i) {
-        if (lanes[i].filing != k) continue;
+      for (uint32_t x = 0; x < count; ++x) {
+        const uint32_t i = lane(x);
         const ListEntry *b, *e;
         ix.lookup(lanes[i].key[key], &b, &e);
         __builtin_prefetch(b);
@@ -568,6 +566,19 @@ void RuleSet::classify_group(Packet* const* pkts, uint32_t n, WorkerState& ws, u
         lists[i][j][1] = (lanes[i].have >> key & 1) ? e : b;
       }
     }
+  };
+  if (by_proto_) {
+    for (unsigned k = 0; k < 3; ++k) {
+      uint8_t of_class[kGroup];
+      uint32_t c = 0;
+      for (uint32_t i = 0; i < n; ++i) {
+        of_class[c] = static_cast<uint8_t>(i);
+        c += lanes[i].filing == k;
+      }
+      lookups(filing_[k], c, [&](uint32_t x) { return of_class[x]; });
+    }
+  } else {
+    lookups(filing_[0], n, [](uint32_t x) { return x; });
   }
   for (uint32_t i = 0; i < n; ++i) {
     const Packet& p = *pkts[i];
