@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -120,15 +121,36 @@ void Ipv4Index::build(const std::vector<std::pair<uint32_t, uint32_t>>& ranges, 
   for (size_t i = 0; i < nint; ++i) count[i + 1] += count[i];
   std::copy(count.begin(), count.end(), offs_.begin());
   ids_.resize(offs_[nint]);
-  // Bucket table (+1 sentinel): 2^16 buckets over the key space, or fewer when even so
-  // no bucket holds more than a few bounds (a smaller table stays in cache).
-  shift_ = key_bits > 16 ? key_bits - 16 : 0;
+  std::vector<uint32_t> fill(offs_.begin(), offs_.end() - 1);
+  // Ranges arrive in rule order, so every interval's list comes out sorted.
+  for (size_t r = 0; r < ranges.size(); ++r) {
+    auto [f, l] = span_of(ranges[r].first, ranges[r].second);
+    for (size_t i = f; i < l; ++i) ids_[fill[i]++] = rules[r];
+  }
+  // Bucket table over [lo_, hi], the span from the first bound above 0 (less one) to
+  // the last: up to 2^16 buckets, or fewer when even so no bucket holds more than a few
+  // bounds (a smaller table stays in cache); a 16-bit key gets a bucket per key. A key
+  // outside the span (below lo_ it wraps around) is clamped to bucket nb_, whose one
+  // interval is the last: so the span starts above 0 only when the first interval has
+  // the same rules as the last (mostly none).
+  auto same_list = [&](size_t i, size_t j) {
+    return std::equal(ids_.begin() + offs_[i], ids_.begin() + offs_[i + 1], ids_.begin() + offs_[j],
+                      ids_.begin() + offs_[j + 1],
+                      [](ListEntry a, ListEntry b) { return a.rule == b.rule && a.sig == b.sig; });
+  };
+  lo_ = nint > 1 && same_list(0, nint - 1) ? bounds_[1] - 1 : 0;
+  const uint32_t hi = bounds_[nint - 1];
+  const uint64_t width = uint64_t{hi} - lo_ + 1;
+  auto buckets_for = [&](unsigned sh) { return ((width - 1) >> sh) + 1; };
+  shift_ = 0;
+  while (buckets_for(shift_) > 65536) ++shift_;
   if (key_bits > 16) {
-    for (unsigned bits = 8; bits < 16; ++bits) {
-      const unsigned sh = key_bits - bits;
+    const unsigned span_bits = static_cast<unsigned>(std::bit_width(width - 1));
+    for (unsigned bits = 8; bits < 16 && span_bits > bits && span_bits - bits > shift_; ++bits) {
+      const unsigned sh = span_bits - bits;
       size_t most = 0, run = 0;
-      for (size_t i = 1; i < nint; ++i) {
-        run = (bounds_[i] >> sh) == (bounds_[i - 1] >> sh) ? run + 1 : 1;
+      for (size_t i = 2; i < nint; ++i) {
+        run = ((bounds_[i] - lo_) >> sh) == ((bounds_[i - 1] - lo_) >> sh) ? run + 1 : 1;
         most = std::max(most, run);
       }
       if (most <= kBoundsPerBucket) {
@@ -137,24 +159,23 @@ void Ipv4Index::build(const std::vector<std::pair<uint32_t, uint32_t>>& ranges, 
       }
     }
   }
-  const uint64_t buckets = uint64_t{1} << (key_bits - shift_);
-  top_.resize(buckets + 1);
-  for (uint64_t b = 0; b < buckets; ++b)
-    top_[b] = static_cast<uint32_t>(std::upper_bound(bounds_.begin(), bounds_.end(), static_cast<uint32_t>(b << shift_)) -
-                                    bounds_.begin() - 1);
-  top_[buckets] = static_cast<uint32_t>(nint - 1);
+  const uint64_t buckets = buckets_for(shift_);
+  nb_ = static_cast<uint32_t>(buckets);
+  auto interval_of = [&](uint64_t key) {
+    return static_cast<uint32_t>(std::upper_bound(bounds_.begin(), bounds_.end(), static_cast<uint32_t>(key)) -
+                                 bounds_.begin() - 1);
+  };
+  top_.resize(buckets + 2);
   for (uint64_t b = 0; b < buckets; ++b) {
+    top_[b] = interval_of(lo_ + (b << shift_));
     // the intervals overlapping bucket b: top_[b] up to the one holding its last key
-    const size_t last = std::upper_bound(bounds_.begin(), bounds_.end(), static_cast<uint32_t>(((b + 1) << shift_) - 1)) -
-                        bounds_.begin() - 1;
+    const uint32_t last = interval_of(std::min<uint64_t>(lo_ + ((b + 1) << shift_) - 1, hi));
     if (offs_[top_[b]] == offs_[last + 1]) top_[b] |= kEmptyBucket;
   }
-  std::vector<uint32_t> fill(offs_.begin(), offs_.end() - 1);
-  // Ranges arrive in rule order, so every interval's list comes out sorted.
-  for (size_t r = 0; r < ranges.size(); ++r) {
-    auto [f, l] = span_of(ranges[r].first, ranges[r].second);
-    for (size_t i = f; i < l; ++i) ids_[fill[i]++] = rules[r];
-  }
+  // the end of the last bucket's intervals, and bucket nb_: the last interval alone
+  top_[buckets] = static_cast<uint32_t>(nint - 1);
+  if (offs_[nint - 1] == offs_[nint]) top_[buckets] |= kEmptyBucket;
+  top_[buckets + 1] = static_cast<uint32_t>(nint - 1);
 }
 
 RuleSet::RuleSet(const RuleSetSpec& spec, unsigned workers) : default_action_(spec.default_action), nworkers_(workers) {

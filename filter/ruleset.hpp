@@ -3,6 +3,7 @@
 // after construction, each written by its one worker.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -73,10 +74,11 @@ class Ipv4Index {
              unsigned key_bits);
   // The rules of the interval holding `key`: [*b, *e), maybe empty.
   void lookup(uint32_t key, const ListEntry** b, const ListEntry** e) const noexcept {
-    // The top bits pick a bucket that knows the interval of its first key; a short
-    // binary search inside the bucket finds the last bound <= key.
-    // (A 16-bit key is its own bucket: no search.)
-    uint32_t bucket = key >> shift_;
+    // The key's offset from lo_ picks a bucket that knows the interval of its first key
+    // (a key outside the buckets' span: bucket nb_, see build()); a short binary search
+    // inside the bucket finds the last bound <= key. (With shift_ 0 a key is its own
+    // bucket: no search.)
+    uint32_t bucket = std::min((key - lo_) >> shift_, nb_);
     size_t lo = top_[bucket];
     if (lo & kEmptyBucket) {  // no rule anywhere in the bucket (most, in a sparse index)
       *b = *e = ids_.data();
@@ -99,11 +101,15 @@ class Ipv4Index {
   std::vector<uint32_t> bounds_;  // interval i = [bounds_[i], bounds_[i+1])
   std::vector<uint32_t> offs_;    // rules of interval i: ids_[offs_[i] .. offs_[i+1])
   std::vector<ListEntry> ids_;
-  // top_[b] = interval holding key b << shift_, | kEmptyBucket when no interval that
+  // top_[b] = interval holding key lo_ + (b << shift_), | kEmptyBucket when no interval that
   // overlaps the bucket has a rule
   static constexpr uint32_t kEmptyBucket = 1u << 31;
   std::vector<uint32_t> top_;
   unsigned shift_ = 16;
+  // The buckets' span starts at lo_ (rules gather in a few networks: buckets spent on
+  // the whole space would not separate their bounds); nb_ buckets, then one for keys
+  // outside the span.
+  uint32_t lo_ = 0, nb_ = 0;
 };
 
 // What the candidate walk reads of a rule, two per cache line: its IPv4 address, port

@@ -449,15 +449,21 @@ TEST(FilterRules, IntervalIndexListsEveryRangeHoldingTheKey) {
   using detail::Ipv4Index;
   using detail::ListEntry;
   std::mt19937 g(7);
-  for (int shape = 0; shape < 6; ++shape) {
+  for (int shape = 0; shape < 8; ++shape) {
     SCOPED_TRACE(shape);
-    const unsigned bits = shape == 5 ? 16 : 32;
+    const unsigned bits = shape == 5 || shape == 7 ? 16 : 32;
     const uint64_t top = bits == 32 ? 0xffffffffu : 0xffffu;
     std::vector<std::pair<uint32_t, uint32_t>> ranges;
-    const int n = shape == 0 ? 3 : shape == 1 ? 40 : shape == 2 ? 400 : 200;
+    const int n = shape == 0 ? 3 : shape == 1 ? 40 : shape == 2 ? 400 : shape == 6 ? 2 : 200;
     for (int i = 0; i < n; ++i) {
       uint32_t lo, hi;
-      if (shape == 2) {  // crowded: /32s and /28s inside 10.1.0.0/16
+      if (shape == 6) {  // the whole space and one key at its top: the buckets span 1 key
+        lo = i == 0 ? 0 : 0xffffffffu;
+        hi = 0xffffffffu;
+      } else if (shape == 7) {  // ports in a narrow window: the table covers only it
+        lo = 1000 + uint32_t(g() % 100);
+        hi = lo + uint32_t(g() % 4);
+      } else if (shape == 2) {  // crowded: /32s and /28s inside 10.1.0.0/16
         lo = 0x0a010000u | (g() & 0xffffu);
         hi = g() % 2 ? lo : (lo | 0xf);
       } else if (shape == 3) {  // at both ends of the key space
