@@ -319,6 +319,7 @@ RuleSet::RuleSet(const RuleSetSpec& spec, unsigned workers) : default_action_(sp
   // in a small set, all in one: there the lists are short and a list whose length
   // depends on the packet's protocol costs more mispredicted loop exits than the
   // signature spends rejecting the other protocols' rules.
+  first_match_ = std::all_of(hot_.begin(), hot_.end(), [](const HotRule& h) { return (h.flags & kHotExact) && (h.flags & kHotStop); });
   by_proto_ = wildcard_.size() >= kProtoSplitRules;
   for (unsigned k = 0; k < (by_proto_ ? 3u : 1u); ++k) {
     std::vector<uint32_t> rules;
@@ -566,6 +567,9 @@ void RuleSet::classify_group(Packet* const* pkts, uint32_t n, WorkerState& ws, u
     l.have = static_cast<uint8_t>((l.v4 ? 1u << kKeyDst | 1u << kKeySrc : 0u) |
                                   (l.ports ? 1u << kKeyDport | 1u << kKeySport : 0u));
     l.filing = by_proto_ ? proto_class(h.l4_proto) : 0;
+    l.proto = h.l4_proto;
+    l.first = first_match_ && l.v4 && l.ports;
+    l.best = kNoRule;
     if (precise) {
       keyed[i] = precise_key_of(h, keys[i]);
       hashes[i] = keyed[i] ? PreciseDict::hash(keys[i]) : 0;
@@ -588,18 +592,36 @@ void RuleSet::classify_group(Packet* const* pkts, uint32_t n, WorkerState& ws, u
       }
     }
   };
-  if (by_proto_) {
-    for (unsigned k = 0; k < 3; ++k) {
-      uint8_t of_class[kGroup];
-      uint32_t c = 0;
-      for (uint32_t i = 0; i < n; ++i) {
-        of_class[c] = static_cast<uint8_t>(i);
-        c += lanes[i].filing == k;
+  // With first-match rules, an IPv4 packet with ports keeps only the first rule whose
+  // hot record passes, walking each list as soon as it is found (no candidates).
+  const HotRule* const hot = hot_.data();
+  auto firsts = [&](const Filing& f, uint32_t count, auto lane) {
+    for (uint32_t x = 0; x < count; ++x) {
+      Lane& l = lanes[lane(x)];
+      uint32_t best = kNoRule;
+      auto walk = [&](const ListEntry* b, const ListEntry* e) {
+        for (; b != e; ++b) best = b->rule < best && hot_pass(hot[b->rule], l) ? b->rule : best;
+      };
+      for (unsigned j = 0; j < f.nprobes; ++j) {
+        const ListEntry *b, *e;
+        f.probes[j].index->lookup(l.key[f.probes[j].key], &b, &e);
+        walk(b, e);
       }
-      lookups(filing_[k], c, [&](uint32_t x) { return of_class[x]; });
+      walk(f.residual.data(), f.residual.data() + f.residual.size());
+      l.best = best;
     }
-  } else {
-    lookups(filing_[0], n, [](uint32_t x) { return x; });
+  };
+  for (unsigned k = 0; k < (by_proto_ ? 3u : 1u); ++k) {
+    uint8_t first[kGroup], rest[kGroup];
+    uint32_t nfirst = 0, nrest = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+      const bool in = lanes[i].filing == k, fm = in && lanes[i].first;
+      first[nfirst] = rest[nrest] = static_cast<uint8_t>(i);
+      nfirst += fm;
+      nrest += in && !fm;
+    }
+    if (nfirst) firsts(filing_[k], nfirst, [&](uint32_t x) { return first[x]; });
+    if (nrest) lookups(filing_[k], nrest, [&](uint32_t x) { return rest[x]; });
   }
   for (uint32_t i = 0; i < n; ++i) {
     const Packet& p = *pkts[i];
@@ -618,8 +640,19 @@ void RuleSet::classify_group(Packet* const* pkts, uint32_t n, WorkerState& ws, u
         continue;
       }
     }
-    out[i] = wildcard_.empty() ? Verdict{default_action_, kDefaultRuleId, Verdict::kDefault}
-                               : decide(p, lanes[i], lists[i], ws, worker);
+    if (wildcard_.empty()) {
+      out[i] = {default_action_, kDefaultRuleId, Verdict::kDefault};
+    } else if (lanes[i].first) {
+      const uint32_t r = lanes[i].best;
+      if (r != kNoRule) {
+        RuleCtr& c = ws.ctr[r];
+        bump(c.packets, 1);
+        bump(c.bytes, p.len);
+      }
+      out[i] = verdict_of(r == kNoRule ? -1 : int64_t{r}, ws);
+    } else {
+      out[i] = decide(p, lanes[i], lists[i], ws, worker);
+    }
   }
 }
 
@@ -689,6 +722,11 @@ inline Verdict RuleSet::decide(const Packet& p, const Lane& l, const ListEntry* 
     decided = r;
     if (q.flags & kHotStop) break;
   }
+  return verdict_of(decided, ws);
+}
+
+// The rule that decided (-1: none), counted as such.
+inline Verdict RuleSet::verdict_of(int64_t decided, WorkerState& ws) noexcept {
   if (decided < 0) return {default_action_, kDefaultRuleId, Verdict::kDefault};
   RuleCtr& c = ws.ctr[decided];
   bump(c.decided, 1);

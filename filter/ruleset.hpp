@@ -182,8 +182,19 @@ class RuleSet {
     uint8_t have;      // bit per Key: the packet has the field
     uint8_t filing;    // which Filing its lists come from
     bool v4, ports;
+    uint8_t proto;
+    bool first;        // decided by the first matching rule (first_match_): `best`
+    uint32_t best;     // the first rule found so far, kNoRule before
   };
+  static constexpr uint32_t kNoRule = 0xffffffffu;
+  // An IPv4 packet with ports (l) passes the hot record of a rule.
+  static bool hot_pass(const HotRule& q, const Lane& l) noexcept {
+    return (l.key[kKeySrc] - q.src_lo <= q.src_span) & (l.key[kKeyDst] - q.dst_lo <= q.dst_span) &
+           (l.key[kKeySport] - q.sport_lo <= q.sport_span) & (l.key[kKeyDport] - q.dport_lo <= q.dport_span) &
+           (uint32_t{l.proto} - q.proto_lo <= q.proto_span);
+  }
   void classify_group(Packet* const* pkts, uint32_t n, WorkerState& ws, unsigned worker, Verdict* out) noexcept;
+  [[gnu::always_inline]] Verdict verdict_of(int64_t decided, WorkerState& ws) noexcept;
   [[gnu::always_inline]] Verdict decide(const Packet& p, const Lane& l, const ListEntry* const (*lists)[2], WorkerState& ws,
                  unsigned worker) noexcept;
   bool match(const CompiledRule& r, const Packet& p, unsigned worker) noexcept;
@@ -219,7 +230,9 @@ class RuleSet {
   static unsigned proto_class(uint8_t proto) noexcept { return proto == 6 ? 0 : proto == 17 ? 1 : 2; }
   void file(Filing& f, const std::vector<uint32_t>& rules);
   Filing filing_[3];
-  bool by_proto_ = false;  // a packet uses filing_[proto_class]; else filing_[0] holds all
+  bool by_proto_ = false;
+  // Every wildcard rule is kHotExact and a stop rule: the first that matches decides.
+  bool first_match_ = false;  // a packet uses filing_[proto_class]; else filing_[0] holds all
   // Residual rules with a content pattern are found through the scan instead: pattern
   // id -> rule index (-1 for patterns of rules reached through an address index).
   std::vector<int32_t> pattern_rule_;

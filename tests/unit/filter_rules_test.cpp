@@ -518,7 +518,10 @@ TEST(FilterRules, IntervalIndexListsEveryRangeHoldingTheKey) {
 // bidirectional rules with exact ports, IPv6 rules with ports, and traffic with and
 // without ports; sets small and large enough to be filed per protocol class, the large
 // ones beside precise rules.
+// "Plain" sets have only IPv4 5-tuple stop rules (the first rule that matches decides:
+// RuleSet's first-match walk); the others mix in continue, bidirectional and IPv6 rules.
 TEST(FilterRules, ClassBenchLikeRulesMatchReference) {
+  for (bool plain : {false, true})
   for (uint32_t n : {1u, 3u, 40u, 600u, 1500u}) {  // 1500: indexes per protocol class
     std::mt19937 g(n);
     auto prefix = [&](uint32_t base, int len) {
@@ -535,8 +538,8 @@ TEST(FilterRules, ClassBenchLikeRulesMatchReference) {
       WildcardRule r;
       r.id = i * 3;
       r.action = g() % 2 ? Action::drop : Action::pass;
-      r.stop = g() % 4 != 0;
-      r.bidir = g() % 6 == 0;
+      r.stop = g() % 4 != 0 || plain;
+      r.bidir = g() % 6 == 0 && !plain;
       static const int dlens[] = {0, 16, 24, 32};
       static const int slens[] = {0, 0, 8, 24, 32};
       int dl = dlens[g() % 4], sl = slens[g() % 5];
@@ -549,7 +552,7 @@ TEST(FilterRules, ClassBenchLikeRulesMatchReference) {
       if (d < 5) r.dport.hi = r.dport.lo;
       else if (d < 7) r.dport = {uint16_t(g() % 64), uint16_t(64 + g() % 64)};
       if (g() % 5 == 0) r.sport = {1024, 65535};
-      if (g() % 12 == 0 && !dl && !sl) {  // IPv6 rule with ports
+      if (g() % 12 == 0 && !dl && !sl && !plain) {  // IPv6 rule with ports
         r.ip_version = 6;
       }
       spec.wildcard.push_back(r);
@@ -590,7 +593,7 @@ TEST(FilterRules, ClassBenchLikeRulesMatchReference) {
       for (const auto& q : spec.precise) dup |= ref_precise(q, s, false) || ref_precise(q, s, true);
       if (!dup) spec.precise.push_back(precise_of(s, 900000 + i, g() % 2 ? Action::pass : Action::drop, g() % 2 == 0));
     }
-    SCOPED_TRACE("rules " + std::to_string(n));
+    SCOPED_TRACE((plain ? "plain rules " : "rules ") + std::to_string(n));
     check_against_reference(spec, frames);
   }
 }
