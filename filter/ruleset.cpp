@@ -551,6 +551,7 @@ void RuleSet::classify_group(Packet* const* pkts, uint32_t n, WorkerState& ws, u
   uint64_t hashes[kGroup];
   bool keyed[kGroup];
   const bool precise = !precise_.empty();
+  uint32_t firsts_all = 0;  // lanes with l.first
   for (uint32_t i = 0; i < n; ++i) {
     Packet& p = *pkts[i];
     parse_packet(p);
@@ -569,6 +570,7 @@ void RuleSet::classify_group(Packet* const* pkts, uint32_t n, WorkerState& ws, u
     l.filing = by_proto_ ? proto_class(h.l4_proto) : 0;
     l.proto = h.l4_proto;
     l.first = first_match_ && l.v4 && l.ports;
+    firsts_all += l.first;
     l.best = kNoRule;
     if (precise) {
       keyed[i] = precise_key_of(h, keys[i]);
@@ -611,7 +613,9 @@ void RuleSet::classify_group(Packet* const* pkts, uint32_t n, WorkerState& ws, u
       l.best = best;
     }
   };
-  for (unsigned k = 0; k < (by_proto_ ? 3u : 1u); ++k) {
+  if (!by_proto_ && firsts_all == n) {  // the common group: no lists to sort out
+    firsts(filing_[0], n, [](uint32_t x) { return x; });
+  } else for (unsigned k = 0; k < (by_proto_ ? 3u : 1u); ++k) {
     uint8_t first[kGroup], rest[kGroup];
     uint32_t nfirst = 0, nrest = 0;
     for (uint32_t i = 0; i < n; ++i) {
