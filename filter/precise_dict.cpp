@@ -5,17 +5,14 @@
 #include <string>
 
 #include "ncap/error.hpp"
+#include "parser.hpp"
 
 namespace ncap::detail {
-
-namespace {
-constexpr uint8_t kTcp = 6, kUdp = 17, kSctp = 132;
-}
 
 bool precise_key_of(const ParsedHeaders& h, PreciseKey& k) noexcept {
   if (h.ip_version == 0) return false;
   if ((h.flags & kFragment) && !(h.flags & kFirstFragment)) return false;
-  bool ports = h.l4_proto == kTcp || h.l4_proto == kUdp || h.l4_proto == kSctp;
+  const bool ports = port_proto(h.l4_proto);
   if (ports && !(h.flags & kL4Valid)) return false;
   std::memcpy(k.src, h.src_ip, 16);
   std::memcpy(k.dst, h.dst_ip, 16);

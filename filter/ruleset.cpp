@@ -15,7 +15,6 @@
 #include <hs.h>
 
 #include <algorithm>
-#include <array>
 #include <bit>
 #include <cerrno>
 #include <cstring>
@@ -23,11 +22,11 @@
 #include <string>
 
 #include "ncap/error.hpp"
+#include "parser.hpp"
 
 namespace ncap::detail {
 namespace {
 
-constexpr uint8_t kTcp = 6, kUdp = 17, kSctp = 132;
 // A range wider than this is filed with the residual rules: indexing it would copy it
 // into a large share of the elementary intervals.
 constexpr u128 kMaxIndexedSpan = u128{1} << 24;  // up to a /8
@@ -59,12 +58,7 @@ u128 addr_value(const uint8_t* a, uint8_t version) noexcept {
 }
 
 bool has_ports(const ParsedHeaders& h) noexcept {
-  static constexpr auto kPorts = [] {
-    std::array<bool, 256> t{};
-    t[kTcp] = t[kUdp] = t[kSctp] = true;
-    return t;
-  }();
-  return (h.flags & kL4Valid) && kPorts[h.l4_proto];
+  return (h.flags & kL4Valid) && port_proto(h.l4_proto);
 }
 
 std::string escape_literal(const std::string& s) {
@@ -504,7 +498,7 @@ bool RuleSet::match(const CompiledRule& r, const Packet& p, unsigned worker) noe
   if ((need & kNeedIpVersion) && h.ip_version != r.ip_version) return false;
   if ((need & kNeedProto) && (h.ip_version == 0 || h.l4_proto != r.proto)) return false;
   if ((need & kNeedTcpFlags) &&
-      (!(h.flags & kL4Valid) || h.l4_proto != kTcp || (h.tcp_flags & r.tcp_mask) != r.tcp_flags))
+      (!(h.flags & kL4Valid) || h.l4_proto != kProtoTcp || (h.tcp_flags & r.tcp_mask) != r.tcp_flags))
     return false;
   if ((need & kNeedHttp) && !(r.http & (1u << h.l7_info))) return false;
   if (need & kDirectional) {
@@ -554,7 +548,7 @@ void RuleSet::classify_group(Packet* const* pkts, uint32_t n, WorkerState& ws, u
   uint32_t firsts_all = 0;  // lanes with l.first
   for (uint32_t i = 0; i < n; ++i) {
     Packet& p = *pkts[i];
-    parse_packet(p);
+    parse_headers_inline(p.data(), p.len, p.rx_flags, p.vlan_tci, p.parsed);  // (parse_packet, inline)
     const ParsedHeaders& h = p.parsed;
     Lane& l = lanes[i];
     l.v4 = h.ip_version == 4;
