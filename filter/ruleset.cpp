@@ -565,7 +565,6 @@ void RuleSet::classify_group(Packet* const* pkts, uint32_t n, WorkerState& ws, u
     l.proto = h.l4_proto;
     l.first = first_match_ && l.v4 && l.ports;
     firsts_all += l.first;
-    l.best = kNoRule;
     if (precise) {
       keyed[i] = precise_key_of(h, keys[i]);
       hashes[i] = keyed[i] ? PreciseDict::hash(keys[i]) : 0;
