@@ -183,8 +183,8 @@ class RuleSet {
     uint8_t filing;    // which Filing its lists come from
     bool v4, ports;
     uint8_t proto;
-    bool first;        // decided by the first matching rule (first_match_): `best`
-    uint32_t best;     // the first rule found so far, kNoRule before
+    bool first;        // an IPv4 packet with ports and first_match_: the walk sets `best`
+    uint32_t best;     // the first rule that matches, kNoRule for none
   };
   static constexpr uint32_t kNoRule = 0xffffffffu;
   // An IPv4 packet with ports (l) passes the hot record of a rule.
@@ -230,9 +230,9 @@ class RuleSet {
   static unsigned proto_class(uint8_t proto) noexcept { return proto == 6 ? 0 : proto == 17 ? 1 : 2; }
   void file(Filing& f, const std::vector<uint32_t>& rules);
   Filing filing_[3];
-  bool by_proto_ = false;
+  bool by_proto_ = false;  // a packet uses filing_[proto_class]; else filing_[0] holds all
   // Every wildcard rule is kHotExact and a stop rule: the first that matches decides.
-  bool first_match_ = false;  // a packet uses filing_[proto_class]; else filing_[0] holds all
+  bool first_match_ = false;
   // Residual rules with a content pattern are found through the scan instead: pattern
   // id -> rule index (-1 for patterns of rules reached through an address index).
   std::vector<int32_t> pattern_rule_;
