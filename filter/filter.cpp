@@ -26,7 +26,6 @@ namespace ncap {
 namespace {
 constexpr uint64_t kOffline = ~uint64_t{0};
 constexpr unsigned kMaxWorkers = 1024;
-constexpr uint32_t kBurst = 64;  // verdicts kept on the stack at a time
 }  // namespace
 
 struct alignas(64) WorkerSlot {
@@ -134,32 +133,24 @@ uint32_t Filter::apply(Packet** pkts, uint32_t n, Packet** dropped, uint32_t* nd
   if (slot.seen.load(std::memory_order_relaxed) == kOffline)
     slot.seen.store(s.gen.load(std::memory_order_seq_cst), std::memory_order_seq_cst);
   detail::RuleSet* set = s.current.load(std::memory_order_seq_cst);
-  detail::Verdict verdicts[kBurst];
-  uint32_t keep = 0, nd = 0, def = 0, bpf = 0;
-  for (uint32_t done = 0; done < n; done += kBurst) {
-    const uint32_t m = std::min(n - done, kBurst);
-    set->classify(pkts + done, m, worker, verdicts);
-    for (uint32_t i = 0; i < m; ++i) {
-      Packet* p = pkts[done + i];
-      const detail::Verdict v = verdicts[i];
-      p->action = v.action;
-      p->rule_id = v.rule_id;
-      def += v.source == detail::Verdict::kDefault;
-      bpf += v.source == detail::Verdict::kBpf;
-      // Both stores, one count moves: no branch on the verdict.
-      const bool drop = v.action == Action::drop;
-      dropped[nd] = p;
-      pkts[keep] = p;
-      nd += drop;
-      keep += !drop;
-    }
+  detail::RuleSet::Tally tally;
+  set->classify(pkts, n, worker, tally);
+  uint32_t keep = 0, nd = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    Packet* p = pkts[i];
+    // Both stores, one count moves: no branch on the verdict.
+    const bool drop = p->action == Action::drop;
+    dropped[nd] = p;
+    pkts[keep] = p;
+    nd += drop;
+    keep += !drop;
   }
   *ndropped = nd;
   detail::bump(slot.evaluated, n);
   detail::bump(slot.passed, keep);
   detail::bump(slot.dropped, nd);
-  detail::bump(slot.default_decided, def);
-  detail::bump(slot.bpf_rejected, bpf);
+  detail::bump(slot.default_decided, tally.by_default);
+  detail::bump(slot.bpf_rejected, tally.by_bpf);
   return keep;
 }
 

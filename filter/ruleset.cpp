@@ -530,10 +530,10 @@ bool RuleSet::match(const CompiledRule& r, const Packet& p, unsigned worker) noe
   return true;
 }
 
-void RuleSet::classify(Packet* const* pkts, uint32_t n, unsigned worker, Verdict* out) noexcept {
+void RuleSet::classify(Packet* const* pkts, uint32_t n, unsigned worker, Tally& tally) noexcept {
   WorkerState& ws = workers_[worker];
   for (uint32_t base = 0; base < n; base += kGroup)
-    classify_group(pkts + base, std::min(kGroup, n - base), ws, worker, out + base);
+    classify_group(pkts + base, std::min(kGroup, n - base), ws, worker, tally);
 }
 
 // A group of packets goes through each stage together: parse (and the precise rules'
@@ -542,7 +542,7 @@ void RuleSet::classify(Packet* const* pkts, uint32_t n, unsigned worker, Verdict
 // their cache misses overlap instead of adding up, and an index's fields stay in
 // registers across the group.
 void RuleSet::classify_group(Packet* const* pkts, uint32_t n, WorkerState& ws, unsigned worker,
-                             Verdict* out) noexcept {
+                             Tally& tally) noexcept {
   Lane lanes[kGroup];
   PreciseKey keys[kGroup];
   uint64_t hashes[kGroup];
@@ -623,10 +623,18 @@ void RuleSet::classify_group(Packet* const* pkts, uint32_t n, WorkerState& ws, u
     if (nfirst) firsts(filing_[k], nfirst, [&](uint32_t x) { return first[x]; });
     if (nrest) lookups(filing_[k], nrest, [&](uint32_t x) { return rest[x]; });
   }
+  // The verdicts, into the packets (whose lines the parse brought in).
+  uint32_t by_default = 0, by_bpf = 0;
+  auto set = [&](Packet& p, Verdict v) {
+    p.action = v.action;
+    p.rule_id = v.rule_id;
+    by_default += v.source == Verdict::kDefault;
+    by_bpf += v.source == Verdict::kBpf;
+  };
   for (uint32_t i = 0; i < n; ++i) {
-    const Packet& p = *pkts[i];
+    Packet& p = *pkts[i];
     if (has_bpf_ && bpf_.run(p.data(), p.len, p.len) == 0) {
-      out[i] = {Action::drop, kBpfRuleId, Verdict::kBpf};
+      set(p, {Action::drop, kBpfRuleId, Verdict::kBpf});
       continue;
     }
     if (precise && keyed[i]) {
@@ -636,12 +644,12 @@ void RuleSet::classify_group(Packet* const* pkts, uint32_t n, WorkerState& ws, u
         bump(c.packets, 1);
         bump(c.bytes, p.len);
         bump(c.decided, 1);
-        out[i] = {precise_action_[idx - wildcard_.size()], ids_[idx], Verdict::kRule};
+        set(p, {precise_action_[idx - wildcard_.size()], ids_[idx], Verdict::kRule});
         continue;
       }
     }
     if (wildcard_.empty()) {
-      out[i] = {default_action_, kDefaultRuleId, Verdict::kDefault};
+      set(p, {default_action_, kDefaultRuleId, Verdict::kDefault});
     } else if (lanes[i].first) {
       const uint32_t r = lanes[i].best;
       if (r != kNoRule) {
@@ -649,11 +657,13 @@ void RuleSet::classify_group(Packet* const* pkts, uint32_t n, WorkerState& ws, u
         bump(c.packets, 1);
         bump(c.bytes, p.len);
       }
-      out[i] = verdict_of(r == kNoRule ? -1 : int64_t{r}, ws);
+      set(p, verdict_of(r == kNoRule ? -1 : int64_t{r}, ws));
     } else {
-      out[i] = decide(p, lanes[i], lists[i], ws, worker);
+      set(p, decide(p, lanes[i], lists[i], ws, worker));
     }
   }
+  tally.by_default += by_default;
+  tally.by_bpf += by_bpf;
 }
 
 // The wildcard rules' verdict for one packet whose index lists were looked up.

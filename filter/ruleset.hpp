@@ -160,9 +160,14 @@ class RuleSet {
   RuleSet(const RuleSet&) = delete;
   RuleSet& operator=(const RuleSet&) = delete;
 
-  // Packets in (parsed here, into Packet::parsed), a verdict each out; counts the rules
-  // they matched for `worker`.
-  void classify(Packet* const* pkts, uint32_t n, unsigned worker, Verdict* out) noexcept;
+  // What decided the packets of one classify() call, beyond the rules' own counters.
+  struct Tally {
+    uint32_t by_default = 0, by_bpf = 0;
+  };
+  // Packets in (parsed here, into Packet::parsed), each one's verdict written into it
+  // (Packet::action, Packet::rule_id); counts the rules they matched for `worker`, and
+  // adds the packets decided by the default policy or the BPF stage to `tally`.
+  void classify(Packet* const* pkts, uint32_t n, unsigned worker, Tally& tally) noexcept;
 
   size_t rule_count() const noexcept { return ids_.size(); }
   uint32_t rule_id(size_t i) const noexcept { return ids_[i]; }
@@ -193,7 +198,7 @@ class RuleSet {
            (l.key[kKeySport] - q.sport_lo <= q.sport_span) & (l.key[kKeyDport] - q.dport_lo <= q.dport_span) &
            (uint32_t{l.proto} - q.proto_lo <= q.proto_span);
   }
-  void classify_group(Packet* const* pkts, uint32_t n, WorkerState& ws, unsigned worker, Verdict* out) noexcept;
+  void classify_group(Packet* const* pkts, uint32_t n, WorkerState& ws, unsigned worker, Tally& tally) noexcept;
   [[gnu::always_inline]] Verdict verdict_of(int64_t decided, WorkerState& ws) noexcept;
   [[gnu::always_inline]] Verdict decide(const Packet& p, const Lane& l, const ListEntry* const (*lists)[2], WorkerState& ws,
                  unsigned worker) noexcept;
