@@ -552,7 +552,9 @@ void RuleSet::classify_group(Packet* const* pkts, uint32_t n, WorkerState& ws, u
   for (uint32_t i = 0; i < n; ++i) {
     Packet& p = *pkts[i];
     parse_headers_inline(p.data(), p.len, p.rx_flags, p.vlan_tci, p.parsed);  // (parse_packet, inline)
-    const ParsedHeaders& h = p.parsed;
+  }
+  for (uint32_t i = 0; i < n; ++i) {
+    const ParsedHeaders& h = pkts[i]->parsed;
     Lane& l = lanes[i];
     l.v4 = h.ip_version == 4;
     l.ports = has_ports(h);
