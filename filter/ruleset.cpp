@@ -558,14 +558,12 @@ void RuleSet::classify_group(Packet* const* pkts, uint32_t n, WorkerState& ws, u
     Lane& l = lanes[i];
     l.v4 = h.ip_version == 4;
     l.ports = has_ports(h);
-    // Absent fields are 0 and their lookups are discarded (Lane::have); a packet without
+    // Absent fields are 0 and their lookups are discarded (see lookups); a packet without
     // ports fails every hot record with kHotPorts (match() would too).
     l.key[kKeyDst] = l.v4 ? load_be32(h.dst_ip) : 0;
     l.key[kKeySrc] = l.v4 ? load_be32(h.src_ip) : 0;
     l.key[kKeyDport] = l.ports ? h.dst_port : 0;
     l.key[kKeySport] = l.ports ? h.src_port : 0;
-    l.have = static_cast<uint8_t>((l.v4 ? 1u << kKeyDst | 1u << kKeySrc : 0u) |
-                                  (l.ports ? 1u << kKeyDport | 1u << kKeySport : 0u));
     l.filing = by_proto_ ? proto_class(h.l4_proto) : 0;
     l.proto = h.l4_proto;
     l.first = first_match_ && l.v4 && l.ports;
@@ -588,7 +586,7 @@ void RuleSet::classify_group(Packet* const* pkts, uint32_t n, WorkerState& ws, u
         ix.lookup(lanes[i].key[key], &b, &e);
         __builtin_prefetch(b);
         lists[i][j][0] = b;
-        lists[i][j][1] = (lanes[i].have >> key & 1) ? e : b;
+        lists[i][j][1] = (key < kKeyDport ? lanes[i].v4 : lanes[i].ports) ? e : b;
       }
     }
   };

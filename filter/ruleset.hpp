@@ -183,8 +183,7 @@ class RuleSet {
   static constexpr unsigned kMaxProbes = 8;  // lookups per packet, at most
   // A packet of a group, as the later stages need it.
   struct Lane {
-    uint32_t key[4];   // by Key; 0 when the packet has no such field
-    uint8_t have;      // bit per Key: the packet has the field
+    uint32_t key[4];   // by Key; 0 when the packet has no such field (not v4, no ports)
     uint8_t filing;    // which Filing its lists come from
     bool v4, ports;
     uint8_t proto;
