@@ -669,14 +669,12 @@ void RuleSet::classify_group(Packet* const* pkts, uint32_t n, WorkerState& ws, u
 // The wildcard rules' verdict for one packet whose index lists were looked up.
 inline Verdict RuleSet::decide(const Packet& p, const Lane& l, const ListEntry* const (*lists)[2], WorkerState& ws,
                                unsigned worker) noexcept {
-  const ParsedHeaders& h = p.parsed;
   if (patterns_ && ++ws.seq == 0) {  // stamps wrap after 2^32 packets: forget every old stamp once
     std::memset(ws.stamp.get(), 0, patterns_ * sizeof(uint32_t));
     ws.seq = 1;
   }
   // Candidates: every rule filed under a value this packet carries, kept when its list
   // signature passes, then (IPv4 packets) its hot record.
-  const uint32_t s = l.key[kKeySrc], d = l.key[kKeyDst], sp = l.key[kKeySport], dp = l.key[kKeyDport];
   const uint32_t no_ports = l.ports ? 0 : kHotPorts;
   // Members read into locals: the stores to cand[] could alias them (the project builds
   // with -fno-strict-aliasing), which would reload them after every store.
@@ -685,7 +683,7 @@ inline Verdict RuleSet::decide(const Packet& p, const Lane& l, const ListEntry* 
   const Filing& f = filing_[l.filing];
   const unsigned nprobes = f.nprobes;
   uint32_t m = 0;
-  const uint32_t sig_key = uint32_t{h.l4_proto} << 16 | dp;
+  const uint32_t sig_key = uint32_t{l.proto} << 16 | l.key[kKeyDport];
   auto keep = [&](const ListEntry* b, const ListEntry* e) {
     for (; b != e; ++b) {
       cand[m] = b->rule;
@@ -703,9 +701,7 @@ inline Verdict RuleSet::decide(const Packet& p, const Lane& l, const ListEntry* 
     for (uint32_t i = 0; i < m; ++i) {
       const HotRule& q = hot[cand[i]];
       cand[k] = cand[i];
-      k += (s - q.src_lo <= q.src_span) & (d - q.dst_lo <= q.dst_span) & (sp - q.sport_lo <= q.sport_span) &
-           (dp - q.dport_lo <= q.dport_span) & (uint32_t(h.l4_proto) - q.proto_lo <= q.proto_span) &
-           !(q.flags & no_ports);
+      k += hot_pass(q, l) & !(q.flags & no_ports);
     }
     m = k;
   }

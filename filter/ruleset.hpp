@@ -11,6 +11,7 @@
 
 #include "counter.hpp"
 #include "ncap/filter.hpp"
+#include "parser.hpp"
 #include "precise_dict.hpp"
 
 struct hs_database;
@@ -191,7 +192,8 @@ class RuleSet {
     uint32_t best;     // the first rule that matches, kNoRule for none
   };
   static constexpr uint32_t kNoRule = 0xffffffffu;
-  // An IPv4 packet with ports (l) passes the hot record of a rule.
+  // An IPv4 packet's fields (0 for ports it does not have) lie in a rule's hot ranges;
+  // a packet without ports must also fail rules with kHotPorts (decide() checks that).
   static bool hot_pass(const HotRule& q, const Lane& l) noexcept {
     return (l.key[kKeySrc] - q.src_lo <= q.src_span) & (l.key[kKeyDst] - q.dst_lo <= q.dst_span) &
            (l.key[kKeySport] - q.sport_lo <= q.sport_span) & (l.key[kKeyDport] - q.dport_lo <= q.dport_span) &
@@ -231,7 +233,7 @@ class RuleSet {
     std::vector<ListEntry> residual;  // rules no index selects
     Ipv4Index index[kSlots];
   };
-  static unsigned proto_class(uint8_t proto) noexcept { return proto == 6 ? 0 : proto == 17 ? 1 : 2; }
+  static unsigned proto_class(uint8_t proto) noexcept { return proto == kProtoTcp ? 0 : proto == kProtoUdp ? 1 : 2; }
   void file(Filing& f, const std::vector<uint32_t>& rules);
   Filing filing_[3];
   bool by_proto_ = false;  // a packet uses filing_[proto_class]; else filing_[0] holds all
