@@ -537,9 +537,9 @@ void RuleSet::classify(Packet* const* pkts, uint32_t n, unsigned worker, Tally& 
 }
 
 // A group of packets goes through each stage together, each stage its own loop: the
-// parse; the keys (and the precise rules' bloom prefetch); the first-match walks, or the
-// index lookups of the group one index at a time; the verdicts, written into the packets
-// and counted. The work of different packets does not depend on each other, so their
+// parse (its lines prefetched first); the keys (and the precise rules' bloom prefetch);
+// the index lookups, one index at a time over the group (first-match lanes walk each
+// list as it is found); the verdicts, written into the packets and counted. The work of different packets does not depend on each other, so their
 // cache misses overlap instead of adding up (fusing stages measured slower every time).
 void RuleSet::classify_group(Packet* const* pkts, uint32_t n, WorkerState& ws, unsigned worker,
                              Tally& tally) noexcept {
@@ -547,8 +547,15 @@ void RuleSet::classify_group(Packet* const* pkts, uint32_t n, WorkerState& ws, u
   PreciseKey keys[kGroup];
   uint64_t hashes[kGroup];
   bool keyed[kGroup];
-  const bool precise = !precise_.empty();
-  uint32_t firsts_all = 0;  // lanes with l.first
+  // Members the loops test, read once: with -fno-strict-aliasing every store into a
+  // packet or a lane would reload them.
+  const bool precise = !precise_.empty(), by_proto = by_proto_, first_match = first_match_, has_bpf = has_bpf_,
+             no_wildcard = wildcard_.empty();
+  uint32_t firsts_all = 0;  // first-match lanes
+  for (uint32_t i = 0; i < n; ++i) {  // the lines the parse reads and writes, all at once
+    __builtin_prefetch(pkts[i]->data());
+    __builtin_prefetch(&pkts[i]->parsed, 1);
+  }
   for (uint32_t i = 0; i < n; ++i) {
     Packet& p = *pkts[i];
     parse_headers_inline(p.data(), p.len, p.rx_flags, p.vlan_tci, p.parsed);  // (parse_packet, inline)
@@ -564,9 +571,10 @@ void RuleSet::classify_group(Packet* const* pkts, uint32_t n, WorkerState& ws, u
     l.key[kKeySrc] = l.v4 ? load_be32(h.src_ip) : 0;
     l.key[kKeyDport] = l.ports ? h.dst_port : 0;
     l.key[kKeySport] = l.ports ? h.src_port : 0;
-    l.filing = by_proto_ ? proto_class(h.l4_proto) : 0;
+    l.filing = by_proto ? proto_class(h.l4_proto) : 0;
     l.proto = h.l4_proto;
-    l.first = first_match_ && l.v4 && l.ports;
+    l.first = first_match && l.v4 && l.ports;
+    l.best = kNoRule;
     firsts_all += l.first;
     if (precise) {
       keyed[i] = precise_key_of(h, keys[i]);
@@ -578,7 +586,7 @@ void RuleSet::classify_group(Packet* const* pkts, uint32_t n, WorkerState& ws, u
   const ListEntry* lists[kGroup][kMaxProbes][2];
   auto lookups = [&](const Filing& f, uint32_t count, auto lane) {
     for (unsigned j = 0; j < f.nprobes; ++j) {
-      const Ipv4Index& ix = *f.probes[j].index;
+      const Ipv4Index::View ix = f.probes[j].index->view();
       const Key key = f.probes[j].key;
       for (uint32_t x = 0; x < count; ++x) {
         const uint32_t i = lane(x);
@@ -591,27 +599,31 @@ void RuleSet::classify_group(Packet* const* pkts, uint32_t n, WorkerState& ws, u
     }
   };
   // With first-match rules, an IPv4 packet with ports keeps only the first rule whose
-  // hot record passes, walking each list as soon as it is found (no candidates).
+  // hot record passes, walking each list as soon as it is found (no candidates); index
+  // by index, the lookup and walk of one lane need nothing of the lane before.
   const HotRule* const hot = hot_.data();
   auto firsts = [&](const Filing& f, uint32_t count, auto lane) {
-    for (uint32_t x = 0; x < count; ++x) {
-      Lane& l = lanes[lane(x)];
-      uint32_t best = kNoRule;
-      auto walk = [&](const ListEntry* b, const ListEntry* e) {
-        for (; b != e; ++b) best = b->rule < best && hot_pass(hot[b->rule], l) ? b->rule : best;
-      };
-      for (unsigned j = 0; j < f.nprobes; ++j) {
-        const ListEntry *b, *e;
-        f.probes[j].index->lookup(l.key[f.probes[j].key], &b, &e);
-        walk(b, e);
-      }
-      walk(f.residual.data(), f.residual.data() + f.residual.size());
+    auto walk = [&](Lane& l, const ListEntry* b, const ListEntry* e) {
+      uint32_t best = l.best;
+      for (; b != e; ++b) best = b->rule < best && hot_pass(hot[b->rule], l) ? b->rule : best;
       l.best = best;
+    };
+    for (unsigned j = 0; j < f.nprobes; ++j) {
+      const Ipv4Index::View ix = f.probes[j].index->view();
+      const Key key = f.probes[j].key;
+      for (uint32_t x = 0; x < count; ++x) {
+        Lane& l = lanes[lane(x)];
+        const ListEntry *b, *e;
+        ix.lookup(l.key[key], &b, &e);
+        walk(l, b, e);
+      }
     }
+    if (!f.residual.empty())
+      for (uint32_t x = 0; x < count; ++x) walk(lanes[lane(x)], f.residual.data(), f.residual.data() + f.residual.size());
   };
-  if (!by_proto_ && firsts_all == n) {  // the common group: no lists to sort out
+  if (!by_proto && firsts_all == n) {  // the common group: no lists to sort out
     firsts(filing_[0], n, [](uint32_t x) { return x; });
-  } else for (unsigned k = 0; k < (by_proto_ ? 3u : 1u); ++k) {
+  } else for (unsigned k = 0; k < (by_proto ? 3u : 1u); ++k) {
     uint8_t first[kGroup], rest[kGroup];
     uint32_t nfirst = 0, nrest = 0;
     for (uint32_t i = 0; i < n; ++i) {
@@ -633,7 +645,7 @@ void RuleSet::classify_group(Packet* const* pkts, uint32_t n, WorkerState& ws, u
   };
   for (uint32_t i = 0; i < n; ++i) {
     Packet& p = *pkts[i];
-    if (has_bpf_ && bpf_.run(p.data(), p.len, p.len) == 0) {
+    if (has_bpf && bpf_.run(p.data(), p.len, p.len) == 0) {
       set(p, {Action::drop, kBpfRuleId, Verdict::kBpf});
       continue;
     }
@@ -648,7 +660,7 @@ void RuleSet::classify_group(Packet* const* pkts, uint32_t n, WorkerState& ws, u
         continue;
       }
     }
-    if (wildcard_.empty()) {
+    if (no_wildcard) {
       set(p, {default_action_, kDefaultRuleId, Verdict::kDefault});
     } else if (lanes[i].first) {
       const uint32_t r = lanes[i].best;

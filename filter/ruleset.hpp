@@ -73,29 +73,39 @@ class Ipv4Index {
   // key_bits: 32 for IPv4 addresses, 16 for ports.
   void build(const std::vector<std::pair<uint32_t, uint32_t>>& ranges, const std::vector<ListEntry>& rules,
              unsigned key_bits);
-  // The rules of the interval holding `key`: [*b, *e), maybe empty.
-  void lookup(uint32_t key, const ListEntry** b, const ListEntry** e) const noexcept {
-    // The key's offset from lo_ picks a bucket that knows the interval of its first key
-    // (a key outside the buckets' span: bucket nb_, see build()); a short binary search
-    // inside the bucket finds the last bound <= key. (With shift_ 0 a key is its own
-    // bucket: no search.)
-    uint32_t bucket = std::min((key - lo_) >> shift_, nb_);
-    size_t lo = top_[bucket];
-    if (lo & kEmptyBucket) {  // no rule anywhere in the bucket (most, in a sparse index)
-      *b = *e = ids_.data();
-      return;
-    }
-    if (shift_) {
-      size_t n = (top_[bucket + 1] & ~kEmptyBucket) - lo + 1;
-      while (n > 1) {
-        size_t half = n / 2;
-        lo = bounds_[lo + half] <= key ? lo + half : lo;
-        n -= half;
+  // The index's arrays as plain pointers, for a loop over many keys: locals whose
+  // address is never taken stay in registers (the project builds with
+  // -fno-strict-aliasing, so a member would be reloaded after every store).
+  struct View {
+    const uint32_t *bounds, *offs, *top;
+    const ListEntry* ids;
+    uint32_t lo, nb;
+    unsigned shift;
+    // The rules of the interval holding `key`: [*b, *e), maybe empty.
+    void lookup(uint32_t key, const ListEntry** b, const ListEntry** e) const noexcept {
+      // The key's offset from lo picks a bucket that knows the interval of its first key
+      // (a key outside the buckets' span: bucket nb, see build()); a short binary search
+      // inside the bucket finds the last bound <= key. (With shift 0 a key is its own
+      // bucket: no search.)
+      uint32_t bucket = std::min((key - lo) >> shift, nb);
+      size_t i = top[bucket];
+      if (i & kEmptyBucket) {  // no rule anywhere in the bucket (most, in a sparse index)
+        *b = *e = ids;
+        return;
       }
+      if (shift) {
+        size_t n = (top[bucket + 1] & ~kEmptyBucket) - i + 1;
+        while (n > 1) {
+          size_t half = n / 2;
+          i = bounds[i + half] <= key ? i + half : i;
+          n -= half;
+        }
+      }
+      *b = ids + offs[i];
+      *e = ids + offs[i + 1];
     }
-    *b = ids_.data() + offs_[lo];
-    *e = ids_.data() + offs_[lo + 1];
-  }
+  };
+  View view() const noexcept { return {bounds_.data(), offs_.data(), top_.data(), ids_.data(), lo_, nb_, shift_}; }
   bool empty() const noexcept { return ids_.empty(); }
 
  private:

@@ -500,7 +500,7 @@ TEST(FilterRules, IntervalIndexListsEveryRangeHoldingTheKey) {
       for (uint32_t i = 0; i < ranges.size(); ++i)
         if (ranges[i].first <= key && key <= ranges[i].second) want.push_back(i);
       const ListEntry *b, *e;
-      index.lookup(uint32_t(key), &b, &e);
+      index.view().lookup(uint32_t(key), &b, &e);
       for (; b != e; ++b) got.push_back(b->rule);
       ASSERT_EQ(got, want) << "key " << key;
       listed += got.size();
