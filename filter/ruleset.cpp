@@ -615,7 +615,7 @@ void RuleSet::classify_group(Packet* const* pkts, uint32_t n, WorkerState& ws, u
         Lane& l = lanes[lane(x)];
         const ListEntry *b, *e;
         ix.lookup(l.key[key], &b, &e);
-        walk(l, b, e);
+        if (b != e) walk(l, b, e);
       }
     }
     if (!f.residual.empty())
