@@ -74,18 +74,26 @@ Engine::~Engine() {
 void Engine::start() {
   stop_.store(false);
   running_.store(true);
-  for (size_t w = 0; w < queues_.size(); ++w) {
-    threads_.emplace_back([this, w] { run(w); });
-    if (!cfg_.cores.empty()) {
-      try {
+  // The threads wait for go_ until every one is pinned: no burst is polled on a core it
+  // was not given, and a refused pin stops them all before any polls.
+  go_.store(false);
+  auto release = [this] {
+    go_.store(true);
+    go_.notify_all();
+  };
+  try {
+    for (size_t w = 0; w < queues_.size(); ++w) {
+      threads_.emplace_back([this, w] { run(w); });
+      if (!cfg_.cores.empty())
         pin_thread(threads_.back().native_handle(), cfg_.cores[w], "the poll thread of RX queue " + std::to_string(queues_[w]));
-      } catch (...) {
-        request_stop();
-        join();
-        throw;
-      }
     }
+  } catch (...) {
+    request_stop();
+    release();
+    join();
+    throw;
   }
+  release();
 }
 
 void pin_thread(pthread_t thread, int core, const std::string& what) {
@@ -117,6 +125,7 @@ void Engine::run(size_t w) {
   const uint32_t burst = cfg_.burst;
   PacketFilter* filter = cfg_.filter;
   Dispatcher* disp = cfg_.dispatcher;
+  go_.wait(false);  // until start() has pinned every thread
   while (!stop_.load(std::memory_order_relaxed)) {
     uint32_t n = rxq.rx_burst(pkts, burst);
     detail::bump(st.polls, 1);

@@ -102,7 +102,7 @@ class Engine {
   std::vector<std::thread> threads_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> running_{false};
-  std::string thread_error_;
+  std::atomic<bool> go_{false};  // start() has pinned every poll thread (or is giving up)
 };
 
 // Pins `thread` to `core`; throws ncap::Error naming `what` and the core when the system
