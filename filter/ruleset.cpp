@@ -539,8 +539,9 @@ void RuleSet::classify(Packet* const* pkts, uint32_t n, unsigned worker, Tally& 
 // A group of packets goes through each stage together, each stage its own loop: the
 // parse (its lines prefetched first); the keys (and the precise rules' bloom prefetch);
 // the index lookups, one index at a time over the group (first-match lanes walk each
-// list as it is found); the verdicts, written into the packets and counted. The work of different packets does not depend on each other, so their
-// cache misses overlap instead of adding up (fusing stages measured slower every time).
+// list as it is found); the verdicts, written into the packets and counted. The work of
+// different packets does not depend on each other, so their cache misses overlap instead
+// of adding up (fusing stages measured slower every time).
 void RuleSet::classify_group(Packet* const* pkts, uint32_t n, WorkerState& ws, unsigned worker,
                              Tally& tally) noexcept {
   Lane lanes[kGroup];
