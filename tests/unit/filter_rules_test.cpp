@@ -605,6 +605,12 @@ TEST(FilterRules, ClassBenchLikeRulesMatchReference) {
         if (s.ip_version == 4 && s.frag_offset == 0 && s.proto != 1) v4.push_back(s);
       SCOPED_TRACE("IPv4 packets with ports only");
       check_against_reference(spec, v4);
+      if (!spec.precise.empty()) {  // and the large sets alone (their own verdict loop)
+        RuleSetSpec alone = spec;
+        alone.precise.clear();
+        SCOPED_TRACE("without the precise rules");
+        check_against_reference(alone, v4);
+      }
     }
   }
 }
