@@ -647,9 +647,7 @@ void RuleSet::classify_group(Packet* const* pkts, uint32_t n, WorkerState& ws, u
   // A first-match lane's rule (kNoRule: none) decides.
   auto first_verdict = [&](const Packet& p, uint32_t r) {
     if (r == kNoRule) return verdict_of(-1, ws);
-    RuleCtr& c = ws.ctr[r];
-    bump(c.packets, 1);
-    bump(c.bytes, p.len);
+    count_match(ws, r, p.len);
     return verdict_of(r, ws);
   };
   // A group of first-match lanes only, without BPF or precise rules, has nothing else to
@@ -666,10 +664,8 @@ void RuleSet::classify_group(Packet* const* pkts, uint32_t n, WorkerState& ws, u
     if (precise && keyed[i]) {
       uint32_t idx = precise_.find(keys[i], hashes[i]);
       if (idx != PreciseDict::kNone) {
-        RuleCtr& c = ws.ctr[idx];
-        bump(c.packets, 1);
-        bump(c.bytes, p.len);
-        bump(c.decided, 1);
+        count_match(ws, idx, p.len);
+        bump(ws.ctr[idx].decided, 1);
         set(p, {precise_action_[idx - wildcard_.size()], ids_[idx], Verdict::kRule});
         continue;
       }
@@ -742,9 +738,7 @@ inline Verdict RuleSet::decide(const Packet& p, const Lane& l, const ListEntry* 
     last = r;
     const HotRule& q = hot[r];
     if (!(l.v4 && (q.flags & kHotExact)) && !match(wildcard_[r], p, worker)) continue;
-    RuleCtr& c = ws.ctr[r];
-    bump(c.packets, 1);
-    bump(c.bytes, p.len);
+    count_match(ws, r, p.len);
     decided = r;
     if (q.flags & kHotStop) break;
   }

@@ -210,6 +210,12 @@ class RuleSet {
            (uint32_t{l.proto} - q.proto_lo <= q.proto_span);
   }
   void classify_group(Packet* const* pkts, uint32_t n, WorkerState& ws, unsigned worker, Tally& tally) noexcept;
+  // Rule index r (wildcard or precise) matched a packet of len bytes.
+  static void count_match(WorkerState& ws, uint32_t r, uint32_t len) noexcept {
+    RuleCtr& c = ws.ctr[r];
+    bump(c.packets, 1);
+    bump(c.bytes, len);
+  }
   [[gnu::always_inline]] Verdict verdict_of(int64_t decided, WorkerState& ws) noexcept;
   [[gnu::always_inline]] Verdict decide(const Packet& p, const Lane& l, const ListEntry* const (*lists)[2], WorkerState& ws,
                  unsigned worker) noexcept;
