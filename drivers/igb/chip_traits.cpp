@@ -1,18 +1,28 @@
 #include "chip_traits.hpp"
 
+#include "drivers/common/pci_table.hpp"
+
 namespace ncap::igb {
 namespace {
 
-constexpr uint16_t kIntel = 0x8086;
-
-constexpr ChipTraits k82576 = {"82576", 16, 0x0C000, 0x40, 0x0E000, 0x40, 0, true};
-constexpr ChipTraits k82575 = {"82575", 4, 0x02800, 0x100, 0x03800, 0x100, 6, false};
-
-struct Id {
-  uint16_t device;
-  const char* name;
-  const ChipTraits* traits;
+constexpr ChipTraits k82576 = {
+    .chip = "82576",
+    .max_queues = 16,
+    .rx_base = 0x0C000, .rx_stride = 0x40,
+    .tx_base = 0x0E000, .tx_stride = 0x40,
+    .reta_shift = 0,
+    .has_rqdpc = true,
 };
+constexpr ChipTraits k82575 = {
+    .chip = "82575",
+    .max_queues = 4,
+    .rx_base = 0x02800, .rx_stride = 0x100,
+    .tx_base = 0x03800, .tx_stride = 0x100,
+    .reta_shift = 6,
+    .has_rqdpc = false,
+};
+
+using Id = intel::PciRow<ChipTraits>;
 // Device ids from the datasheets' PCI configuration sections (82576 6.2.1 / 9.x,
 // 82575 9.x). Virtual functions (82576 VF 0x10ca) are not ours.
 constexpr Id kIds[] = {
@@ -27,15 +37,10 @@ constexpr Id kIds[] = {
 }  // namespace
 
 const ChipTraits* traits_for(uint16_t device_id) noexcept {
-  for (const Id& id : kIds)
-    if (id.device == device_id) return id.traits;
-  return nullptr;
+  const Id* id = intel::find_row(kIds, device_id);
+  return id ? id->traits : nullptr;
 }
 
-std::vector<PciId> pci_ids() {
-  std::vector<PciId> out;
-  for (const Id& id : kIds) out.push_back({kIntel, id.device, id.name});
-  return out;
-}
+std::vector<PciId> pci_ids() { return intel::pci_ids_of(kIds); }
 
 }  // namespace ncap::igb

@@ -11,12 +11,12 @@
 namespace ncap::igb {
 
 struct ChipTraits {
-  const char* chip;           // "82576"
-  uint16_t max_queues;        // RX and TX queues: 82575 4, 82576 16 (82576 7.1.2.10)
+  const char* chip;             // "82576"
+  uint16_t max_queues;          // RX and TX queues: 82575 4, 82576 16 (82576 7.1.2.10)
   uint32_t rx_base, rx_stride;  // 82576: 0xC000 + 0x40 n (8.10); 82575: 0x2800 + 0x100 n
   uint32_t tx_base, tx_stride;  // 82576: 0xE000 + 0x40 n (8.12); 82575: 0x3800 + 0x100 n
-  uint8_t reta_shift;         // queue index position in a RETA byte: 82575 bits 7:6, 82576 3:0
-  bool has_rqdpc;             // per-queue drop counters (82576)
+  uint8_t reta_shift;           // queue index position in a RETA byte: 82575 bits 7:6, 82576 3:0
+  bool has_rqdpc;               // per-queue drop counters RQDPC (82576 8.19; see docs/drivers/igb.md)
 
   uint32_t rx(uint16_t q, uint32_t reg) const noexcept { return rx_base + rx_stride * q + reg; }
   uint32_t tx(uint16_t q, uint32_t reg) const noexcept { return tx_base + tx_stride * q + reg; }

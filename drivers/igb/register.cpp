@@ -1,16 +1,11 @@
 // Registers the igb family with the device registry (called from the generated driver
 // list, see core/driver_list.cpp.in and ncap_drivers in meson.build).
 #include "chip_traits.hpp"
+#include "drivers/common/pci_table.hpp"
 #include "igb_device.hpp"
-#include "registry.hpp"
 
 namespace ncap {
 
-void register_driver_igb() {
-  register_driver({"igb", igb::pci_ids(),
-                   [](std::unique_ptr<Backend> b, const DeviceConfig& cfg) -> std::unique_ptr<Device> {
-                     return std::make_unique<igb::IgbDevice>(std::move(b), cfg);
-                   }});
-}
+void register_driver_igb() { intel::register_pci_driver<igb::IgbDevice>("igb", igb::pci_ids()); }
 
 }  // namespace ncap

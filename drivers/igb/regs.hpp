@@ -68,25 +68,15 @@ inline constexpr uint32_t MTA = 0x05200;           // multicast table array, 128
 inline constexpr uint32_t MTA_REGS = 128;
 inline constexpr uint32_t MRQC = 0x05818;          // 8.9.13
 inline constexpr uint32_t MRQC_RSS = 0x2;          // MRQE: RSS only (no VMDq)
-inline constexpr uint32_t MRQC_TCPIPV4 = 1u << 16;
-inline constexpr uint32_t MRQC_IPV4 = 1u << 17;
-inline constexpr uint32_t MRQC_TCPIPV6 = 1u << 18;
-inline constexpr uint32_t MRQC_IPV6 = 1u << 20;
-inline constexpr uint32_t MRQC_UDPIPV4 = 1u << 22;
-inline constexpr uint32_t MRQC_UDPIPV6 = 1u << 23;
+inline constexpr uint32_t MRQC_TCPIPV6 = 1u << 18;  // the other hash fields: drivers/common/intel_device.hpp
 inline constexpr uint32_t RETA = 0x05C00;          // 8.9.15: 128 one-byte entries
-inline constexpr uint32_t RETA_REGS = 32;
 inline constexpr uint32_t RSSRK = 0x05C80;         // 8.9.16: 40-byte key
-inline constexpr uint32_t RSSRK_REGS = 10;
 
 // Per-queue receive registers, offsets inside a queue block (8.10).
 inline constexpr uint32_t RDBAL = 0x00, RDBAH = 0x04, RDLEN = 0x08, SRRCTL = 0x0C, RDH = 0x10, RDT = 0x18,
                           RXDCTL = 0x28;
 inline constexpr uint32_t RQDPC = 0x30;            // 82576 8.19: per-queue drops (SRRCTL.DROP_EN)
 inline constexpr uint32_t SRRCTL_BSIZEPACKET_MASK = 0x7f;  // 1 KiB units
-inline constexpr uint32_t SRRCTL_BSIZEPACKET_SHIFT = 10;   // bytes -> field
-inline constexpr uint32_t SRRCTL_BSIZEHEADER_SHIFT = 8;    // 64-byte units, header split only
-inline constexpr uint32_t SRRCTL_DESCTYPE_ADV_ONEBUF = 1u << 25;
 inline constexpr uint32_t SRRCTL_DROP_EN = 1u << 31;
 inline constexpr uint32_t RXDCTL_PTHRESH_SHIFT = 0, RXDCTL_HTHRESH_SHIFT = 8, RXDCTL_WTHRESH_SHIFT = 16;
 inline constexpr uint32_t RXDCTL_ENABLE = 1u << 25;

@@ -1,19 +1,49 @@
 #include "chip_traits.hpp"
 
+#include "drivers/common/pci_table.hpp"
+
 #include "regs.hpp"
 
 namespace ncap::ixgbe {
 namespace {
 
-constexpr uint16_t kIntel = 0x8086;
-
 constexpr ChipTraits k82599 = {
-    "82599", true, 128, 128, 16, 0x0EC80, 0x0EB00, 0x0EB80, 0x0A200, 0x01014, 0x40,
-    AUTOC_LMS_10G_SERIAL, true, true, true, true, true,
+    .chip = "82599",
+    .max_rx_queues = 128,
+    .max_tx_queues = 128,
+    .max_rss_queues = 16,
+    .mrqc = 0x0EC80, .reta = 0x0EB00, .rssrk = 0x0EB80,
+    .ral0 = 0x0A200,
+    .srrctl_base = 0x01014, .srrctl_stride = 0x40,
+    .autoc_lms = AUTOC_LMS_10G_SERIAL,
+    .has_dmaidone = true,
+    .has_dmatxctl = true,
+    .has_secrx = true,
+    .has_qprdc = true,
+    .has_queue_filters = true,
+    .has_rsc_fields = true,
+    .has_no_snoop_disable = true,
+    .links_speed_field = true,
+    .vlan_strip_per_queue = true,
 };
 constexpr ChipTraits k82598 = {
-    "82598", false, 64, 32, 16, 0x05818, 0x05C00, 0x05C80, 0x05400, 0x02100, 4,
-    AUTOC_LMS_KX4_AN, false, false, false, false, false,
+    .chip = "82598",
+    .max_rx_queues = 64,
+    .max_tx_queues = 32,
+    .max_rss_queues = 16,
+    .mrqc = 0x05818, .reta = 0x05C00, .rssrk = 0x05C80,
+    .ral0 = 0x05400,
+    .srrctl_base = 0x02100, .srrctl_stride = 4,
+    .autoc_lms = AUTOC_LMS_KX4_AN,
+    .has_dmaidone = false,
+    .has_dmatxctl = false,
+    .has_secrx = false,
+    .has_qprdc = false,
+    .has_queue_filters = false,
+    .has_rsc_fields = false,
+    .has_no_snoop_disable = false,
+    .links_speed_field = false,
+    .vlan_strip_per_queue = false,
 };
 
 struct Id {
@@ -40,15 +70,10 @@ constexpr Id kIds[] = {
 }  // namespace
 
 const ChipTraits* traits_for(uint16_t device_id) noexcept {
-  for (const Id& id : kIds)
-    if (id.device == device_id) return id.traits;
-  return nullptr;
+  const Id* id = intel::find_row(kIds, device_id);
+  return id ? id->traits : nullptr;
 }
 
-std::vector<PciId> pci_ids() {
-  std::vector<PciId> out;
-  for (const Id& id : kIds) out.push_back({kIntel, id.device, id.name});
-  return out;
-}
+std::vector<PciId> pci_ids() { return intel::pci_ids_of(kIds); }
 
 }  // namespace ncap::ixgbe

@@ -1,16 +1,11 @@
-// Registers the ixgbe family with the device registry (called from the generated
-// driver list, see core/driver_list.cpp.in and ncap_drivers in meson.build).
+// Registers the ixgbe family with the device registry (called from the generated driver
+// list, see core/driver_list.cpp.in and ncap_drivers in meson.build).
 #include "chip_traits.hpp"
+#include "drivers/common/pci_table.hpp"
 #include "ixgbe_device.hpp"
-#include "registry.hpp"
 
 namespace ncap {
 
-void register_driver_ixgbe() {
-  register_driver({"ixgbe", ixgbe::pci_ids(),
-                   [](std::unique_ptr<Backend> b, const DeviceConfig& cfg) -> std::unique_ptr<Device> {
-                     return std::make_unique<ixgbe::IxgbeDevice>(std::move(b), cfg);
-                   }});
-}
+void register_driver_ixgbe() { intel::register_pci_driver<ixgbe::IxgbeDevice>("ixgbe", ixgbe::pci_ids()); }
 
 }  // namespace ncap

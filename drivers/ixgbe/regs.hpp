@@ -49,6 +49,8 @@ inline constexpr uint32_t FCTRL = 0x05080;
 inline constexpr uint32_t FCTRL_MPE = 1u << 8;
 inline constexpr uint32_t FCTRL_UPE = 1u << 9;
 inline constexpr uint32_t FCTRL_BAM = 1u << 10;
+inline constexpr uint32_t VLNCTRL = 0x05088;
+inline constexpr uint32_t VLNCTRL_VME_82598 = 1u << 31;  // 82598 8.2.3.7.2: strip tags on every queue
 inline constexpr uint32_t RXCSUM = 0x05000;
 inline constexpr uint32_t RXCSUM_PCSD = 1u << 13;  // descriptor carries the RSS hash
 
@@ -62,21 +64,13 @@ inline constexpr uint32_t RDH(uint16_t q) { return rx_block(q) + 0x10; }
 inline constexpr uint32_t RDT(uint16_t q) { return rx_block(q) + 0x18; }
 inline constexpr uint32_t RXDCTL(uint16_t q) { return rx_block(q) + 0x28; }
 inline constexpr uint32_t RXDCTL_ENABLE = 1u << 25;
-inline constexpr uint32_t SRRCTL_BSIZEPACKET_SHIFT = 10;  // bytes -> 1 KiB units
-inline constexpr uint32_t SRRCTL_BSIZEPACKET_MASK = 0x1f;
-inline constexpr uint32_t SRRCTL_DESCTYPE_ADV_ONEBUF = 1u << 25;
+inline constexpr uint32_t RXDCTL_VME = 1u << 30;  // 82599 8.2.3.8.6: strip tags on this queue
+inline constexpr uint32_t SRRCTL_BSIZEPACKET_MASK = 0x1f;  // 1 KiB units (see docs/drivers/ixgbe.md)
 inline constexpr uint32_t SRRCTL_DROP_EN = 1u << 28;
 
 // ---- RSS (8.2.3.7; offsets per chip) ----
 inline constexpr uint32_t MRQC_RSSEN = 0x1;
-inline constexpr uint32_t MRQC_TCPIPV4 = 1u << 16;
-inline constexpr uint32_t MRQC_IPV4 = 1u << 17;
-inline constexpr uint32_t MRQC_IPV6 = 1u << 20;
-inline constexpr uint32_t MRQC_TCPIPV6 = 1u << 21;
-inline constexpr uint32_t MRQC_UDPIPV4 = 1u << 22;
-inline constexpr uint32_t MRQC_UDPIPV6 = 1u << 23;
-inline constexpr uint32_t RETA_REGS = 32;   // 128 one-byte entries
-inline constexpr uint32_t RSSRK_REGS = 10;  // 40-byte key
+inline constexpr uint32_t MRQC_TCPIPV6 = 1u << 21;  // the other hash fields: drivers/common/intel_device.hpp
 
 // ---- 82599 queue filters (7.1.2) ----
 inline constexpr uint32_t ETQF(uint32_t i) { return 0x05128 + 4 * i; }

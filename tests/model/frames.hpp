@@ -57,6 +57,14 @@ inline Bytes ipv4_frame(const Flow& f, size_t size = 64, uint8_t seq = 0, bool b
   return b;
 }
 
+// `plain` with an 802.1Q tag (TPID 0x8100, `tci`) after the MAC addresses.
+inline Bytes vlan_tagged(const Bytes& plain, uint16_t tci) {
+  Bytes tagged(plain.begin(), plain.begin() + 12);
+  for (uint8_t b : {uint8_t(0x81), uint8_t(0x00), uint8_t(tci >> 8), uint8_t(tci & 0xff)}) tagged.push_back(b);
+  tagged.insert(tagged.end(), plain.begin() + 12, plain.end());
+  return tagged;
+}
+
 inline Bytes ether_frame(uint16_t ethertype, size_t size = 64, uint8_t seq = 0) {
   Bytes b(size, seq);
   for (int i = 0; i < 6; ++i) b[i] = 0xff;

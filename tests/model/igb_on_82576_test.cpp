@@ -85,10 +85,8 @@ TEST(IgbOn82576, ReceivesExactFramesInOrder) {
 
 TEST(IgbOn82576, VlanStrippingMovesTheTagToTheMetadataOnlyWhenAskedFor) {
   Bytes plain = ipv4_frame(Flow{}, 100, 7);
-  Bytes tagged(plain.begin(), plain.begin() + 12);
   const uint16_t tci = (3u << 13) | 100;  // priority 3, VLAN 100
-  for (uint8_t b : {uint8_t(0x81), uint8_t(0x00), uint8_t(tci >> 8), uint8_t(tci & 0xff)}) tagged.push_back(b);
-  tagged.insert(tagged.end(), plain.begin() + 12, plain.end());
+  Bytes tagged = vlan_tagged(plain, tci);
   for (bool strip : {true, false}) {
     auto chip = model::create("82576");
     DeviceConfig cfg = quick_config();

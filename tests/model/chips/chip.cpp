@@ -77,6 +77,7 @@ void Chip::stop() noexcept {
 // ---------------------------------------------------------------- register access ----
 
 uint32_t Chip::model_read32(uint32_t off) {
+  accesses_.fetch_add(1, std::memory_order_relaxed);
   if (dead_.load(std::memory_order_relaxed)) return 0xffffffffu;  // a device gone from the bus
   const RegDef* d = regs_.def(off);
   if (!d) {
@@ -128,6 +129,7 @@ uint32_t Chip::model_read32(uint32_t off) {
 }
 
 void Chip::model_write32(uint32_t off, uint32_t v) noexcept {
+  accesses_.fetch_add(1, std::memory_order_relaxed);
   if (dead_.load(std::memory_order_relaxed)) return;
   if (writes_until_dead_.load(std::memory_order_relaxed) > 0 && writes_until_dead_.fetch_sub(1) == 1)
     dead_.store(true);  // this write is the last the device takes
@@ -439,7 +441,7 @@ void Chip::receive(const uint8_t* f, size_t len, bool crc_error) noexcept {
   // VLAN stripping (82576 7.4.4 / 8.2.1 CTRL.VME): the tag leaves the frame and goes to
   // the descriptor's VLAN field with STAT.VP set. The queue and RSS were chosen above on
   // the frame as it came off the wire.
-  if (vlan_strip() && len >= 18 && f[12] == 0x81 && f[13] == 0x00) {
+  if (vlan_strip(uint16_t(q)) && len >= 18 && f[12] == 0x81 && f[13] == 0x00) {
     thread_local Bytes stripped;
     stripped.assign(f, f + 12);
     stripped.insert(stripped.end(), f + 16, f + len);

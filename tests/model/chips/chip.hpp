@@ -106,6 +106,8 @@ class Chip : public RegisterIo, public std::enable_shared_from_this<Chip> {
   void die_after_writes(int64_t n) noexcept { writes_until_dead_.store(n); }
   bool dead() const noexcept { return dead_.load(); }
   bool link_up() const noexcept { return link_up_.load(); }
+  // Register reads and writes the driver made so far (a stopped driver makes none).
+  uint64_t accesses() const noexcept { return accesses_.load(); }
 
   // ---- verification ----
   std::vector<Violation> violations() const;
@@ -145,8 +147,9 @@ class Chip : public RegisterIo, public std::enable_shared_from_this<Chip> {
   // Timed events (reset completion, autonegotiation); called often by the device thread.
   virtual void tick(Clock::time_point now) noexcept = 0;
   virtual bool rx_enabled() const noexcept = 0;
-  // Whether RX strips an 802.1Q tag into the descriptor (82576: CTRL.VME). Default: no.
-  virtual bool vlan_strip() const noexcept { return false; }
+  // Whether RX queue q strips an 802.1Q tag into the descriptor (82576 and 82598: one
+  // global bit, 82599: RXDCTL.VME per queue). Default: no.
+  virtual bool vlan_strip(uint16_t q) const noexcept { (void)q; return false; }
   virtual bool tx_enabled(uint16_t q) const noexcept = 0;
   virtual bool l2_accept(const uint8_t* f, size_t len) const noexcept = 0;
   // RX queue for a frame (-1: drop). Sets the RSS hash and type for the descriptor.
@@ -203,6 +206,7 @@ class Chip : public RegisterIo, public std::enable_shared_from_this<Chip> {
   std::atomic<bool> busy_poll_{false};
   std::atomic<bool> dead_{false};
   std::atomic<int64_t> writes_until_dead_{-1};
+  std::atomic<uint64_t> accesses_{0};
   std::atomic<bool> cable_{true};
   std::atomic<bool> link_up_{false};
   std::atomic<bool> capture_{true};

@@ -254,7 +254,7 @@ class E82576Chip final : public Chip {
   }
 
   bool rx_enabled() const noexcept override { return regs_.get(RCTL) & RCTL_EN; }
-  bool vlan_strip() const noexcept override { return regs_.get(CTRL) & (1u << 30); }  // CTRL.VME
+  bool vlan_strip(uint16_t) const noexcept override { return regs_.get(CTRL) & (1u << 30); }  // CTRL.VME
   bool tx_enabled(uint16_t q) const noexcept override {
     return (regs_.get(TCTL) & TCTL_EN) && (regs_.get(tx_block(q) + kCtl) & kQueueEnable);
   }

@@ -59,6 +59,7 @@ constexpr uint32_t SECRXCTRL_RX_DIS = 1u << 1, SECRXSTAT_RDY = 1u << 0;
 constexpr uint32_t FCTRL_MPE = 1u << 8, FCTRL_UPE = 1u << 9, FCTRL_BAM = 1u << 10;
 constexpr uint32_t RAH_AV = 1u << 31;
 constexpr uint32_t RXCSUM_PCSD = 1u << 13;
+constexpr uint32_t VLNCTRL_VME_82598 = 1u << 31, RXDCTL_VME_82599 = 1u << 30;
 constexpr uint32_t MRQC_MRQE_MASK = 0xf, MRQC_RSS = 0x1;
 constexpr uint32_t MRQC_TCPIPV4 = 1u << 16, MRQC_IPV4 = 1u << 17, MRQC_IPV6 = 1u << 20, MRQC_TCPIPV6 = 1u << 21,
                    MRQC_UDPIPV4 = 1u << 22, MRQC_UDPIPV6 = 1u << 23;
@@ -375,6 +376,12 @@ class IxgbeChip final : public Chip {
   }
 
   bool rx_enabled() const noexcept override { return regs_.get(RXCTRL) & RXCTRL_RXEN; }
+  // VLAN stripping: 82598 8.2.3.7.2 VLNCTRL.VME (bit 31) for every queue; 82599
+  // 8.2.3.8.6 RXDCTL.VME (bit 30) per queue, VLNCTRL.VME there only enables the filter.
+  bool vlan_strip(uint16_t q) const noexcept override {
+    if (!is82599_) return regs_.get(VLNCTRL) & VLNCTRL_VME_82598;
+    return regs_.get(rx_block(q) + kCtl) & RXDCTL_VME_82599;
+  }
   bool tx_enabled(uint16_t q) const noexcept override {
     if (is82599_ && !(regs_.get(DMATXCTL) & DMATXCTL_TE)) return false;
     return regs_.get(tx_block(q) + kCtl) & kQueueEnable;
