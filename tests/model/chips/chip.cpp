@@ -379,11 +379,21 @@ void Chip::run() noexcept {
     }
     tick(Clock::now());
     bool did = false;
-    if (!spec_.tx_on_tail_write && bus_master_.load(std::memory_order_relaxed))
-      for (uint16_t q = 0, n = uint16_t(tx_active_.load(std::memory_order_relaxed)); q < n; ++q)
-        did |= process_tx(q) != 0;
-    did |= process_inbound();
-    did |= process_generator();
+    // DMA only inside this bracket: disable_dma() clears bus_master_ and then waits until
+    // no pass is in it, so no descriptor or buffer is touched once it returns (the memory
+    // may be unmapped and freed right after). Both sides are seq_cst: the thread's
+    // increment then load, and disable_dma's store then load, cannot both miss.
+    dma_passes_.fetch_add(1);
+    if (bus_master_.load()) {
+      if (!spec_.tx_on_tail_write)
+        for (uint16_t q = 0, n = uint16_t(tx_active_.load(std::memory_order_relaxed)); q < n; ++q)
+          did |= process_tx(q) != 0;
+      did |= process_inbound();
+      did |= process_generator();
+    } else {
+      did |= process_inbound();  // counted as dropped (RX disabled): no DMA
+    }
+    dma_passes_.fetch_sub(1);
     if (!did) {
       if (busy_poll_.load(std::memory_order_relaxed))
         _mm_pause();
@@ -595,13 +605,19 @@ void Chip::deliver_tx(const uint8_t* f, size_t len) noexcept {
 
 // ---------------------------------------------------------------------- backend ----
 
+void Chip::disable_bus_master() noexcept {
+  bus_master_.store(false);
+  if (std::this_thread::get_id() == thread_.get_id()) return;
+  while (dma_passes_.load() != 0) std::this_thread::yield();
+}
+
 class ModelBackend final : public Backend {
  public:
   explicit ModelBackend(std::shared_ptr<Chip> c) : chip_(std::move(c)) { chip_->bus_master_.store(true); }
   RegisterIo& bar0() override { return *chip_; }
   void dma_map(DmaRegion& r) override { Iommu::instance().map(r); }
   void dma_unmap(DmaRegion& r) noexcept override { Iommu::instance().unmap(r); }
-  void disable_dma() noexcept override { chip_->bus_master_.store(false); }
+  void disable_dma() noexcept override { chip_->disable_bus_master(); }
   std::string address() const override { return chip_->address(); }
   uint16_t vendor_id() const override { return 0x8086; }
   uint16_t device_id() const override { return chip_->spec().device_id; }

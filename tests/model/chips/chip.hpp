@@ -211,6 +211,8 @@ class Chip : public RegisterIo, public std::enable_shared_from_this<Chip> {
   std::atomic<bool> link_up_{false};
   std::atomic<bool> capture_{true};
   std::atomic<bool> bus_master_{false};  // PCI bus mastering: off until a backend opens
+  std::atomic<uint32_t> dma_passes_{0};  // device-thread passes that may DMA (see run())
+  void disable_bus_master() noexcept;     // returns once no DMA is in flight
   std::atomic<uint32_t> tx_active_{0};   // 1 + highest TX queue ever enabled
   std::vector<uint32_t> role_;           // BAR dword -> queue register role (see chip.cpp)
   std::thread thread_;
