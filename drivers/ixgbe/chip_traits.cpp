@@ -25,6 +25,7 @@ constexpr ChipTraits k82599 = {
     .has_no_snoop_disable = true,
     .links_speed_field = true,
     .vlan_strip_per_queue = true,
+    .octets_high_only = false,  // 36-bit low/high pairs (8.2.3.23.23-26)
 };
 constexpr ChipTraits k82598 = {
     .chip = "82598",
@@ -44,6 +45,9 @@ constexpr ChipTraits k82598 = {
     .has_no_snoop_disable = false,
     .links_speed_field = false,
     .vlan_strip_per_queue = false,
+    // "82598 only has a counter in the high register" (DPDK ixgbe_read_stats_registers,
+    // Linux ixgbe_update_stats); the 82598 datasheet lists TOR as 0x040C4 alone.
+    .octets_high_only = true,
 };
 
 struct Id {

@@ -28,6 +28,7 @@ struct ChipTraits {
   bool has_no_snoop_disable;      // CTRL_EXT.NS_DIS, set per 4.6.7 (82599)
   bool links_speed_field;         // LINKS 29:28 speed (82599) vs LINKS bit 29 = 10G (82598)
   bool vlan_strip_per_queue;      // RXDCTL.VME per queue (82599) vs VLNCTRL.VME (82598)
+  bool octets_high_only;          // GORC/GOTC: one 32-bit register at the high offset (82598)
 
   uint32_t srrctl(uint16_t q) const noexcept {
     return q < 64 ? srrctl_base + srrctl_stride * q : 0x0D014 + 0x40u * (q - 64);

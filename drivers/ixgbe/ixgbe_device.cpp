@@ -51,6 +51,7 @@ const ChipTraits& traits_or_throw(const Backend& b) {
 
 IxgbeDevice::IxgbeDevice(std::unique_ptr<Backend> backend, const DeviceConfig& cfg)
     : IntelDevice(std::move(backend), cfg, kIxgbe), chip_(traits_or_throw(*backend_)) {
+  octets_high_only_ = chip_.octets_high_only;
   bring_up(chip_.chip, chip_.max_rss_queues, chip_.max_tx_queues);
 }
 

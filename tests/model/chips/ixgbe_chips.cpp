@@ -112,14 +112,8 @@ std::vector<RegDef> make_table(bool is82599) {
       {"BPRC", BPRC, 1, 4, Access::rc, 0, "8.2.3.23.19"},
       {"MPRC", MPRC, 1, 4, Access::rc, 0, "8.2.3.23.20"},
       {"GPTC", GPTC, 1, 4, Access::rc, 0, "8.2.3.23.22"},
-      {"GORCL", GORCL, 1, 4, Access::rc, 0, "8.2.3.23.23"},
-      {"GORCH", GORCH, 1, 4, Access::rc, 0, "8.2.3.23.24"},
-      {"GOTCL", GOTCL, 1, 4, Access::rc, 0, "8.2.3.23.25"},
-      {"GOTCH", GOTCH, 1, 4, Access::rc, 0, "8.2.3.23.26"},
       {"RUC", RUC, 1, 4, Access::rc, 0, "8.2.3.23.30"},
       {"ROC", ROC, 1, 4, Access::rc, 0, "8.2.3.23.32"},
-      {"TORL", TORL, 1, 4, Access::rc, 0, "8.2.3.23.36"},
-      {"TORH", TORH, 1, 4, Access::rc, 0, "8.2.3.23.36"},
       {"TPR", TPR, 1, 4, Access::rc, 0, "8.2.3.23.37"},
       {"TPT", TPT, 1, 4, Access::rc, 0, "8.2.3.23.38"},
       {"MPTC", MPTC, 1, 4, Access::rc, 0, "8.2.3.23.45"},
@@ -155,6 +149,13 @@ std::vector<RegDef> make_table(bool is82599) {
   (void)s;
   if (is82599) {
     std::vector<RegDef> more = {
+        // Octet counters: 36-bit low/high pairs (8.2.3.23.23-26, 8.2.3.23.36).
+        {"GORCL", GORCL, 1, 4, Access::rc, 0, "8.2.3.23.23"},
+        {"GORCH", GORCH, 1, 4, Access::rc, 0, "8.2.3.23.24"},
+        {"GOTCL", GOTCL, 1, 4, Access::rc, 0, "8.2.3.23.25"},
+        {"GOTCH", GOTCH, 1, 4, Access::rc, 0, "8.2.3.23.26"},
+        {"TORL", TORL, 1, 4, Access::rc, 0, "8.2.3.23.36"},
+        {"TORH", TORH, 1, 4, Access::rc, 0, "8.2.3.23.36"},
         {"EIMS_EX", EIMS_EX, 2, 4, Access::rw, 0, "8.2.3.5.8"},
         {"EIMC_EX", EIMC_EX, 2, 4, Access::wo, 0, "8.2.3.5.9"},
         {"AUTOC3", AUTOC3, 1, 4, Access::rw, 0, "8.2.3.22.22"},
@@ -205,6 +206,12 @@ std::vector<RegDef> make_table(bool is82599) {
     t.insert(t.end(), more.begin(), more.end());
   } else {
     std::vector<RegDef> more = {
+        // Octet counters: one 32-bit register each, at the "high" offset; there is no low
+        // register (82598 8.2.3.23: TOR is 0x040C4 alone; DPDK ixgbe_read_stats_registers
+        // and Linux ixgbe_update_stats read GORCH/GOTCH/TORH alone on the 82598).
+        {"GORCH", GORCH, 1, 4, Access::rc, 0, "82598 8.2.3.23"},
+        {"GOTCH", GOTCH, 1, 4, Access::rc, 0, "82598 8.2.3.23"},
+        {"TORH", TORH, 1, 4, Access::rc, 0, "82598 8.2.3.23"},
         {"SRRCTL", SRRCTL_82598, 16, 4, Access::rw, 0x00000402, "82598 8.2.3.8.8"},
         {"DCA_RXCTRL", DCA_RXCTRL_82598, 16, 4, Access::rw, 0, "82598 8.2.3.11.1"},
         {"DCA_TXCTRL", DCA_TXCTRL_82598, 16, 4, Access::rw, 0, "82598 8.2.3.11.2"},
@@ -247,9 +254,11 @@ class IxgbeChip final : public Chip {
   IxgbeChip(bool is82599, uint32_t index) : Chip(make_spec(is82599), make_table(is82599)), is82599_(is82599) {
     mac_ = {0x02, 0x00, 0x5e, uint8_t(is82599 ? 0x99 : 0x98), uint8_t(index >> 8), uint8_t(index)};
     address_ = fmt::format("model:{}#{}", spec_.name, index);
-    declare_counter64(GORCL, GORCH);
-    declare_counter64(GOTCL, GOTCH);
-    declare_counter64(TORL, TORH);
+    if (is82599) {
+      declare_counter64(GORCL, GORCH);
+      declare_counter64(GOTCL, GOTCH);
+      declare_counter64(TORL, TORH);
+    }
     power_on();
     start();
   }
@@ -456,25 +465,31 @@ class IxgbeChip final : public Chip {
   void count_rx(uint16_t q, size_t len, bool crc_error) noexcept override {
     constexpr uint64_t kFcs = 4;  // octet counters include the FCS (8.2.3.23.23)
     regs_.add(TPR, 1);
-    add_counter64(TORL, len + kFcs);
+    add_octets(TORL, TORH, len + kFcs);
     if (crc_error) {
       regs_.add(CRCERRS, 1);
       return;
     }
     regs_.add(GPRC, 1);
-    add_counter64(GORCL, len + kFcs);
+    add_octets(GORCL, GORCH, len + kFcs);
     if (q < 16) regs_.add(QPRC + 0x40u * q, 1);
   }
   void count_tx(uint16_t q, size_t len) noexcept override {
     constexpr uint64_t kFcs = 4;
     regs_.add(GPTC, 1);
     regs_.add(TPT, 1);
-    add_counter64(GOTCL, len + kFcs);
+    add_octets(GOTCL, GOTCH, len + kFcs);
     if (q < 16) regs_.add(is82599_ ? QPTC_82599 + 4u * q : QPTC_82598 + 0x40u * q, 1);
   }
   void link_changed(bool) noexcept override { regs_.or_bits(EICR, EICR_LSC); }
 
  private:
+  // 82599: a 64-bit pair; 82598: the 32-bit register at the high offset.
+  void add_octets(uint32_t low, uint32_t high, uint64_t n) noexcept {
+    if (is82599_) add_counter64(low, n);
+    else regs_.add(high, uint32_t(n));
+  }
+
   // Registers that the datasheet says to program only after the init waits (4.6.3).
   bool is_init_gated(uint32_t off) const noexcept {
     if (off == RXCTRL || off == DMATXCTL || off == FCTRL || off == HLREG0) return true;
