@@ -34,7 +34,10 @@ const intel::Family kIgb = {
             .sec_rx_enable = "4.5.9.1",
             .sec_tx_enable = "4.5.10.1",
         },
-    .rss = {.enable = MRQC_RSS, .tcp_ipv6 = MRQC_TCPIPV6},
+    // TCP/IPv6: both bits, as Linux's igb_setup_mrqc does. QEMU's 82576 (igb_core.c)
+    // implements only bit 18 and hashes plain TCP/IPv6 with it; the datasheet's bit for
+    // plain TCP/IPv6 is 21.
+    .rss = {.enable = MRQC_RSS, .tcp_ipv6 = MRQC_TCPIPV6 | MRQC_TCPIPV6_EX},
     .ctrl_reset = CTRL_RST,
     .reset_timeout = milliseconds(100),  // 4.5.3 / 8.2.1: completes within 1 ms
     .sec_reset = "8.2.1",

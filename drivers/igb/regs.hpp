@@ -68,7 +68,11 @@ inline constexpr uint32_t MTA = 0x05200;           // multicast table array, 128
 inline constexpr uint32_t MTA_REGS = 128;
 inline constexpr uint32_t MRQC = 0x05818;          // 8.9.13
 inline constexpr uint32_t MRQC_RSS = 0x2;          // MRQE: RSS only (no VMDq)
-inline constexpr uint32_t MRQC_TCPIPV6 = 1u << 18;  // the other hash fields: drivers/common/intel_device.hpp
+// Hash fields that differ from the ixgbe family (the others: drivers/common/intel_device.hpp).
+// Bit 18 is TCP/IPv6 with extension headers, bit 21 plain TCP/IPv6 (8.9.13; DPDK and
+// Linux E1000_MRQC_RSS_FIELD_IPV6_TCP_EX / _IPV6_TCP).
+inline constexpr uint32_t MRQC_TCPIPV6_EX = 1u << 18;
+inline constexpr uint32_t MRQC_TCPIPV6 = 1u << 21;
 inline constexpr uint32_t RETA = 0x05C00;          // 8.9.15: 128 one-byte entries
 inline constexpr uint32_t RSSRK = 0x05C80;         // 8.9.16: 40-byte key
 

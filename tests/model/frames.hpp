@@ -57,6 +57,28 @@ inline Bytes ipv4_frame(const Flow& f, size_t size = 64, uint8_t seq = 0, bool b
   return b;
 }
 
+// A TCP/IPv6 frame (no extension headers) from [2001:db8::1]:sport to [2001:db8::2]:80.
+inline Bytes tcp_ipv6_frame(uint16_t sport, size_t size = 90) {
+  size = std::max<size_t>(size, 14 + 40 + 20);
+  Bytes b(size, 0);
+  for (int i = 0; i < 6; ++i) b[i] = 0xff;
+  b[6] = 0x02, b[11] = 0x01;
+  b[12] = 0x86, b[13] = 0xdd;
+  uint8_t* ip = b.data() + 14;
+  ip[0] = 0x60;
+  uint16_t pl = uint16_t(size - 14 - 40);
+  ip[4] = uint8_t(pl >> 8), ip[5] = uint8_t(pl);
+  ip[6] = 6, ip[7] = 64;
+  const uint8_t pre[4] = {0x20, 0x01, 0x0d, 0xb8};
+  std::copy(pre, pre + 4, ip + 8);
+  std::copy(pre, pre + 4, ip + 24);
+  ip[23] = 1, ip[39] = 2;
+  uint8_t* l = ip + 40;
+  l[0] = uint8_t(sport >> 8), l[1] = uint8_t(sport), l[2] = 0, l[3] = 80;
+  l[12] = 0x50, l[13] = 0x10;
+  return b;
+}
+
 // `plain` with an 802.1Q tag (TPID 0x8100, `tci`) after the MAC addresses.
 inline Bytes vlan_tagged(const Bytes& plain, uint16_t tci) {
   Bytes tagged(plain.begin(), plain.begin() + 12);

@@ -92,21 +92,30 @@ uint32_t Chip::model_read32(uint32_t off) {
     case Access::rc: {
       v = 0;
       bool paired = false;
+      // A 64-bit pair: reading the low half latches the count and returns its low bits
+      // without clearing; reading the high half returns the latched (or current) high
+      // bits and clears what was reported (82575 manual 14.9.29-30; Linux ixgbe reads
+      // the 82599's high halves "to clear").
       for (Counter64& c : counters64_) {
         if (c.low == slot) {
-          uint64_t all = c.acc.exchange(0);
-          c.latched_high = uint32_t(all >> 32);
-          v = uint32_t(all);
+          c.latched = c.acc.load();
+          c.latched_valid = true;
+          v = uint32_t(c.latched);
           paired = true;
         } else if (c.high == slot) {
-          v = c.latched_high;
-          c.latched_high = 0;
+          uint64_t all = c.latched_valid ? c.latched : c.acc.load();
+          c.acc.fetch_sub(all);
+          c.latched_valid = false;
+          v = uint32_t(all >> 32);
           paired = true;
         }
       }
       if (!paired) v = regs_.exchange(slot, 0);
       break;
     }
+    case Access::rc_w1c:
+      v = regs_.exchange(slot, 0);
+      break;
     case Access::wo:
       v = 0;
       break;
@@ -148,7 +157,8 @@ void Chip::model_write32(uint32_t off, uint32_t v) noexcept {
       violate(spec_.datasheet + " " + d->section,
               fmt::format("write of 0x{:08x} to read-only register {}", v, regs_.name(off)));
       return;
-    case Access::w1c: {
+    case Access::w1c:
+    case Access::rc_w1c: {
       uint32_t old = regs_.get(slot);
       regs_.clear_bits(slot, v);
       on_write(slot, old, v);
@@ -305,7 +315,7 @@ void Chip::reset_datapath() noexcept {
   for (auto& p : tx_pending_) p.clear();
   for (Counter64& c : counters64_) {
     c.acc.store(0);
-    c.latched_high = 0;
+    c.latched_valid = false;
   }
   for (uint16_t q = 0; q < spec_.rx_queues; ++q)
     if (regs_.get(rx_block(q) + kCtl) & kQueueEnable) rxq_[q].enable_seen = rxq_[q].enable_written = true;

@@ -165,7 +165,7 @@ class Chip : public RegisterIo, public std::enable_shared_from_this<Chip> {
   bool cable() const noexcept { return cable_.load(); }
   void reset_datapath() noexcept;   // drops ring state on a chip reset
   // Two registers forming one 64-bit read-to-clear counter: reading the low half latches
-  // and clears, reading the high half returns the latched high bits.
+  // the count, reading the high half returns its high bits and clears it (chip.cpp).
   void add_counter64(uint32_t low_off, uint64_t v) noexcept;
   void declare_counter64(uint32_t low_off, uint32_t high_off);
   uint32_t rx_ring_size(uint16_t q) const noexcept { return regs_.get(rx_block(q) + kLen) / 16; }
@@ -238,7 +238,8 @@ class Chip : public RegisterIo, public std::enable_shared_from_this<Chip> {
   struct Counter64 {
     uint32_t low, high;
     std::atomic<uint64_t> acc{0};
-    uint32_t latched_high = 0;
+    uint64_t latched = 0;  // the count the last low-half read reported
+    bool latched_valid = false;
   };
   std::deque<Counter64> counters64_;
 };

@@ -54,9 +54,15 @@ constexpr uint32_t RCTL_EN = 1u << 1, RCTL_UPE = 1u << 3, RCTL_MPE = 1u << 4, RC
 constexpr uint32_t TCTL_EN = 1u << 1;
 constexpr uint32_t RAH_AV = 1u << 31;
 constexpr uint32_t RXCSUM_PCSD = 1u << 13;
-constexpr uint32_t MRQC_MRQE_MASK = 0x3, MRQC_RSS = 0x2;
-constexpr uint32_t MRQC_TCPIPV4 = 1u << 16, MRQC_IPV4 = 1u << 17, MRQC_TCPIPV6 = 1u << 18, MRQC_IPV6 = 1u << 20,
-                   MRQC_UDPIPV4 = 1u << 22, MRQC_UDPIPV6 = 1u << 23;
+// 8.9.13 MRQC: MRQE is bits 2:0 (DPDK e1000_82575.h: RSS 0x2, VMDQ 0x3, VMDQ_RSS_2Q 0x5).
+// Hash fields: bit 18 is TCP/IPv6 *with extension headers* (TcpIPv6Ex; DPDK/Linux
+// E1000_MRQC_RSS_FIELD_IPV6_TCP_EX), plain TCP/IPv6 is bit 21 (..._IPV6_TCP). The model
+// parses no IPv6 extension headers, so bit 18 selects nothing here. QEMU's igb_core.c
+// implements only bit 18 and hashes plain TCP/IPv6 with it: the driver sets both.
+constexpr uint32_t MRQC_MRQE_MASK = 0x7, MRQC_RSS = 0x2;
+constexpr uint32_t MRQC_TCPIPV4 = 1u << 16, MRQC_IPV4 = 1u << 17, MRQC_TCPIPV6_EX = 1u << 18,
+                   MRQC_IPV6 = 1u << 20, MRQC_TCPIPV6 = 1u << 21, MRQC_UDPIPV4 = 1u << 22,
+                   MRQC_UDPIPV6 = 1u << 23;
 constexpr uint32_t RETA_ENTRY_MASK = 0xf, RETA_ENTRIES = 128;
 constexpr uint32_t SRRCTL_DESCTYPE_SHIFT = 25, SRRCTL_DESCTYPE_MASK = 0x7, SRRCTL_DROP_EN = 1u << 31;
 constexpr uint32_t RXD_ERR_RXE_82576 = 1u << 31;
@@ -94,7 +100,7 @@ std::vector<RegDef> make_table() {
       {"EIMC", EIMC, 1, 4, Access::wo, 0, "8.8.9"},
       {"EIAC", EIAC, 1, 4, Access::rw, 0, "8.8.10"},
       {"EIAM", EIAM, 1, 4, Access::rw, 0, "8.8.11"},
-      {"EICR", EICR, 1, 4, Access::w1c, 0, "8.8.13"},
+      {"EICR", EICR, 1, 4, Access::rc_w1c, 0, "8.8.13"},
       {"EITR", EITR, 25, 4, Access::rw, 0, "8.8.14"},
       {"IVAR0", IVAR0, 8, 4, Access::rw, 0, "8.8.15"},
       {"IVAR_MISC", IVAR_MISC, 1, 4, Access::rw, 0, "8.8.16"},
@@ -232,6 +238,9 @@ class E82576Chip final : public Chip {
         break;
       case IMC:
         regs_.clear_bits(IMS, v);
+        break;
+      case EICS:  // 8.8.7: sets the written cause bits in EICR
+        regs_.or_bits(EICR, v);
         break;
       default:
         break;

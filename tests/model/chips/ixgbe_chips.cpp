@@ -91,7 +91,7 @@ std::vector<RegDef> make_table(bool is82599) {
       {"LEDCTL", LEDCTL, 1, 4, Access::rw, 0, "8.2.3.1.5"},
       {"EEC", EEC, 1, 4, Access::rw, EEC_PRES, "8.2.3.2.1"},
       {"EERD", EERD, 1, 4, Access::rw, 0, "8.2.3.2.2"},
-      {"EICR", EICR, 1, 4, Access::w1c, 0, "8.2.3.5.1"},
+      {"EICR", EICR, 1, 4, Access::rc_w1c, 0, "8.2.3.5.1"},
       {"EICS", EICS, 1, 4, Access::wo, 0, "8.2.3.5.3"},
       {"EIAC", EIAC, 1, 4, Access::rw, 0, "8.2.3.5.4"},
       {"EITR", EITR, 24, 4, Access::rw, 0, "8.2.3.5.12"},
@@ -289,9 +289,6 @@ class IxgbeChip final : public Chip {
 
   uint32_t on_read(uint32_t off, uint32_t v) noexcept override {
     switch (off) {
-      case EICR:
-        regs_.clear_bits(EICR, v);  // read-to-clear as well as write-1-to-clear
-        return v;
       case EEC:
         if (v & EEC_ARD) seen_ard_ = true;
         return v;

@@ -17,7 +17,8 @@ enum class Access : uint8_t {
   ro,   // read-only: writes are a violation
   rc,   // read-to-clear (statistics)
   wo,   // write-only: reads return 0 (interrupt mask set/clear registers)
-  w1c,  // write 1 to clear (interrupt cause)
+  w1c,  // write 1 to clear
+  rc_w1c,  // read-to-clear and write 1 to clear (EICR: 82599 8.2.3.5.1, 82576 8.8.13)
 };
 
 struct RegDef {
