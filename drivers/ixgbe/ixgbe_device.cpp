@@ -228,7 +228,7 @@ std::vector<uint32_t> IxgbeDevice::offload(const std::vector<HwRule>& rules) {
         io_.write32(DAQF(n5), __builtin_bswap32(r.dst_ip));
         io_.write32(SDPQF(n5), uint32_t(__builtin_bswap16(r.dst_port)) << SDPQF_DST_SHIFT |
                                    __builtin_bswap16(r.src_port));
-        io_.write32(L34T_IMIR(n5), sink << L34T_IMIR_QUEUE_SHIFT);
+        io_.write32(L34T_IMIR(n5), L34T_IMIR_CTRL_BP | (sink << L34T_IMIR_QUEUE_SHIFT));
         io_.write32(FTQF(n5), ftqf);
         ++n5;
         break;

@@ -98,6 +98,10 @@ inline constexpr uint32_t FTQF_POOL_MASK = 1u << 30;  // no virtualization: igno
 inline constexpr uint32_t FTQF_QUEUE_EN = 1u << 31;
 inline constexpr uint32_t L34T_IMIR(uint32_t i) { return 0x0E800 + 4 * i; }
 inline constexpr uint32_t L34T_IMIR_QUEUE_SHIFT = 21;
+// 8.2.3.7.16: bit 19 bypasses the check of the TCP control bits 18:13; DPDK's
+// ixgbe_add_5tuple_filter sets it (IXGBE_IMIR_CTRL_BP_82599, "bits 13 to 19 must be set
+// to 1000000b"): without it the filter may also compare TCP flags.
+inline constexpr uint32_t L34T_IMIR_CTRL_BP = 1u << 19;
 inline constexpr uint32_t FTQF_COUNT = 128;
 inline constexpr uint32_t ETQF_COUNT = 8;
 

@@ -49,6 +49,39 @@ TEST(Ixgbe82599Filters, FiveTupleRuleDropsOnlyTheMatchingFlow) {
   EXPECT_NO_VIOLATIONS(chip);
 }
 
+// A TCP rule matches whatever the segment's flags (ACK, PSH|ACK, FIN|ACK, RST): the
+// driver sets L34T_IMIR.CtrlBP (bit 19) so the filter does not compare TCP control bits.
+TEST(Ixgbe82599Filters, TcpRuleMatchesEveryFlagCombination) {
+  auto chip = model::create("82599");
+  auto dev = open_backend(chip->backend(), quick_config());
+  HwRule r;
+  r.rule_id = 3;
+  r.kind = HwRule::Kind::five_tuple;
+  r.proto = 6;
+  r.dst_port = 80;
+  r.dst_port_any = false;
+  ASSERT_EQ(dev->offload({r}), std::vector<uint32_t>{3});
+  const uint8_t kFlags[] = {0x10, 0x18, 0x11, 0x04};
+  for (uint8_t flags : kFlags) {
+    Flow f;
+    f.proto = 6;
+    f.dst_port = 80;
+    f.tcp_flags = flags;
+    chip->inject(ipv4_frame(f));
+  }
+  Flow other;
+  other.proto = 6;
+  other.dst_port = 81;
+  chip->inject(ipv4_frame(other));
+  ASSERT_TRUE(chip->wait_idle());
+  auto got = receive(dev->rx(0), 5, std::chrono::milliseconds(200));
+  ASSERT_EQ(got.size(), 1u) << "only the port-81 segment reaches the host";
+  EXPECT_EQ(chip->counters().dropped_queue_disabled, 4u);
+  free_all(dev->rx(0), got);
+  dev.reset();
+  EXPECT_NO_VIOLATIONS(chip);
+}
+
 TEST(Ixgbe82599Filters, EthertypeAndSynRules) {
   auto chip = model::create("82599");
   auto dev = open_backend(chip->backend(), quick_config());

@@ -72,6 +72,11 @@ constexpr uint32_t FTQF_PROTO_MASK = 0x3, FTQF_PRIO_SHIFT = 2, FTQF_PRIO_MASK = 
 constexpr uint32_t FTQF_MASK_SRC_ADDR = 1u << 25, FTQF_MASK_DST_ADDR = 1u << 26, FTQF_MASK_SRC_PORT = 1u << 27,
                    FTQF_MASK_DST_PORT = 1u << 28, FTQF_MASK_PROTO = 1u << 29, FTQF_QUEUE_EN = 1u << 31;
 constexpr uint32_t IMIR_QUEUE_SHIFT = 21, IMIR_QUEUE_MASK = 0x7f;
+// 8.2.3.7.16 L34T_IMIR bits 18:13: TCP control bits URG, ACK, PSH, RST, SYN, FIN; bit
+// 19 CtrlBP bypasses their check (DPDK ixgbe_type.h IXGBE_IMIR_CTRL_*_82599; its
+// ixgbe_add_5tuple_filter: "bits 13 to 19 must be set to 1000000b"). With CtrlBP clear
+// the model compares a TCP packet's six control bits with bits 18:13 (the strict reading).
+constexpr uint32_t IMIR_CTRL_SHIFT = 13, IMIR_CTRL_BP = 1u << 19;
 constexpr uint32_t RXD_ERR_RXE_IXGBE = 1u << 29;  // 7.1.6.2, error field of the write-back
 
 constexpr auto kResetSettle = std::chrono::milliseconds(1);   // 8.2.3.1.1: wait 1 ms after RST
@@ -565,13 +570,25 @@ class IxgbeChip final : public Chip {
       uint32_t sdp = regs_.get(SDPQF + 4 * i);
       if (!(ftqf & FTQF_MASK_SRC_PORT) && (!has_ports || (sdp & 0xffff) != (ports & 0xffff))) continue;
       if (!(ftqf & FTQF_MASK_DST_PORT) && (!has_ports || (sdp >> 16) != (ports >> 16))) continue;
+      uint32_t imir = regs_.get(L34T_IMIR + 4 * i);
+      if (!(imir & IMIR_CTRL_BP) && proto == 6 && has_ports && 14 + ihl + 14 <= len &&
+          tcp_ctrl_bits(l4[13]) != ((imir >> IMIR_CTRL_SHIFT) & 0x3f))
+        continue;
       uint32_t prio = (ftqf >> FTQF_PRIO_SHIFT) & FTQF_PRIO_MASK;
       if (best < 0 || prio > best_prio) {
         best_prio = prio;
-        best = int((regs_.get(L34T_IMIR + 4 * i) >> IMIR_QUEUE_SHIFT) & IMIR_QUEUE_MASK);
+        best = int((imir >> IMIR_QUEUE_SHIFT) & IMIR_QUEUE_MASK);
       }
     }
     return best;
+  }
+
+  // TCP flags byte (CWR ECE URG ACK PSH RST SYN FIN) -> the L34T_IMIR order URG ACK PSH
+  // RST SYN FIN from bit 0 (URG) to bit 5 (FIN).
+  static uint32_t tcp_ctrl_bits(uint8_t flags) noexcept {
+    constexpr uint8_t kFin = 0x01, kSyn = 0x02, kRst = 0x04, kPsh = 0x08, kAck = 0x10, kUrg = 0x20;
+    return uint32_t(bool(flags & kUrg)) | uint32_t(bool(flags & kAck)) << 1 | uint32_t(bool(flags & kPsh)) << 2 |
+           uint32_t(bool(flags & kRst)) << 3 | uint32_t(bool(flags & kSyn)) << 4 | uint32_t(bool(flags & kFin)) << 5;
   }
 
   static int64_t ticks(Clock::time_point t) noexcept { return t.time_since_epoch().count(); }
