@@ -21,6 +21,8 @@ constexpr ChipTraits k82599 = {
     .has_secrx = true,
     .has_qprdc = true,
     .has_queue_filters = true,
+    .rdrxctl_crc_strip = true,
+    .rdrxctl_mvmen = false,
     .has_rsc_fields = true,
     .has_no_snoop_disable = true,
     .links_speed_field = true,
@@ -41,6 +43,10 @@ constexpr ChipTraits k82598 = {
     .has_secrx = false,
     .has_qprdc = false,
     .has_queue_filters = false,
+    // DPDK and Linux set RDRXCTL.CRCSTRIP only on the 82599 and later; Linux's
+    // ixgbe_setup_rdrxctl sets MVMEN on the 82598 and programs SRRCTL[0..15].
+    .rdrxctl_crc_strip = false,
+    .rdrxctl_mvmen = true,
     .has_rsc_fields = false,
     .has_no_snoop_disable = false,
     .links_speed_field = false,

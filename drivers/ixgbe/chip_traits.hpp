@@ -24,6 +24,9 @@ struct ChipTraits {
   bool has_secrx;                 // RX security block to pause around RXCTRL.RXEN (82599 8.2.3.8.10)
   bool has_qprdc;                 // per-queue no-descriptor drops (82599) vs RNBC (82598)
   bool has_queue_filters;         // FTQF 5-tuple (128), ETQF/ETQS (8), SYNQF (82599 7.1.2)
+  bool rdrxctl_crc_strip;         // RDRXCTL.CRCSTRIP, to match HLREG0 (82599 8.2.3.8.8); on the
+                                  // 82598 bits 1:0 are RDMTS and HLREG0 alone strips the CRC
+  bool rdrxctl_mvmen;             // RDRXCTL.MVMEN: one SRRCTL per queue (82598; else SRRCTL[0] only)
   bool has_rsc_fields;            // RDRXCTL RSC fields 4.6.7 asks to program (82599)
   bool has_no_snoop_disable;      // CTRL_EXT.NS_DIS, set per 4.6.7 (82599)
   bool links_speed_field;         // LINKS 29:28 speed (82599) vs LINKS bit 29 = 10G (82598)

@@ -81,9 +81,12 @@ void IxgbeDevice::setup_link() {
 
 // 4.6.7: receive initialization before the rings.
 void IxgbeDevice::rx_global() {
-  // CRC stripping must be set identically in HLREG0 and (82599) RDRXCTL (8.2.3.8.8).
+  // CRC stripping must be set identically in HLREG0 and (82599) RDRXCTL (8.2.3.8.8). The
+  // 82598 (MVMEN) takes each queue's SRRCTL, programmed for every ring below.
   io_.set_bits(HLREG0, HLREG0_RXCRCSTRP);
-  uint32_t rdrxctl = io_.read32(RDRXCTL) | RDRXCTL_CRCSTRIP;
+  uint32_t rdrxctl = io_.read32(RDRXCTL);
+  if (chip_.rdrxctl_crc_strip) rdrxctl |= RDRXCTL_CRCSTRIP;
+  if (chip_.rdrxctl_mvmen) rdrxctl |= RDRXCTL_MVMEN;
   if (chip_.has_rsc_fields) rdrxctl = (rdrxctl & ~RDRXCTL_RSCFRSTSIZE) | RDRXCTL_RSCACKC | RDRXCTL_FCOE_WRFIX;
   io_.write32(RDRXCTL, rdrxctl);
   io_.write32(FCTRL, FCTRL_BAM | (cfg_.promiscuous ? (FCTRL_UPE | FCTRL_MPE) : 0));

@@ -30,7 +30,8 @@ inline constexpr uint32_t EIMC_ALL = 0x7fffffff;  // every cause bit (4.6.3.1)
 
 // ---- receive (8.2.3.8) ----
 inline constexpr uint32_t RDRXCTL = 0x02F00;
-inline constexpr uint32_t RDRXCTL_CRCSTRIP = 1u << 1;
+inline constexpr uint32_t RDRXCTL_CRCSTRIP = 1u << 1;             // 82599; 82598: part of RDMTS
+inline constexpr uint32_t RDRXCTL_MVMEN = 1u << 5;                // 82598: SRRCTL[n] per queue
 inline constexpr uint32_t RDRXCTL_DMAIDONE = 1u << 3;           // 82599: DMA init done
 inline constexpr uint32_t RDRXCTL_RSCFRSTSIZE = 0x1fu << 17;    // 82599: must be cleared (4.6.7)
 inline constexpr uint32_t RDRXCTL_RSCACKC = 1u << 25;           // 82599: must be set (4.6.7)

@@ -106,6 +106,39 @@ TEST_P(IxgbeBringUp, OctetCountersCountEveryByte) {
   EXPECT_NO_VIOLATIONS(chip);
 }
 
+// 82598: RDRXCTL bits 1:0 are RDMTS, not a CRC strip (that is HLREG0 alone), and each
+// queue's SRRCTL counts only with RDRXCTL.MVMEN (else all use SRRCTL[0]); Linux sets
+// MVMEN. The 82599 sets RDRXCTL.CRCSTRIP beside HLREG0 (8.2.3.8.8).
+TEST_P(IxgbeBringUp, RdrxctlAsEachChipDefinesIt) {
+  constexpr uint32_t RDRXCTL = 0x02F00, kCrcStrip = 1u << 1, kMvmen = 1u << 5;
+  auto chip = model::create(GetParam());
+  auto dev = open_backend(chip->backend(), quick_config(4, 1));
+  uint32_t v = chip->peek(RDRXCTL);
+  if (std::string(GetParam()) == "82598") {
+    EXPECT_EQ(v & kCrcStrip, 0u);
+    EXPECT_EQ(v & kMvmen, kMvmen);
+  } else {
+    EXPECT_EQ(v & kCrcStrip, kCrcStrip);
+  }
+  // Frames on every queue arrive whole (SRRCTL buffer size per queue).
+  for (int i = 0; i < 64; ++i) {
+    Flow f;
+    f.src_port = uint16_t(5000 + i);
+    chip->inject(ipv4_frame(f, 1500));
+  }
+  ASSERT_TRUE(chip->wait_idle());
+  size_t total = 0;
+  for (uint16_t q = 0; q < 4; ++q) {
+    auto got = receive(dev->rx(q), 64, std::chrono::milliseconds(50));
+    for (Packet* p : got) EXPECT_EQ(p->len, 1500u);
+    total += got.size();
+    free_all(dev->rx(q), got);
+  }
+  EXPECT_EQ(total, 64u);
+  dev.reset();
+  EXPECT_NO_VIOLATIONS(chip);
+}
+
 INSTANTIATE_TEST_SUITE_P(Chips, IxgbeBringUp, ::testing::Values("82599", "82598"));
 
 }  // namespace

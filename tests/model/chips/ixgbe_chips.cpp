@@ -47,6 +47,13 @@ constexpr uint32_t EEC_PRES = 1u << 8, EEC_ARD = 1u << 9;              // 8.2.3.
 constexpr uint32_t EERD_START = 1u << 0, EERD_DONE = 1u << 1;          // 8.2.3.2.2
 constexpr uint32_t EERD_ADDR_SHIFT = 2, EERD_DATA_SHIFT = 16;
 constexpr uint32_t RDRXCTL_CRCSTRIP = 1u << 1, RDRXCTL_DMAIDONE = 1u << 3;  // 8.2.3.8.8
+// 82598 RDRXCTL: bits 1:0 are RDMTS (descriptor minimum threshold size; DPDK defines
+// IXGBE_RDRXCTL_RDMTS_1_2 = 0 there and writes it only in its 82598 DCB code), not a CRC
+// strip: the 82598 strips the CRC by HLREG0.RXCRCSTRP alone (DPDK and Linux set
+// RDRXCTL.CRCSTRIP only on the 82599 and later). Bit 5 MVMEN: SRRCTL[n] per queue; with
+// it clear every queue uses SRRCTL[0] (Linux ixgbe_setup_rdrxctl sets it on the 82598:
+// "SRRCTL must be fully programmed [0..15]").
+constexpr uint32_t RDRXCTL_RDMTS_82598 = 0x3, RDRXCTL_MVMEN_82598 = 1u << 5;
 constexpr uint32_t RXCTRL_RXEN = 1u << 0;
 constexpr uint32_t HLREG0_RXCRCSTRP = 1u << 1;
 constexpr uint32_t AUTOC_RESTART_AN = 1u << 12;                       // 8.2.3.22.19
@@ -274,8 +281,11 @@ class IxgbeChip final : public Chip {
     return q < 64 ? 0x01000 + 0x40u * q : 0x0D000 + 0x40u * (q - 64);
   }
   uint32_t tx_block(uint16_t q) const noexcept override { return 0x06000 + 0x40u * q; }
+  // 82598: 16 SRRCTL registers (one per VMDq pool or, with RDRXCTL.MVMEN, per RSS queue);
+  // without MVMEN only SRRCTL[0] is used.
   uint32_t srrctl(uint16_t q) const noexcept override {
-    return is82599_ ? rx_block(q) + 0x14 : SRRCTL_82598 + 4u * q;
+    if (is82599_) return rx_block(q) + 0x14;
+    return (regs_.get(RDRXCTL) & RDRXCTL_MVMEN_82598) ? SRRCTL_82598 + 4u * (q % 16) : SRRCTL_82598;
   }
 
   bool accept_access(uint32_t off, bool write) noexcept override {
@@ -337,6 +347,11 @@ class IxgbeChip final : public Chip {
         break;
       case RDRXCTL:
         regs_.set(RDRXCTL, (v & ~RDRXCTL_DMAIDONE) | (old & RDRXCTL_DMAIDONE));
+        if (!is82599_ && ((old ^ v) & RDRXCTL_RDMTS_82598))
+          violate(ds + "8.2.3.8 (82598 RDRXCTL.RDMTS)",
+                  fmt::format("RDRXCTL bits 1:0 changed to {}: on the 82598 they are RDMTS (descriptor minimum "
+                              "threshold), not CRC stripping (HLREG0.RXCRCSTRP alone strips the CRC)",
+                              v & RDRXCTL_RDMTS_82598));
         break;
       case AUTOC:
         if (v & AUTOC_RESTART_AN) {
@@ -365,6 +380,10 @@ class IxgbeChip final : public Chip {
       default:
         break;
     }
+    if (!is82599_ && off > SRRCTL_82598 && off < SRRCTL_82598 + 4 * 16 && !(regs_.get(RDRXCTL) & RDRXCTL_MVMEN_82598))
+      violate(ds + "8.2.3.8 (82598 SRRCTL, RDRXCTL.MVMEN)",
+              fmt::format("{} written while RDRXCTL.MVMEN is 0: without it (or VMDq) every queue uses SRRCTL[0]",
+                          regs_.name(off)));
     if (is82599_ && off >= 0x06028 && off < 0x06028 + 0x40u * kQueues82599 && (off - 0x06028) % 0x40 == 0 &&
         (v & kQueueEnable) && !(old & kQueueEnable) && !(regs_.get(DMATXCTL) & DMATXCTL_TE))
       violate(ds + "4.6.8 (transmit initialization)",
