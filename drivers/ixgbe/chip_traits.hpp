@@ -18,7 +18,6 @@ struct ChipTraits {
   uint32_t mrqc, reta, rssrk;     // 82599 0xEC80/0xEB00/0xEB80 (8.2.3.7); 82598 0x5818/0x5C00/0x5C80
   uint32_t ral0;                  // receive address 0: 82599 0xA200, 82598 0x5400
   uint32_t srrctl_base, srrctl_stride;  // 82599 0x1014 + 0x40 q; 82598 0x2100 + 4 q
-  uint32_t autoc_lms;             // link mode programmed at init
   bool has_dmaidone;              // RDRXCTL.DMAIDONE to wait for after reset (82599 4.6.3)
   bool has_dmatxctl;              // TX DMA enable and the TX arbiter/MTQC (82599 4.6.8)
   bool has_secrx;                 // RX security block to pause around RXCTRL.RXEN (82599 8.2.3.8.10)
@@ -38,8 +37,21 @@ struct ChipTraits {
   }
 };
 
-// The traits for a device id, or nullptr.
-const ChipTraits* traits_for(uint16_t device_id) noexcept;
+// What a board puts behind the MAC, by device id (DPDK ixgbe_get_media_type_82598/82599).
+// The driver keeps the link mode (AUTOC.LMS) the NVM loaded for it; copper ports have an
+// external PHY the driver does not drive and are refused.
+enum class Media : uint8_t { backplane, fiber, cx4, copper };
+const char* media_name(Media m) noexcept;
+
+struct PciModel {
+  uint16_t device;
+  const char* name;
+  Media media;
+  const ChipTraits* traits;
+};
+
+// The row for a device id, or nullptr.
+const PciModel* model_for(uint16_t device_id) noexcept;
 // Every PCI id the driver claims (for the registry).
 std::vector<PciId> pci_ids();
 

@@ -40,11 +40,15 @@ const intel::Family kIxgbe = {
 };
 
 const ChipTraits& traits_or_throw(const Backend& b) {
-  const ChipTraits* t = traits_for(b.device_id());
-  if (!t)
+  const PciModel* m = model_for(b.device_id());
+  if (!m)
     throw Error(fmt::format("{}: PCI device id {:04x} is not an 82598/82599", b.address(), b.device_id()), ENODEV,
                 "use a device listed by ncap-bind --list");
-  return *t;
+  if (m->media == Media::copper)
+    throw Error(fmt::format("{}: the {} (device id {:04x}) has a copper PHY, which the ixgbe driver does not drive",
+                            b.address(), m->name, b.device_id()),
+                ENOTSUP, "capture this port through the kernel's ixgbe driver (ncap spec kernel:IFNAME)");
+  return *m->traits;
 }
 
 }  // namespace
@@ -72,12 +76,10 @@ void IxgbeDevice::after_reset() {
   info_.mac[5] = uint8_t(rah >> 8);
 }
 
-// 4.6.4: link mode and autonegotiation restart (no PHY access: SFI/KX4 serial links).
-void IxgbeDevice::setup_link() {
-  uint32_t autoc = io_.read32(AUTOC);
-  autoc = (autoc & ~AUTOC_LMS_MASK) | chip_.autoc_lms | AUTOC_RESTART_AN;
-  io_.write32(AUTOC, autoc);
-}
+// 4.6.4: restart autonegotiation in the link mode the NVM loaded into AUTOC.LMS at reset.
+// The mode fits the board's media (backplane, fiber, CX4), which the MAC cannot know:
+// DPDK keeps it too (orig_autoc) and only restarts (ixgbe_start_mac_link_82598/82599).
+void IxgbeDevice::setup_link() { io_.write32(AUTOC, io_.read32(AUTOC) | AUTOC_RESTART_AN); }
 
 // 4.6.7: receive initialization before the rings.
 void IxgbeDevice::rx_global() {

@@ -124,10 +124,6 @@ inline constexpr uint32_t TXDCTL_ENABLE = 1u << 25;
 
 // ---- MAC, link (8.2.3.22) ----
 inline constexpr uint32_t AUTOC = 0x042A0;
-inline constexpr uint32_t AUTOC_LMS_SHIFT = 13;
-inline constexpr uint32_t AUTOC_LMS_MASK = 0x7u << AUTOC_LMS_SHIFT;
-inline constexpr uint32_t AUTOC_LMS_10G_SERIAL = 0x3u << AUTOC_LMS_SHIFT;     // 82599
-inline constexpr uint32_t AUTOC_LMS_KX4_AN = 0x4u << AUTOC_LMS_SHIFT;         // 82598: KX4/KX autoneg
 inline constexpr uint32_t AUTOC_RESTART_AN = 1u << 12;
 inline constexpr uint32_t LINKS = 0x042A4;
 inline constexpr uint32_t LINKS_UP = 1u << 30;

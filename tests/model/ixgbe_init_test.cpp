@@ -2,6 +2,8 @@
 // violation, the MAC from the EEPROM, link, and clear errors when the device is gone.
 #include <gmock/gmock.h>
 
+#include <map>
+
 #include "frames.hpp"
 #include "ncap/error.hpp"
 
@@ -102,6 +104,56 @@ TEST_P(IxgbeInit, RejectsBadRingSizeWithFix) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Chips, IxgbeInit, ::testing::Values("82599", "82598"));
+
+// 4.6.4: the NVM loads the link mode that fits the board (AUTOC.LMS); the driver only
+// restarts autonegotiation in it. The model keeps the link down and records a violation
+// when a mode that does not fit the port's media is written.
+TEST(IxgbePorts, KeepTheLinkModeTheNvmLoaded) {
+  constexpr uint32_t AUTOC = 0x042A0, kLms = 0x7u << 13;
+  struct Case {
+    const char* chip;
+    uint16_t device;
+  };
+  const Case cases[] = {{"82599", 0x10fb}, {"82599", 0x10f7}, {"82599", 0x1517}, {"82599", 0x10f9},
+                        {"82598", 0x10c6}, {"82598", 0x10b6}, {"82598", 0x10dd}};
+  for (const Case& c : cases) {
+    auto chip = model::create(c.chip, c.device);
+    uint32_t nvm = chip->peek(AUTOC) & kLms;
+    auto dev = open_backend(chip->backend(), quick_config());
+    EXPECT_TRUE(dev->link().up) << c.chip << " " << std::hex << c.device;
+    EXPECT_EQ(chip->peek(AUTOC) & kLms, nvm) << c.chip << " " << std::hex << c.device;
+    dev.reset();
+    EXPECT_NO_VIOLATIONS(chip);
+  }
+}
+
+// Copper boards (82598AT 0x10c8, 82598AT2 0x150b, 82599 T3 LOM 0x151c) put an external
+// PHY behind the MAC that the driver does not drive: refused, with the way out.
+TEST(IxgbePorts, CopperPortsAreRefusedWithAFix) {
+  const std::pair<const char*, uint16_t> cases[] = {{"82598", 0x10c8}, {"82598", 0x150b}, {"82599", 0x151c}};
+  for (auto [name, id] : cases) {
+    auto chip = model::create(name, id);
+    try {
+      open_backend(chip->backend(), quick_config());
+      ADD_FAILURE() << name << " " << std::hex << id << " opened";
+    } catch (const Error& e) {
+      EXPECT_THAT(e.what(), ::testing::HasSubstr("copper PHY"));
+      EXPECT_THAT(e.fix(), ::testing::HasSubstr("kernel:"));
+      EXPECT_EQ(e.errnum(), ENOTSUP);
+    }
+  }
+}
+
+TEST(IxgbePorts, DeviceNamesFollowTheIdTables) {
+  std::map<uint16_t, std::string> names;
+  for (const DriverInfo& d : drivers())
+    if (d.name == "ixgbe")
+      for (const PciId& id : d.ids) names[id.device] = id.chip;
+  EXPECT_EQ(names[0x150b], "82598EB AT2 copper");
+  EXPECT_EQ(names[0x1507], "82599 SFP+ EM");
+  EXPECT_EQ(names[0x1514], "82599 KX4 mezzanine");
+  EXPECT_EQ(names[0x1517], "82599 KR");
+}
 
 }  // namespace
 }  // namespace ncap::test

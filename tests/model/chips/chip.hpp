@@ -245,7 +245,9 @@ class Chip : public RegisterIo, public std::enable_shared_from_this<Chip> {
 };
 
 // Creates a model by chip name ("82599", "82598", "82576"); throws for other names.
-std::shared_ptr<Chip> create(std::string_view chip);
+// device_id: the PCI id the model reports (ixgbe: it selects the port's media and the
+// link mode its NVM loads); 0 = the chip's default port.
+std::shared_ptr<Chip> create(std::string_view chip, uint16_t device_id = 0);
 // The chip behind a device opened from a model spec (by DeviceInfo::address), or null.
 std::shared_ptr<Chip> find(std::string_view address);
 

@@ -7,6 +7,7 @@
 // as "no register there" or as wrong behaviour instead of agreeing with itself.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "chip.hpp"
@@ -57,6 +58,47 @@ constexpr uint32_t RDRXCTL_RDMTS_82598 = 0x3, RDRXCTL_MVMEN_82598 = 1u << 5;
 constexpr uint32_t RXCTRL_RXEN = 1u << 0;
 constexpr uint32_t HLREG0_RXCRCSTRP = 1u << 1;
 constexpr uint32_t AUTOC_RESTART_AN = 1u << 12;                       // 8.2.3.22.19
+constexpr uint32_t AUTOC_LMS_SHIFT = 13, AUTOC_LMS_MASK = 0x7u << AUTOC_LMS_SHIFT;
+
+// The port's media by PCI device id (DPDK ixgbe_get_media_type_82598/82599), and the
+// link modes (AUTOC.LMS, 8.2.3.22.19; DPDK IXGBE_AUTOC_LMS_*) that fit it. The NVM loads
+// the first into AUTOC at reset; a driver that forces another one keeps the link down.
+// The sets are this model's reading of the LMS encodings per chip, not a datasheet table.
+enum class Media { backplane, fiber, cx4, copper };
+struct Port {
+  uint16_t device;
+  Media media;
+  std::vector<uint32_t> modes;  // LMS values that fit, the NVM default first
+};
+// LMS: 82598 0 1G no AN, 1 10G no AN, 2 1G AN, 4 KX4 AN, 6 KX4 AN + 1G AN;
+//      82599 0 1G no AN, 1 10G no AN, 3 10G serial (SFI), 4 KX4/KX/KR, 6 KX4/KX/KR + 1G AN.
+const Port& port_for(bool is82599, uint16_t device) {
+  static const std::vector<Port> k82599 = {
+      {0x10fb, Media::fiber, {3, 0}}, {0x1529, Media::fiber, {3, 0}}, {0x1507, Media::fiber, {3, 0}},
+      {0x154d, Media::fiber, {3, 0}}, {0x1557, Media::fiber, {3, 0}}, {0x10f7, Media::backplane, {4, 6}},
+      {0x1514, Media::backplane, {4, 6}}, {0x1517, Media::backplane, {4, 6}}, {0x10f8, Media::backplane, {4, 6}},
+      {0x152a, Media::backplane, {4, 6}}, {0x10fc, Media::backplane, {1, 4}}, {0x10f9, Media::cx4, {1}},
+      {0x151c, Media::copper, {3}},
+  };
+  static const std::vector<Port> k82598 = {
+      {0x10c6, Media::fiber, {1, 0}}, {0x10c7, Media::fiber, {1, 0}}, {0x10f1, Media::fiber, {1, 0}},
+      {0x10e1, Media::fiber, {1, 0}}, {0x10f4, Media::fiber, {1, 0}}, {0x10db, Media::fiber, {1, 0}},
+      {0x10b6, Media::backplane, {4, 6, 2}}, {0x10dd, Media::cx4, {1}}, {0x10ec, Media::cx4, {1}},
+      {0x10c8, Media::copper, {1}}, {0x150b, Media::copper, {1}},
+  };
+  for (const Port& p : is82599 ? k82599 : k82598)
+    if (p.device == device) return p;
+  return (is82599 ? k82599 : k82598).front();
+}
+const char* media_name(Media m) {
+  switch (m) {
+    case Media::backplane: return "backplane";
+    case Media::fiber: return "fiber";
+    case Media::cx4: return "CX4";
+    case Media::copper: return "copper";
+  }
+  return "?";
+}
 constexpr uint32_t LINKS_UP = 1u << 30;
 constexpr uint32_t LINKS_SPEED_10G_82599 = 3u << 28, LINKS_SPEED_10G_82598 = 1u << 29;
 constexpr uint32_t EICR_LSC = 1u << 20;
@@ -93,7 +135,7 @@ constexpr auto kAnTime = std::chrono::milliseconds(20);       // autonegotiation
 constexpr uint16_t kQueues82599 = 128, kRxQueues82598 = 64, kTxQueues82598 = 32;
 constexpr uint16_t kFtqfCount = 128, kEtqfCount = 8;
 
-std::vector<RegDef> make_table(bool is82599) {
+std::vector<RegDef> make_table(bool is82599, const Port& port) {
   const char* s = "";
   std::vector<RegDef> t = {
       {"CTRL", CTRL, 1, 4, Access::rw, 0, "8.2.3.1.1"},
@@ -133,7 +175,7 @@ std::vector<RegDef> make_table(bool is82599) {
       {"QPRC", QPRC, 16, 0x40, Access::rc, 0, "8.2.3.23.71"},
       {"HLREG0", HLREG0, 1, 4, Access::rw, 0x00000403, "8.2.3.22.8"},
       {"MAXFRS", MAXFRS, 1, 4, Access::rw, 0x05ee0000, "8.2.3.22.13"},
-      {"AUTOC", AUTOC, 1, 4, Access::rw, 0, "8.2.3.22.19"},
+      {"AUTOC", AUTOC, 1, 4, Access::rw, port.modes.front() << AUTOC_LMS_SHIFT, "8.2.3.22.19"},
       {"LINKS", LINKS, 1, 4, Access::ro, 0, "8.2.3.22.20"},
       {"AUTOC2", AUTOC2, 1, 4, Access::rw, 0, "8.2.3.22.21"},
       {"RXCSUM", RXCSUM, 1, 4, Access::rw, 0, "8.2.3.7.1"},
@@ -240,10 +282,10 @@ std::vector<RegDef> make_table(bool is82599) {
   return t;
 }
 
-ChipSpec make_spec(bool is82599) {
+ChipSpec make_spec(bool is82599, uint16_t device_id) {
   ChipSpec s;
   s.name = is82599 ? "82599" : "82598";
-  s.device_id = is82599 ? 0x10fb : 0x10c6;  // 82599ES SFP+, 82598EB AF single port
+  s.device_id = device_id;
   s.bar_size = 0x20000;
   s.rx_queues = is82599 ? kQueues82599 : kRxQueues82598;
   s.tx_queues = is82599 ? kQueues82599 : kTxQueues82598;
@@ -263,7 +305,10 @@ ChipSpec make_spec(bool is82599) {
 
 class IxgbeChip final : public Chip {
  public:
-  IxgbeChip(bool is82599, uint32_t index) : Chip(make_spec(is82599), make_table(is82599)), is82599_(is82599) {
+  IxgbeChip(bool is82599, uint32_t index, uint16_t device_id)
+      : Chip(make_spec(is82599, device_id), make_table(is82599, port_for(is82599, device_id))),
+        is82599_(is82599),
+        port_(port_for(is82599, device_id)) {
     mac_ = {0x02, 0x00, 0x5e, uint8_t(is82599 ? 0x99 : 0x98), uint8_t(index >> 8), uint8_t(index)};
     address_ = fmt::format("model:{}#{}", spec_.name, index);
     if (is82599) {
@@ -354,6 +399,12 @@ class IxgbeChip final : public Chip {
                               v & RDRXCTL_RDMTS_82598));
         break;
       case AUTOC:
+        if (!lms_fits(v))
+          violate(ds + "8.2.3.22.19 (AUTOC.LMS) and 4.6.4",
+                  fmt::format("AUTOC.LMS set to {} on a {} port (device id {:04x}; the NVM loaded {}): keep the "
+                              "link mode the NVM loaded, as DPDK does (orig_autoc)",
+                              (v & AUTOC_LMS_MASK) >> AUTOC_LMS_SHIFT, media_name(port_.media), spec_.device_id,
+                              port_.modes.front()));
         if (v & AUTOC_RESTART_AN) {
           an_requested_ = true;
           an_done_at_ = ticks(Clock::now() + kAnTime);
@@ -402,7 +453,9 @@ class IxgbeChip final : public Chip {
       link_was_cabled_ = true;
       if (an_requested_) an_done_at_ = ticks(now + kAnTime);
     }
-    if (an_requested_ && !resetting_ && now >= at(an_done_at_.load())) set_link(true);
+    // A link mode that does not fit the media never brings the link up.
+    if (an_requested_ && !resetting_ && now >= at(an_done_at_.load()) && lms_fits(regs_.get(AUTOC)))
+      set_link(true);
   }
 
   bool rx_enabled() const noexcept override { return regs_.get(RXCTRL) & RXCTRL_RXEN; }
@@ -505,6 +558,11 @@ class IxgbeChip final : public Chip {
   void link_changed(bool) noexcept override { regs_.or_bits(EICR, EICR_LSC); }
 
  private:
+  bool lms_fits(uint32_t autoc) const noexcept {
+    uint32_t lms = (autoc & AUTOC_LMS_MASK) >> AUTOC_LMS_SHIFT;
+    return std::find(port_.modes.begin(), port_.modes.end(), lms) != port_.modes.end();
+  }
+
   // 82599: a 64-bit pair; 82598: the 32-bit register at the high offset.
   void add_octets(uint32_t low, uint32_t high, uint64_t n) noexcept {
     if (is82599_) add_counter64(low, n);
@@ -614,6 +672,7 @@ class IxgbeChip final : public Chip {
   static Clock::time_point at(int64_t t) noexcept { return Clock::time_point(Clock::duration(t)); }
 
   bool is82599_;
+  const Port& port_;
   std::array<uint8_t, 6> mac_{};
   // Shared between the driver's thread (register writes) and the device thread (tick).
   std::atomic<bool> resetting_{false};
@@ -627,8 +686,10 @@ class IxgbeChip final : public Chip {
 
 }  // namespace
 
-std::shared_ptr<Chip> create_ixgbe(bool is82599, uint32_t index) {
-  return std::make_shared<IxgbeChip>(is82599, index);
+std::shared_ptr<Chip> create_ixgbe(bool is82599, uint32_t index, uint16_t device_id) {
+  // Default ports: 82599ES SFP+ (fiber), 82598EB AF dual port (fiber).
+  if (device_id == 0) device_id = is82599 ? 0x10fb : 0x10c6;
+  return std::make_shared<IxgbeChip>(is82599, index, device_id);
 }
 
 }  // namespace ncap::model

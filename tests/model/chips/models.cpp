@@ -12,7 +12,7 @@
 
 namespace ncap::model {
 
-std::shared_ptr<Chip> create_ixgbe(bool is82599, uint32_t index);
+std::shared_ptr<Chip> create_ixgbe(bool is82599, uint32_t index, uint16_t device_id);
 std::shared_ptr<Chip> create_82576(uint32_t index);
 
 namespace {
@@ -120,15 +120,15 @@ std::unique_ptr<Backend> open_spec(std::string_view spec, const DeviceConfig&) {
 
 }  // namespace
 
-std::shared_ptr<Chip> create(std::string_view name) {
+std::shared_ptr<Chip> create(std::string_view name, uint16_t device_id) {
   uint32_t index;
   {
     std::lock_guard lock(hub().mu);
     index = hub().next_index[std::string(name)]++;
   }
   std::shared_ptr<Chip> chip;
-  if (name == "82599") chip = create_ixgbe(true, index);
-  else if (name == "82598") chip = create_ixgbe(false, index);
+  if (name == "82599") chip = create_ixgbe(true, index, device_id);
+  else if (name == "82598") chip = create_ixgbe(false, index, device_id);
   else if (name == "82576") chip = create_82576(index);
   else
     throw Error(fmt::format("no model of a '{}' chip", name), EINVAL, "models exist for: 82599, 82598, 82576");
