@@ -11,7 +11,6 @@ constexpr ChipTraits k82576 = {
     .rx_base = 0x0C000, .rx_stride = 0x40,
     .tx_base = 0x0E000, .tx_stride = 0x40,
     .reta_shift = 0,
-    .has_rqdpc = true,
 };
 constexpr ChipTraits k82575 = {
     .chip = "82575",
@@ -19,7 +18,6 @@ constexpr ChipTraits k82575 = {
     .rx_base = 0x02800, .rx_stride = 0x100,
     .tx_base = 0x03800, .tx_stride = 0x100,
     .reta_shift = 6,
-    .has_rqdpc = false,
 };
 
 using Id = intel::PciRow<ChipTraits>;

@@ -1,6 +1,5 @@
 // What differs between the 82575 and the 82576, as data selected by PCI device id:
-// queue counts, where the per-queue register blocks live, the RETA entry layout, and
-// which counters exist.
+// queue counts, where the per-queue register blocks live and the RETA entry layout.
 #pragma once
 
 #include <cstdint>
@@ -16,7 +15,6 @@ struct ChipTraits {
   uint32_t rx_base, rx_stride;  // 82576: 0xC000 + 0x40 n (8.10); 82575: 0x2800 + 0x100 n
   uint32_t tx_base, tx_stride;  // 82576: 0xE000 + 0x40 n (8.12); 82575: 0x3800 + 0x100 n
   uint8_t reta_shift;           // queue index position in a RETA byte: 82575 bits 7:6, 82576 3:0
-  bool has_rqdpc;               // per-queue drop counters RQDPC (82576 8.19; see docs/drivers/igb.md)
 
   uint32_t rx(uint16_t q, uint32_t reg) const noexcept { return rx_base + rx_stride * q + reg; }
   uint32_t tx(uint16_t q, uint32_t reg) const noexcept { return tx_base + tx_stride * q + reg; }

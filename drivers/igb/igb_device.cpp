@@ -165,8 +165,9 @@ LinkStatus IgbDevice::read_link() {
 void IgbDevice::read_drop_counters(HardwareStats& hw) {
   hw.rx_missed += io_.read32(MPC);
   (void)io_.read32(RNBC);
-  if (chip_.has_rqdpc)
-    for (uint16_t q = 0; q < queues_.rx_count(); ++q) hw.rx_no_descriptor += io_.read32(chip_.rx(q, RQDPC));
+  // RQDPC in each queue block on both chips: Linux's igb_update_stats reads it on every
+  // igb MAC, DPDK's E1000_RQDPC(n) has the 82575-layout address for n < 4.
+  for (uint16_t q = 0; q < queues_.rx_count(); ++q) hw.rx_no_descriptor += io_.read32(chip_.rx(q, RQDPC));
   hw.rx_errors += io_.read32(CRCERRS) + io_.read32(ALGNERRC) + io_.read32(SYMERRS) + io_.read32(RXERRC) +
                   io_.read32(RLEC);
 }

@@ -144,7 +144,7 @@ std::vector<RegDef> make_table() {
       {"DCA_RXCTRL", 0x0C014, kQueues, 0x40, Access::rw, 0, "8.13.1"},
       {"RDT", 0x0C018, kQueues, 0x40, Access::rw, 0, "8.10.6"},
       {"RXDCTL", 0x0C028, kQueues, 0x40, Access::rw, 0, "8.10.7"},
-      {"RQDPC", RQDPC, kQueues, 0x40, Access::rc, 0, "8.19.x"},
+      {"RQDPC", RQDPC, kQueues, 0x40, Access::rc, 0, "8.19 (RQDPC)"},
       {"TDBAL", 0x0E000, kQueues, 0x40, Access::rw, 0, "8.12.1"},
       {"TDBAH", 0x0E004, kQueues, 0x40, Access::rw, 0, "8.12.2"},
       {"TDLEN", 0x0E008, kQueues, 0x40, Access::rw, 0, "8.12.3"},
@@ -169,8 +169,8 @@ std::vector<RegDef> make_table() {
       t.push_back({tx_names[i], 0x03800 + 0x100 * q + tx_offs[i], 1, 4, Access::rw, 0, "8.12",
                    0x0E000 + 0x40 * q + tx_offs[i]});
   }
-  // Statistics (8.19): all read-to-clear; reading the high half of a 64-bit counter
-  // after the low half returns the rest (see Chip::declare_counter64).
+  // Statistics (8.19): all read-to-clear; a 64-bit counter clears when its high half is
+  // read (see Chip::declare_counter64).
   for (uint32_t off = STATS_FIRST; off <= STATS_LAST; off += 4) t.push_back({"STAT", off, 1, 4, Access::rc, 0, "8.19"});
   return t;
 }
