@@ -13,7 +13,7 @@
 #include <string>
 
 #include "backend.hpp"
-#include "intel_queues.hpp"
+#include "drivers/common/intel_queues.hpp"
 #include "ncap/device.hpp"
 
 namespace ncap::intel {

@@ -7,6 +7,9 @@
 // The per-queue register blocks differ in address between the chips; chip_traits.hpp
 // has them (82576 8.10/8.12: 0xC000/0xE000 + 0x40 n; 82575: 0x2800/0x3800 + 0x100 n,
 // which the 82576 still decodes for queues 0-3).
+// Fields both families place alike (RXDCTL/TXDCTL.ENABLE, RXCSUM.PCSD, SRRCTL size and
+// descriptor type, most MRQC hash bits, the counters at 0x04000-0x04094) are defined once
+// in drivers/common/intel_device.hpp.
 #pragma once
 
 #include <cstdint>
@@ -62,8 +65,6 @@ inline constexpr uint32_t RCTL_UPE = 1u << 3;     // unicast promiscuous
 inline constexpr uint32_t RCTL_MPE = 1u << 4;     // multicast promiscuous
 inline constexpr uint32_t RCTL_BAM = 1u << 15;    // accept broadcast
 inline constexpr uint32_t RCTL_SECRC = 1u << 26;  // strip the Ethernet CRC
-inline constexpr uint32_t RXCSUM = 0x05000;
-inline constexpr uint32_t RXCSUM_PCSD = 1u << 13;  // report the RSS hash in the descriptor
 inline constexpr uint32_t MTA = 0x05200;           // multicast table array, 128 registers
 inline constexpr uint32_t MTA_REGS = 128;
 inline constexpr uint32_t MRQC = 0x05818;          // 8.9.13
@@ -83,7 +84,6 @@ inline constexpr uint32_t RQDPC = 0x30;            // 82576 8.19: per-queue drop
 inline constexpr uint32_t SRRCTL_BSIZEPACKET_MASK = 0x7f;  // 1 KiB units
 inline constexpr uint32_t SRRCTL_DROP_EN = 1u << 31;
 inline constexpr uint32_t RXDCTL_PTHRESH_SHIFT = 0, RXDCTL_HTHRESH_SHIFT = 8, RXDCTL_WTHRESH_SHIFT = 16;
-inline constexpr uint32_t RXDCTL_ENABLE = 1u << 25;
 
 // Advanced RX write-back error bits that mean "bad frame" (7.1.5.2): CRC/symbol/
 // sequence/carrier-extension errors and RXE. Checksum errors (IPE/TCPE) are not
@@ -104,7 +104,6 @@ inline constexpr uint32_t TCTL_COLD_DEFAULT = 0x3f; // 4.5.10: 64-byte time, ful
 // Per-queue transmit registers, offsets inside a queue block (8.12).
 inline constexpr uint32_t TDBAL = 0x00, TDBAH = 0x04, TDLEN = 0x08, TDH = 0x10, TDT = 0x18, TXDCTL = 0x28;
 inline constexpr uint32_t TXDCTL_PTHRESH_SHIFT = 0, TXDCTL_HTHRESH_SHIFT = 8, TXDCTL_WTHRESH_SHIFT = 16;
-inline constexpr uint32_t TXDCTL_ENABLE = 1u << 25;
 
 // ---- statistics (8.19): read-to-clear; the high half of a 64-bit counter is read
 // after the low half (reading it clears both) ----

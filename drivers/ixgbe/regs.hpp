@@ -4,6 +4,9 @@
 //   Intel 82599 10 GbE Controller Datasheet, revision 3.3 (331520)
 //   Intel 82598 10 GbE Ethernet Controller Datasheet, revision 3.x (319282)
 // Offsets that differ between the two chips are not here but in chip_traits.hpp.
+// Fields both families place alike (RXDCTL/TXDCTL.ENABLE, RXCSUM.PCSD, SRRCTL size and
+// descriptor type, most MRQC hash bits, the counters at 0x04000-0x04094) are defined once
+// in drivers/common/intel_device.hpp.
 #pragma once
 
 #include <cstdint>
@@ -52,8 +55,6 @@ inline constexpr uint32_t FCTRL_UPE = 1u << 9;
 inline constexpr uint32_t FCTRL_BAM = 1u << 10;
 inline constexpr uint32_t VLNCTRL = 0x05088;
 inline constexpr uint32_t VLNCTRL_VME_82598 = 1u << 31;  // 82598 8.2.3.7.2: strip tags on every queue
-inline constexpr uint32_t RXCSUM = 0x05000;
-inline constexpr uint32_t RXCSUM_PCSD = 1u << 13;  // descriptor carries the RSS hash
 
 // Per-queue receive registers: a 0x40-byte block per queue (queues 64..127 of the 82599
 // at 0xD000). SRRCTL differs between chips (chip_traits.hpp).
@@ -64,7 +65,6 @@ inline constexpr uint32_t RDLEN(uint16_t q) { return rx_block(q) + 0x08; }
 inline constexpr uint32_t RDH(uint16_t q) { return rx_block(q) + 0x10; }
 inline constexpr uint32_t RDT(uint16_t q) { return rx_block(q) + 0x18; }
 inline constexpr uint32_t RXDCTL(uint16_t q) { return rx_block(q) + 0x28; }
-inline constexpr uint32_t RXDCTL_ENABLE = 1u << 25;
 inline constexpr uint32_t RXDCTL_VME = 1u << 30;  // 82599 8.2.3.8.6: strip tags on this queue
 inline constexpr uint32_t SRRCTL_BSIZEPACKET_MASK = 0x1f;  // 1 KiB units (see docs/drivers/ixgbe.md)
 inline constexpr uint32_t SRRCTL_DROP_EN = 1u << 28;
@@ -120,7 +120,6 @@ inline constexpr uint32_t TDLEN(uint16_t q) { return tx_block(q) + 0x08; }
 inline constexpr uint32_t TDH(uint16_t q) { return tx_block(q) + 0x10; }
 inline constexpr uint32_t TDT(uint16_t q) { return tx_block(q) + 0x18; }
 inline constexpr uint32_t TXDCTL(uint16_t q) { return tx_block(q) + 0x28; }
-inline constexpr uint32_t TXDCTL_ENABLE = 1u << 25;
 
 // ---- MAC, link (8.2.3.22) ----
 inline constexpr uint32_t AUTOC = 0x042A0;
