@@ -213,17 +213,18 @@ RxQueue& IntelDevice::rx(uint16_t q) { return queues_.rx(q, info_.address); }
 TxQueue& IntelDevice::tx(uint16_t q) { return queues_.tx(q, info_.address); }
 
 // Quiesce before DMA memory goes away: the counters read one last time (they are
-// read-to-clear and the reset below zeroes them), receive and transmit off, queues
+// read-to-clear and the reset below zeroes them; not from a device that is gone), receive and transmit off, queues
 // disabled, bus mastering off (Backend::disable_dma), then a reset so that nothing the
 // chip cached is used again.
 void IntelDevice::stop() {
   if (stopped_) return;
+  if (!answers(io_)) {  // gone: its counters read all ones, nothing to quiesce
+    stopped_ = true;
+    backend_->disable_dma();
+    return;
+  }
   accumulate_stats();
   stopped_ = true;
-  if (!answers(io_)) {
-    backend_->disable_dma();
-    return;  // gone: nothing to quiesce
-  }
   set_rx_enable(false);
   set_tx_enable(false);
   for (uint16_t q = 0; q < queues_.tx_count(); ++q) io_.clear_bits(tx_regs(q).ctl, kDctlEnable);

@@ -31,6 +31,23 @@ TEST_P(IxgbeBringUp, StopReadsTheCountersOneLastTime) {
   EXPECT_NO_VIOLATIONS(chip);
 }
 
+// A device that fell off the bus reads all ones: stop() must not add those to the sums.
+TEST_P(IxgbeBringUp, StopOfAGoneDeviceKeepsTheLastCounts) {
+  auto chip = model::create(GetParam());
+  auto dev = open_backend(chip->backend(), quick_config());
+  chip->inject(ipv4_frame(Flow{}, 100));
+  auto got = receive(dev->rx(0), 1);
+  ASSERT_EQ(got.size(), 1u);
+  free_all(dev->rx(0), got);
+  EXPECT_EQ(dev->stats().rx_packets, 1u);
+  chip->set_dead(true);
+  dev->stop();
+  HardwareStats hs = dev->stats();
+  EXPECT_EQ(hs.rx_packets, 1u);
+  EXPECT_EQ(hs.rx_bytes, 104u);
+  EXPECT_EQ(hs.rx_missed, 0u);
+}
+
 // After stop() the chip is reset (its link state is the reset default, not the port's),
 // or gone: link() reports down without reading a register.
 TEST_P(IxgbeBringUp, LinkAfterStopReadsNoRegister) {
