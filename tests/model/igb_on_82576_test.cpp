@@ -307,6 +307,26 @@ TEST(IgbOn82576, TcpIpv6IsHashedOverAddressesAndPorts) {
   EXPECT_NO_VIOLATIONS(chip);
 }
 
+// The shared stop(): the last counter read happens in it, and afterwards link() touches
+// no register of the reset chip.
+TEST(IgbOn82576, StopReadsTheCountersAndLinkAfterwardsReadsNothing) {
+  auto chip = model::create("82576");
+  auto dev = open_backend(chip->backend(), quick_config());
+  for (int i = 0; i < 5; ++i) chip->inject(ipv4_frame(Flow{}, 100));
+  auto got = receive(dev->rx(0), 5);
+  ASSERT_EQ(got.size(), 5u);
+  free_all(dev->rx(0), got);
+  dev->stop();
+  uint64_t before = chip->accesses();
+  EXPECT_FALSE(dev->link().up);
+  HardwareStats hs = dev->stats();
+  EXPECT_EQ(chip->accesses(), before);
+  EXPECT_EQ(hs.rx_packets, 5u);
+  EXPECT_EQ(hs.rx_bytes, 5u * 104);
+  dev.reset();
+  EXPECT_NO_VIOLATIONS(chip);
+}
+
 TEST(IgbOn82576, BadFramesAreCountedNotDelivered) {
   auto chip = model::create("82576");
   auto dev = open_backend(chip->backend(), quick_config());

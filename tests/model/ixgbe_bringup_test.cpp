@@ -156,6 +156,27 @@ TEST_P(IxgbeBringUp, RdrxctlAsEachChipDefinesIt) {
   EXPECT_NO_VIOLATIONS(chip);
 }
 
+// The 82598 model applies SRRCTL[0] to every queue while RDRXCTL.MVMEN is clear: with
+// MVMEN cleared behind the driver's back and SRRCTL[0] cut to 1 KiB, 1500-byte frames
+// are too large on queue 1 as well, although SRRCTL[1] still says 2 KiB.
+TEST(Ixgbe82598Model, WithoutMvmenEveryQueueUsesSrrctl0) {
+  constexpr uint32_t RDRXCTL = 0x02F00, kMvmen = 1u << 5, SRRCTL0 = 0x02100;
+  auto chip = model::create("82598");
+  auto dev = open_backend(chip->backend(), quick_config(2, 1));
+  RegisterIo& io = *chip;
+  io.write32(RDRXCTL, io.read32(RDRXCTL) & ~kMvmen);
+  io.write32(SRRCTL0, (io.read32(SRRCTL0) & ~0x1fu) | 1u);
+  for (int i = 0; i < 32; ++i) {
+    Flow f;
+    f.src_port = uint16_t(6000 + i);
+    chip->inject(ipv4_frame(f, 1500));
+  }
+  ASSERT_TRUE(chip->wait_idle());
+  EXPECT_EQ(chip->counters().dropped_oversize, 32u);
+  EXPECT_EQ(chip->counters().delivered, 0u);
+  dev.reset();
+}
+
 INSTANTIATE_TEST_SUITE_P(Chips, IxgbeBringUp, ::testing::Values("82599", "82598"));
 
 }  // namespace
