@@ -47,7 +47,8 @@ const ChipTraits& traits_or_throw(const Backend& b) {
   if (m->media == Media::copper)
     throw Error(fmt::format("{}: the {} (device id {:04x}) has a copper PHY, which the ixgbe driver does not drive",
                             b.address(), m->name, b.device_id()),
-                ENOTSUP, "capture this port through the kernel's ixgbe driver (ncap spec kernel:IFNAME)");
+                ENOTSUP,
+                fmt::format("give the port back to the kernel's ixgbe driver (ncap-bind --unbind {})", b.address()));
   return *m->traits;
 }
 
