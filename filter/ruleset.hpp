@@ -9,6 +9,7 @@
 #include <memory>
 #include <vector>
 
+#include "addr_port_index.hpp"
 #include "counter.hpp"
 #include "ncap/filter.hpp"
 #include "parser.hpp"
@@ -36,6 +37,14 @@ enum Need : uint32_t {
   kNeedHttp = 1u << 11,
   kNeedContent = 1u << 12,
 };
+// An address's bytes (network order; 4 for IPv4, 16 for IPv6) as one number.
+inline u128 addr_value(const uint8_t* a, uint8_t version) noexcept {
+  u128 v = 0;
+  int n = version == 4 ? 4 : 16;
+  for (int i = 0; i < n; ++i) v = (v << 8) | a[i];
+  return v;
+}
+
 constexpr uint32_t kDirectional = kNeedSrcMac | kNeedDstMac | kNeedSrcIp | kNeedDstIp | kNeedSport | kNeedDport;
 
 struct CompiledRule {
@@ -50,77 +59,6 @@ struct CompiledRule {
   int32_t content;  // pattern id, -1 = none
   uint8_t src_mac[6], dst_mac[6];
   u128 src_lo, src_hi, dst_lo, dst_hi;
-};
-
-// A rule in a candidate list, with a necessary condition read from the list itself
-// before anything of the rule: its protocol and exact destination port (when it tests
-// them) against the packet's (protocol << 16 | destination port). Bits 0-23 the
-// values, bit 24 "port tested", bit 25 "protocol tested".
-struct ListEntry {
-  uint32_t rule;  // index into the wildcard rules
-  uint32_t sig;
-};
-constexpr uint32_t kSigPort = 1u << 24, kSigProto = 1u << 25;
-inline bool sig_pass(uint32_t key, uint32_t sig) noexcept {
-  constexpr uint32_t kMask[4] = {0, 0xffff, 0xff0000, 0xffffff};
-  return ((key ^ sig) & kMask[sig >> 24]) == 0;
-}
-
-// IPv4 address (or port) -> rules (sorted by index) whose indexed range contains it: the
-// address space cut into elementary intervals at every range edge, each with its list.
-class Ipv4Index {
- public:
-  // key_bits: 32 for IPv4 addresses, 16 for ports.
-  void build(const std::vector<std::pair<uint32_t, uint32_t>>& ranges, const std::vector<ListEntry>& rules,
-             unsigned key_bits);
-  // The index's arrays as plain pointers, for a loop over many keys: locals whose
-  // address is never taken stay in registers (the project builds with
-  // -fno-strict-aliasing, so a member would be reloaded after every store).
-  struct View {
-    const uint32_t *bounds, *offs, *top;
-    const ListEntry* ids;
-    uint32_t lo, nb;
-    unsigned shift;
-    // The rules of the interval holding `key`: [*b, *e), maybe empty.
-    void lookup(uint32_t key, const ListEntry** b, const ListEntry** e) const noexcept {
-      // The key's offset from lo picks a bucket that knows the interval of its first key
-      // (a key outside the buckets' span: bucket nb, see build()); a short binary search
-      // inside the bucket finds the last bound <= key. (With shift 0 a key is its own
-      // bucket: no search.)
-      uint32_t bucket = std::min((key - lo) >> shift, nb);
-      size_t i = top[bucket];
-      if (i & kEmptyBucket) {  // no rule anywhere in the bucket (most, in a sparse index)
-        *b = *e = ids;
-        return;
-      }
-      if (shift) {
-        size_t n = (top[bucket + 1] & ~kEmptyBucket) - i + 1;
-        while (n > 1) {
-          size_t half = n / 2;
-          i = bounds[i + half] <= key ? i + half : i;
-          n -= half;
-        }
-      }
-      *b = ids + offs[i];
-      *e = ids + offs[i + 1];
-    }
-  };
-  View view() const noexcept { return {bounds_.data(), offs_.data(), top_.data(), ids_.data(), lo_, nb_, shift_}; }
-  bool empty() const noexcept { return ids_.empty(); }
-
- private:
-  std::vector<uint32_t> bounds_;  // interval i = [bounds_[i], bounds_[i+1])
-  std::vector<uint32_t> offs_;    // rules of interval i: ids_[offs_[i] .. offs_[i+1])
-  std::vector<ListEntry> ids_;
-  // top_[b] = interval holding key lo_ + (b << shift_), | kEmptyBucket when no interval that
-  // overlaps the bucket has a rule
-  static constexpr uint32_t kEmptyBucket = 1u << 31;
-  std::vector<uint32_t> top_;
-  unsigned shift_ = 16;
-  // The buckets' span starts at lo_ (rules gather in a few networks: buckets spent on
-  // the whole space would not separate their bounds); nb_ buckets, then one for keys
-  // outside the span.
-  uint32_t lo_ = 0, nb_ = 0;
 };
 
 // What the candidate walk reads of a rule, two per cache line: its IPv4 address, port
@@ -232,7 +170,7 @@ class RuleSet {
   std::vector<uint32_t> ids_;           // rule index -> id (wildcard, then precise)
   PreciseDict precise_;
   struct Probe {
-    const Ipv4Index* index;
+    const AddrPortIndex* index;
     Key key;
   };
   // The rules of one protocol class (TCP, UDP, any other; a rule for any protocol is in
@@ -247,10 +185,20 @@ class RuleSet {
     unsigned nprobes = 0;
     Probe probes[kMaxProbes];
     std::vector<ListEntry> residual;  // rules no index selects
-    Ipv4Index index[kSlots];
+    AddrPortIndex index[kSlots];
   };
   static unsigned proto_class(uint8_t proto) noexcept { return proto == kProtoTcp ? 0 : proto == kProtoUdp ? 1 : 2; }
+  // The constructor's steps (ruleset_build.cpp), in order.
+  struct Patterns;
+  static void check_ids(const RuleSetSpec& spec);
+  CompiledRule compile_rule(const WildcardRule& w, Patterns& patterns);
+  void compile_wildcard(const RuleSetSpec& spec, Patterns& patterns);
+  void build_hot_records();
+  void file_all();
   void file(Filing& f, const std::vector<uint32_t>& rules);
+  void build_precise(const RuleSetSpec& spec);
+  void compile_content(const Patterns& patterns);
+  void make_workers();
   Filing filing_[3];
   bool by_proto_ = false;  // a packet uses filing_[proto_class]; else filing_[0] holds all
   // Every wildcard rule is kHotExact and a stop rule: the first that matches decides.

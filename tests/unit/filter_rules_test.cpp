@@ -450,7 +450,7 @@ TEST(FilterRules, ManyIndexedRulesMatchReference) {
 // ranges touching 0 and the top of the key space, port keys; probed at every bound,
 // either side of it and at every bucket edge.
 TEST(FilterRules, IntervalIndexListsEveryRangeHoldingTheKey) {
-  using detail::Ipv4Index;
+  using detail::AddrPortIndex;
   using detail::ListEntry;
   std::mt19937 g(7);
   for (int shape = 0; shape < 8; ++shape) {
@@ -485,7 +485,7 @@ TEST(FilterRules, IntervalIndexListsEveryRangeHoldingTheKey) {
     }
     std::vector<ListEntry> entries;
     for (uint32_t i = 0; i < ranges.size(); ++i) entries.push_back({i, 0});
-    Ipv4Index index;
+    AddrPortIndex index;
     index.build(ranges, entries, bits);
     std::vector<uint64_t> keys = {0, 1, top - 1, top};
     for (auto [lo, hi] : ranges)
