@@ -7,13 +7,14 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "addr_port_index.hpp"
 #include "counter.hpp"
 #include "ncap/filter.hpp"
 #include "parser.hpp"
-#include "precise_dict.hpp"
+#include "precise_rules.hpp"
 
 struct hs_database;
 struct hs_scratch;
@@ -52,6 +53,7 @@ struct CompiledRule {
   uint32_t need;
   Action action;
   bool stop;
+  bool mark;
   bool bidir;
   uint8_t proto, ip_version, tcp_flags, tcp_mask;
   uint16_t vlan, ethertype, http;
@@ -67,7 +69,7 @@ struct CompiledRule {
 // failing here implies match() fails; for a kHotExact rule (unidirectional, testing
 // nothing but these fields) passing here is the whole match and the CompiledRule is
 // never read. Other packets and rules still go through match().
-enum HotFlag : uint8_t { kHotExact = 1, kHotPorts = 2, kHotStop = 4 };
+enum HotFlag : uint8_t { kHotExact = 1, kHotPorts = 2, kHotStop = 4, kHotMark = 8 };
 struct HotRule {
   uint32_t src_lo, src_span, dst_lo, dst_span;
   uint16_t sport_lo, sport_span, dport_lo, dport_span;
@@ -78,12 +80,6 @@ struct HotRule {
 };
 static_assert(sizeof(HotRule) == 32);
 
-struct RuleCtr {
-  std::atomic<uint64_t> packets{0};
-  std::atomic<uint64_t> bytes{0};
-  std::atomic<uint64_t> decided{0};
-};
-
 struct alignas(64) WorkerState {
   hs_scratch* scratch = nullptr;
   uint32_t seq = 0;        // packet sequence for content match stamps
@@ -92,7 +88,7 @@ struct alignas(64) WorkerState {
   std::unique_ptr<ListEntry[]> hits;  // content-indexed rules whose pattern matched
   uint32_t nhits = 0;
   const std::vector<int32_t>* pattern_rule = nullptr;  // pattern -> content-indexed rule or -1
-  std::unique_ptr<RuleCtr[]> ctr;     // per rule index
+  std::unique_ptr<RuleCtr[]> ctr;     // per wildcard rule index
   std::unique_ptr<uint32_t[]> cand;   // candidates of one packet (2 per wildcard rule + 1)
 };
 
@@ -104,7 +100,12 @@ struct Verdict {
 
 class RuleSet {
  public:
-  RuleSet(const RuleSetSpec& spec, unsigned workers);
+  // The wildcard rules, default and BPF of `spec`; the precise rules are `precise`
+  // (shared with other sets, changed in place), or, when null, spec.precise in a
+  // dictionary of the set's own. The content database of `reuse` (the set this one
+  // replaces) is taken over when the content patterns are the same.
+  RuleSet(const RuleSetSpec& spec, unsigned workers, std::shared_ptr<PreciseRules> precise = nullptr,
+          const RuleSet* reuse = nullptr);
   ~RuleSet();
   RuleSet(const RuleSet&) = delete;
   RuleSet& operator=(const RuleSet&) = delete;
@@ -118,11 +119,15 @@ class RuleSet {
   // adds the packets decided by the default policy or the BPF stage to `tally`.
   void classify(Packet* const* pkts, uint32_t n, unsigned worker, Tally& tally) noexcept;
 
+  // The wildcard rules (by index) and their counters; the precise ones are precise().
   size_t rule_count() const noexcept { return ids_.size(); }
   uint32_t rule_id(size_t i) const noexcept { return ids_[i]; }
-  bool is_precise(size_t i) const noexcept { return i >= wildcard_.size(); }
+  bool has_wildcard(uint32_t id) const noexcept { return std::binary_search(ids_.begin(), ids_.end(), id); }
+  const std::shared_ptr<PreciseRules>& precise() const noexcept { return precise_; }
   const RuleCtr& counter(unsigned worker, size_t i) const noexcept { return workers_[worker].ctr[i]; }
   unsigned workers() const noexcept { return nworkers_; }
+  // Hyperscan databases compiled by any set (a test reads it: only content changes compile).
+  static inline std::atomic<uint64_t> content_compiles{0};
 
  private:
   // The indexes and which packet field each is looked up with (a bidirectional index
@@ -148,15 +153,16 @@ class RuleSet {
            (uint32_t{l.proto} - q.proto_lo <= q.proto_span);
   }
   void classify_group(Packet* const* pkts, uint32_t n, WorkerState& ws, unsigned worker, Tally& tally) noexcept;
-  // Rule index r (wildcard or precise) matched a packet of len bytes.
+  // Wildcard rule index r matched a packet of len bytes.
   static void count_match(WorkerState& ws, uint32_t r, uint32_t len) noexcept {
     RuleCtr& c = ws.ctr[r];
     bump(c.packets, 1);
     bump(c.bytes, len);
   }
-  [[gnu::always_inline]] Verdict verdict_of(int64_t decided, WorkerState& ws) noexcept;
+  // mark: the rule id a packet no rule decides carries (a continue rule's with `mark`, or 0).
+  [[gnu::always_inline]] Verdict verdict_of(int64_t decided, WorkerState& ws, uint32_t mark) noexcept;
   [[gnu::always_inline]] Verdict decide(const Packet& p, const Lane& l, const ListEntry* const (*lists)[2], WorkerState& ws,
-                 unsigned worker) noexcept;
+                 unsigned worker, uint32_t mark) noexcept;
   bool match(const CompiledRule& r, const Packet& p, unsigned worker) noexcept;
   bool content_matched(int32_t pattern, const Packet& p, unsigned worker) noexcept;
   void scan(const Packet& p, WorkerState& ws) noexcept;
@@ -166,9 +172,8 @@ class RuleSet {
   bool has_bpf_ = false;  // !bpf_.empty(), without a call per packet
   std::vector<CompiledRule> wildcard_;  // sorted by id
   std::vector<HotRule> hot_;            // per wildcard rule
-  std::vector<Action> precise_action_;  // by precise index
-  std::vector<uint32_t> ids_;           // rule index -> id (wildcard, then precise)
-  PreciseDict precise_;
+  std::vector<uint32_t> ids_;           // wildcard rule index -> id
+  std::shared_ptr<PreciseRules> precise_;
   struct Probe {
     const AddrPortIndex* index;
     Key key;
@@ -190,14 +195,14 @@ class RuleSet {
   static unsigned proto_class(uint8_t proto) noexcept { return proto == kProtoTcp ? 0 : proto == kProtoUdp ? 1 : 2; }
   // The constructor's steps (ruleset_build.cpp), in order.
   struct Patterns;
-  static void check_ids(const RuleSetSpec& spec);
+  void check_ids(const RuleSetSpec& spec) const;
   CompiledRule compile_rule(const WildcardRule& w, Patterns& patterns);
   void compile_wildcard(const RuleSetSpec& spec, Patterns& patterns);
   void build_hot_records();
   void file_all();
   void file(Filing& f, const std::vector<uint32_t>& rules);
   void build_precise(const RuleSetSpec& spec);
-  void compile_content(const Patterns& patterns);
+  void compile_content(const Patterns& patterns, const RuleSet* reuse);
   void make_workers();
   Filing filing_[3];
   bool by_proto_ = false;  // a packet uses filing_[proto_class]; else filing_[0] holds all
@@ -207,7 +212,10 @@ class RuleSet {
   // id -> rule index (-1 for patterns of rules reached through an address index).
   std::vector<int32_t> pattern_rule_;
   bool content_indexed_ = false;
-  hs_database* content_db_ = nullptr;
+  // The content database, shared with the set it was taken over from or by (reuse).
+  std::shared_ptr<hs_database> content_db_;
+  std::vector<std::string> content_exprs_;  // with their flags: what content_db_ holds
+  std::vector<unsigned> content_flags_;
   uint32_t patterns_ = 0;
   unsigned nworkers_;
   std::unique_ptr<WorkerState[]> workers_;

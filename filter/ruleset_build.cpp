@@ -8,8 +8,10 @@
 // patterns Hyperscan found in its payload, its ports), plus the residual rules no
 // index can select. The constructor's steps, in order: check the ids, compile each
 // wildcard rule (CompiledRule, its content pattern collected), derive the hot records,
-// file the rules into the indexes of each protocol class, compile the precise
-// dictionary and the content database, and give every worker its state.
+// file the rules into the indexes of each protocol class, install the precise rules
+// (unless the set shares a Filter's, changed in place), compile the content database
+// (or take over the replaced set's when the patterns are the same), and give every
+// worker its state.
 #include <hs.h>
 
 #include <algorithm>
@@ -67,7 +69,8 @@ struct RuleSet::Patterns {
   std::vector<uint32_t> rule_ids;  // the rule of each pattern, for error messages
 };
 
-RuleSet::RuleSet(const RuleSetSpec& spec, unsigned workers) : default_action_(spec.default_action), nworkers_(workers) {
+RuleSet::RuleSet(const RuleSetSpec& spec, unsigned workers, std::shared_ptr<PreciseRules> precise, const RuleSet* reuse)
+    : default_action_(spec.default_action), precise_(std::move(precise)), nworkers_(workers) {
   if (workers == 0) throw Error("create a filter for 0 workers", EINVAL, "give FilterConfig::workers >= 1");
   if (spec.default_action == Action::none)
     throw Error("default policy 'none'", EINVAL, "use Action::pass or Action::drop");
@@ -79,12 +82,14 @@ RuleSet::RuleSet(const RuleSetSpec& spec, unsigned workers) : default_action_(sp
   build_hot_records();
   file_all();
   build_precise(spec);
-  compile_content(patterns);
+  compile_content(patterns, reuse);
   make_workers();
 }
 
-// Ids are unique across both kinds of rule, none reserved, every rule has an action.
-void RuleSet::check_ids(const RuleSetSpec& spec) {
+// Wildcard ids are unique (also against a shared dictionary's precise rules; the
+// precise ones are checked as they are installed), none reserved, every rule has an
+// action.
+void RuleSet::check_ids(const RuleSetSpec& spec) const {
   std::map<uint32_t, int> seen;
   auto check_id = [&](uint32_t id, Action a) {
     if (id == kDefaultRuleId || id == kBpfRuleId)
@@ -94,8 +99,11 @@ void RuleSet::check_ids(const RuleSetSpec& spec) {
     if (a == Action::none)
       throw Error("rule " + std::to_string(id) + " has no action", EINVAL, "use pass or drop");
   };
-  for (const auto& r : spec.wildcard) check_id(r.id, r.action);
-  for (const auto& r : spec.precise) check_id(r.id, r.action);
+  for (const auto& r : spec.wildcard) {
+    check_id(r.id, r.action);
+    if (precise_ && precise_->has(r.id))
+      throw Error("two rules have id " + std::to_string(r.id), EINVAL, "give every rule its own id");
+  }
 }
 
 // One wildcard rule as the classifier reads it; its content pattern joins `patterns`.
@@ -104,6 +112,7 @@ CompiledRule RuleSet::compile_rule(const WildcardRule& w, Patterns& patterns) {
   c.id = w.id;
   c.action = w.action;
   c.stop = w.stop;
+  c.mark = w.mark && !w.stop;
   c.bidir = w.bidir;
   c.content = -1;
   if (w.vlan >= 0) {
@@ -202,6 +211,7 @@ void RuleSet::build_hot_records() {
     HotRule& h = hot_[i];
     h = {0, 0xffffffffu, 0, 0xffffffffu, 0, 0xffff, 0, 0xffff, 0, 0xff, 0, c.action, c.id};
     if (c.stop) h.flags |= kHotStop;
+    if (c.mark) h.flags |= kHotMark;
     const u128 kV4 = u128(0xffffffffu);
     bool v4_ranges = (!(c.need & kNeedSrcIp) || c.src_hi <= kV4) && (!(c.need & kNeedDstIp) || c.dst_hi <= kV4);
     if (c.bidir || !v4_ranges) continue;  // full ranges: match() decides
@@ -233,50 +243,29 @@ void RuleSet::file_all() {
   }
 }
 
-// The precise rules' dictionary (a bidirectional rule under both tuples).
+// The set's own precise rules, when it shares none.
 void RuleSet::build_precise(const RuleSetSpec& spec) {
-  std::vector<PreciseKey> keys;
-  std::vector<uint32_t> vals;
-  for (size_t j = 0; j < spec.precise.size(); ++j) {
-    const PreciseRule& r = spec.precise[j];
-    if (r.ip_version != 4 && r.ip_version != 6)
-      throw Error("precise rule " + std::to_string(r.id) + ": IP version " + std::to_string(r.ip_version), EINVAL, "use 4 or 6");
-    if (r.vlan > 4095)
-      throw Error("precise rule " + std::to_string(r.id) + ": VLAN " + std::to_string(r.vlan), EINVAL, "VLAN ids are 0-4095");
-    uint32_t idx = static_cast<uint32_t>(wildcard_.size() + j);
-    PreciseKey k{};
-    std::memcpy(k.src, r.src_ip.data(), r.ip_version == 4 ? 4 : 16);
-    std::memcpy(k.dst, r.dst_ip.data(), r.ip_version == 4 ? 4 : 16);
-    k.sport = r.sport;
-    k.dport = r.dport;
-    k.vlan = r.vlan;
-    k.proto = r.proto;
-    k.version = r.ip_version;
-    keys.push_back(k);
-    vals.push_back(idx);
-    if (r.bidir) {
-      PreciseKey rk = k;
-      std::memcpy(rk.src, k.dst, 16);
-      std::memcpy(rk.dst, k.src, 16);
-      rk.sport = k.dport;
-      rk.dport = k.sport;
-      keys.push_back(rk);
-      vals.push_back(idx);
-    }
-    precise_action_.push_back(r.action);
-    ids_.push_back(r.id);
-  }
-  precise_.build(keys, vals, ids_);
+  if (precise_) return;
+  precise_ = std::make_shared<PreciseRules>(nworkers_);
+  precise_->update(spec.precise, {}, 0, [&](uint32_t id) { return has_wildcard(id); });
 }
 
-// Content patterns: one Hyperscan database for the whole set.
-void RuleSet::compile_content(const Patterns& patterns) {
+// Content patterns: one Hyperscan database for the whole set, the replaced set's when it
+// holds the same patterns (a change of other rules does not recompile it).
+void RuleSet::compile_content(const Patterns& patterns, const RuleSet* reuse) {
   if (!patterns_) return;
+  content_exprs_ = patterns.exprs;
+  content_flags_ = patterns.flags;
+  if (reuse && reuse->content_db_ && reuse->content_exprs_ == content_exprs_ && reuse->content_flags_ == content_flags_) {
+    content_db_ = reuse->content_db_;
+    return;
+  }
   std::vector<const char*> exprs;
   for (const auto& s : patterns.exprs) exprs.push_back(s.c_str());
   hs_compile_error_t* err = nullptr;
-  if (hs_compile_multi(exprs.data(), patterns.flags.data(), patterns.ids.data(), patterns_, HS_MODE_BLOCK, nullptr,
-                       &content_db_, &err) != HS_SUCCESS) {
+  hs_database_t* db = nullptr;
+  if (hs_compile_multi(exprs.data(), patterns.flags.data(), patterns.ids.data(), patterns_, HS_MODE_BLOCK, nullptr, &db,
+                       &err) != HS_SUCCESS) {
     std::string msg = err ? err->message : "unknown error";
     std::string which =
         err && err->expression >= 0 ? " of rule " + std::to_string(patterns.rule_ids[static_cast<size_t>(err->expression)]) : "";
@@ -284,6 +273,8 @@ void RuleSet::compile_content(const Patterns& patterns) {
     throw Error("compile the content pattern" + which + ": " + msg, EINVAL,
                 "fix the pattern (Hyperscan regex syntax: no back-references or lookaround)");
   }
+  content_db_.reset(db, hs_free_database);
+  ++content_compiles;
 }
 
 // Every worker's counters, candidate buffer and Hyperscan scratch (allocated here,
@@ -299,7 +290,7 @@ void RuleSet::make_workers() {
       ws.hits = std::make_unique<ListEntry[]>(patterns_);
       pattern_rule_.resize(patterns_, -1);
       ws.pattern_rule = &pattern_rule_;
-      if (hs_alloc_scratch(content_db_, &ws.scratch) != HS_SUCCESS)
+      if (hs_alloc_scratch(content_db_.get(), &ws.scratch) != HS_SUCCESS)
         throw Error("allocate Hyperscan scratch for worker " + std::to_string(w), ENOMEM, "free memory");
     }
   }
@@ -392,7 +383,6 @@ RuleSet::~RuleSet() {
   if (workers_)
     for (unsigned w = 0; w < nworkers_; ++w)
       if (workers_[w].scratch) hs_free_scratch(workers_[w].scratch);
-  if (content_db_) hs_free_database(content_db_);
 }
 
 }  // namespace ncap::detail
