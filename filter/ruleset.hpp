@@ -102,8 +102,8 @@ class RuleSet {
  public:
   // The wildcard rules, default and BPF of `spec`; the precise rules are `precise`
   // (shared with other sets, changed in place), or, when null, spec.precise in a
-  // dictionary of the set's own. The content database of `reuse` (the set this one
-  // replaces) is taken over when the content patterns are the same.
+  // dictionary of the set's own. The content database and the BPF program of `reuse`
+  // (the set this one replaces) are taken over when they would come out the same.
   RuleSet(const RuleSetSpec& spec, unsigned workers, std::shared_ptr<PreciseRules> precise = nullptr,
           const RuleSet* reuse = nullptr);
   ~RuleSet();
@@ -126,8 +126,9 @@ class RuleSet {
   const std::shared_ptr<PreciseRules>& precise() const noexcept { return precise_; }
   const RuleCtr& counter(unsigned worker, size_t i) const noexcept { return workers_[worker].ctr[i]; }
   unsigned workers() const noexcept { return nworkers_; }
-  // Hyperscan databases compiled by any set (a test reads it: only content changes compile).
-  static inline std::atomic<uint64_t> content_compiles{0};
+  // Hyperscan databases and BPF programs compiled by any set (a test reads them: only
+  // content and BPF changes compile).
+  static inline std::atomic<uint64_t> content_compiles{0}, bpf_compiles{0};
 
  private:
   // The indexes and which packet field each is looked up with (a bidirectional index
@@ -168,8 +169,8 @@ class RuleSet {
   void scan(const Packet& p, WorkerState& ws) noexcept;
 
   Action default_action_;
-  BpfProgram bpf_;
-  bool has_bpf_ = false;  // !bpf_.empty(), without a call per packet
+  std::shared_ptr<const BpfProgram> bpf_;  // null: none (shared with a set it was taken over from)
+  bool has_bpf_ = false;                   // bpf_ != null, without a load per packet
   std::vector<CompiledRule> wildcard_;  // sorted by id
   std::vector<HotRule> hot_;            // per wildcard rule
   std::vector<uint32_t> ids_;           // wildcard rule index -> id

@@ -75,8 +75,14 @@ RuleSet::RuleSet(const RuleSetSpec& spec, unsigned workers, std::shared_ptr<Prec
   if (spec.default_action == Action::none)
     throw Error("default policy 'none'", EINVAL, "use Action::pass or Action::drop");
   check_ids(spec);
-  if (!spec.bpf.empty()) bpf_ = BpfProgram::compile(spec.bpf);
-  has_bpf_ = !bpf_.empty();
+  // The BPF stage: the replaced set's program when the expression is the same.
+  if (reuse && reuse->bpf_ && reuse->bpf_->expression() == spec.bpf) {
+    bpf_ = reuse->bpf_;
+  } else if (!spec.bpf.empty()) {
+    bpf_ = std::make_shared<const BpfProgram>(BpfProgram::compile(spec.bpf));
+    ++bpf_compiles;
+  }
+  has_bpf_ = bpf_ != nullptr;
   Patterns patterns;
   compile_wildcard(spec, patterns);
   build_hot_records();

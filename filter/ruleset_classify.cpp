@@ -221,7 +221,7 @@ void RuleSet::classify_group(Packet* const* pkts, uint32_t n, WorkerState& ws, u
     for (uint32_t i = 0; i < n; ++i) set(*pkts[i], first_verdict(*pkts[i], lanes[i].best, kDefaultRuleId));
   } else for (uint32_t i = 0; i < n; ++i) {
     Packet& p = *pkts[i];
-    if (has_bpf && bpf_.run(p.data(), p.len, p.len) == 0) {
+    if (has_bpf && bpf_->run(p.data(), p.len, p.len) == 0) {
       set(p, {Action::drop, kBpfRuleId, Verdict::kBpf});
       continue;
     }

@@ -147,10 +147,11 @@ TEST(FilterPrecise, ContinueCountsAndLeavesTheVerdictToTheWildcardRules) {
 }
 
 TEST(FilterPrecise, ChangesTouchOnlyWhatTheyChange) {
-  RuleSetSpec spec = parse_rules("5 drop content \"evil\"\n6 drop tcp dst port 22\n");
-  const uint64_t compiles = detail::RuleSet::content_compiles.load();
+  RuleSetSpec spec = parse_rules("5 drop content \"evil\"\n6 drop tcp dst port 22\nbpf not port 23\n");
+  const uint64_t compiles = detail::RuleSet::content_compiles.load(), bpfs = detail::RuleSet::bpf_compiles.load();
   Filter f(spec);
   EXPECT_EQ(detail::RuleSet::content_compiles.load(), compiles + 1);
+  EXPECT_EQ(detail::RuleSet::bpf_compiles.load(), bpfs + 1);
   // precise changes: in place, no new set, no Hyperscan compile
   f.update_precise({rule_for(flow(1), 100, Action::drop)}, {});
   f.remove(100);
@@ -164,6 +165,7 @@ TEST(FilterPrecise, ChangesTouchOnlyWhatTheyChange) {
   f.set_default(Action::drop);
   f.remove(6);
   EXPECT_EQ(detail::RuleSet::content_compiles.load(), compiles + 1);
+  EXPECT_EQ(detail::RuleSet::bpf_compiles.load(), bpfs + 1);
   EXPECT_EQ(verdict(f, flow(2)), std::pair(Action::drop, 101u));  // the precise rule survived
   // a content change compiles
   WildcardRule c;
@@ -171,6 +173,11 @@ TEST(FilterPrecise, ChangesTouchOnlyWhatTheyChange) {
   c.content = ContentMatch{"worse", false, false};
   f.add(c);
   EXPECT_EQ(detail::RuleSet::content_compiles.load(), compiles + 2);
+  EXPECT_EQ(detail::RuleSet::bpf_compiles.load(), bpfs + 1);
+  RuleSetSpec other = f.rules();
+  other.bpf = "not port 24";
+  f.replace(other);
+  EXPECT_EQ(detail::RuleSet::bpf_compiles.load(), bpfs + 2);
 }
 
 // What the worker knows of one changing flow: the control thread bumps `seq` to odd
