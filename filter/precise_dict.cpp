@@ -102,6 +102,15 @@ std::unique_ptr<PreciseDict::Arrays> PreciseDict::insert(const PreciseKey& k, ui
   return old;
 }
 
+std::unique_ptr<PreciseDict::Arrays> PreciseDict::reserve(size_t more) {
+  Arrays* a = arrays_.load(std::memory_order_relaxed);
+  if ((a->used + more) * 8 <= (a->slot_mask + 1) * 5) return nullptr;
+  std::unique_ptr<Arrays> old(a);
+  arrays_.store(rebuild(a->live.load(std::memory_order_relaxed) + more).release(), std::memory_order_release);  // [3]
+  ++rebuilds_;
+  return old;
+}
+
 void PreciseDict::erase(const PreciseKey& k) noexcept {
   Arrays* a = arrays_.load(std::memory_order_relaxed);
   uint64_t w[5];

@@ -122,6 +122,9 @@ class PreciseDict {
   // Adds k -> value; k must be absent. Returns the arrays a rebuild replaced (free them
   // after a grace period), or null.
   std::unique_ptr<Arrays> insert(const PreciseKey& k, uint32_t value);
+  // Makes room for `more` keys beyond the live ones in one rebuild (a large batch would
+  // otherwise rebuild at every doubling). Returns the replaced arrays, or null.
+  std::unique_ptr<Arrays> reserve(size_t more);
   // Removes k (present).
   void erase(const PreciseKey& k) noexcept;
   // How many rebuilds inserts have made (tests, benchmarks).

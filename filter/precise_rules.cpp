@@ -70,6 +70,8 @@ void PreciseRules::update(const std::vector<PreciseRule>& add, const std::vector
   // The checks, before anything changes. Keys the batch adds, each with its rule.
   std::unordered_map<PreciseKey, std::pair<uint32_t, bool>, KeyHash> batch;  // key -> (id, reversed)
   std::unordered_set<uint32_t> batch_ids;
+  batch.reserve(2 * add.size());
+  batch_ids.reserve(add.size());
   for (const PreciseRule& r : add) {
     if (r.id == kDefaultRuleId || r.id == kBpfRuleId)
       throw Error("rule id " + std::to_string(r.id) + " is reserved", EINVAL, "use ids 1..4294967294");
@@ -113,6 +115,8 @@ void PreciseRules::update(const std::vector<PreciseRule>& add, const std::vector
     retired_records_.push_back({e.record, id, retire_gen});
     by_id_.erase(it);
   }
+  if (auto old = dict_.reserve(batch.size())) retired_arrays_.emplace_back(std::move(old), retire_gen);
+  by_id_.reserve(by_id_.size() + add.size());
   for (const PreciseRule& r : add) {
     const PreciseKey k = key_of(r);
     const uint32_t rec = alloc_record(r);
