@@ -48,12 +48,9 @@ void PreciseDict::put(Arrays& a, const uint64_t (&w)[5], uint64_t h, uint32_t va
   }
   Slot& e = a.slots[s];
   const bool fresh = e.value.load(std::memory_order_relaxed) == kEmpty;
-  const uint32_t q = e.seq.load(std::memory_order_relaxed);
-  e.seq.store(q + 1, std::memory_order_relaxed);  // [1]
-  std::atomic_thread_fence(std::memory_order_release);
+  std::atomic_thread_fence(std::memory_order_release);  // [1]
   for (int i = 0; i < 5; ++i) e.key[i].store(w[i], std::memory_order_relaxed);
-  e.value.store(value, std::memory_order_relaxed);
-  e.seq.store(q + 2, std::memory_order_release);
+  e.value.store(value, std::memory_order_release);
   a.used += fresh;
   a.live.store(a.live.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
@@ -123,11 +120,7 @@ void PreciseDict::erase(const PreciseKey& k) noexcept {
     bool same = true;
     for (int i = 0; i < 5; ++i) same &= e.key[i].load(std::memory_order_relaxed) == w[i];
     if (!same) continue;
-    const uint32_t q = e.seq.load(std::memory_order_relaxed);
-    e.seq.store(q + 1, std::memory_order_relaxed);  // [1]
-    std::atomic_thread_fence(std::memory_order_release);
-    e.value.store(kTomb, std::memory_order_relaxed);
-    e.seq.store(q + 2, std::memory_order_release);
+    e.value.store(kTomb, std::memory_order_release);  // [1]
     a->live.store(a->live.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
     return;
   }

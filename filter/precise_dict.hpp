@@ -7,12 +7,16 @@
 // Changed in place, one rule at a time, while poll threads look keys up (PF_RING
 // inserts and deletes its hash rules in place too). One control thread writes (the
 // Filter's mutex), any number of poll threads read, without locks:
-//  - A slot changes under its own sequence number (a seqlock): odd while it is written.
-//    [1] the writer stores seq odd (relaxed), a release fence, the key and value
-//    (relaxed), then seq even (release); [2] a reader loads seq (acquire), the value and
-//    key (relaxed), an acquire fence, seq again: equal and even, the read is whole.
-//    Every field is an atomic, so no read is a data race; a reader retries only while
-//    the one slot it reads is being written (a few stores).
+//  - A slot's value (a record number, kEmpty or kTomb) is its version, as a seqlock's
+//    sequence number would be: [1] an add writes a release fence, the key (relaxed),
+//    then the value (release); a removal stores kTomb. [2] A reader loads the value
+//    (acquire), the key (relaxed), an acquire fence and the value again: unchanged, the
+//    key it read belongs to that value. (A key it read from a later add would, through
+//    the fences, make it see that add's kTomb or value; a record number is not reused
+//    while a reader may hold it, see precise_rules.hpp, so a value never comes back.)
+//    Every field is an atomic, so no read is a data race; a reader reads a slot again
+//    only when a change finished on it meanwhile, and never waits for a writer: one
+//    stopped half way leaves the slot's old value, and the reader acts on that.
 //  - A removed key leaves a tombstone (probe chains stay whole); an added key takes
 //    the first tombstone or empty slot of its chain. A slot never turns empty again.
 //  - Bloom bits are only ever set; a removed key's bits stay until the next rebuild
@@ -21,8 +25,9 @@
 //    per change), so a packet sees the rules as they were before or after it.
 //  - When live keys plus tombstones pass 5/8 of the slots, the control thread builds
 //    fresh arrays (bigger if needed, no tombstones, a clean bloom) and publishes them
-//    with one pointer store [3] (release; readers load it with acquire once per burst);
-//    the old arrays go back to the caller, to be freed after a grace period.
+//    with one pointer store [3] (release; a reader loads it with acquire once per group
+//    of packets, RuleSet::classify_group); the old arrays go back to the caller, to be
+//    freed after a grace period.
 // Values are precise record numbers (PreciseRecords), chosen by the caller.
 #pragma once
 
@@ -56,8 +61,8 @@ class PreciseDict {
   static constexpr uint32_t kNone = 0xffffffffu;
   // The arrays one lookup reads; replaced as a whole by a rebuild.
   struct Slot {
-    std::atomic<uint32_t> seq{0};      // odd while written ([1], [2])
-    std::atomic<uint32_t> value{kEmpty};
+    std::atomic<uint32_t> value{kEmpty};  // record number, kEmpty or kTomb ([1], [2])
+    uint32_t pad = 0;
     std::atomic<uint64_t> key[5]{};   // the PreciseKey's 40 bytes
   };
   struct Arrays {
@@ -76,7 +81,7 @@ class PreciseDict {
   PreciseDict& operator=(const PreciseDict&) = delete;
 
   // ---- poll threads
-  // The current arrays, for one burst ([3]: acquire). Never null.
+  // The current arrays, for one group of packets ([3]: acquire). Never null.
   const Arrays* arrays() const noexcept { return arrays_.load(std::memory_order_acquire); }
   static bool empty(const Arrays* a) noexcept { return a->live.load(std::memory_order_relaxed) == 0; }
   static uint32_t find(const Arrays* a, const PreciseKey& k, uint64_t h) noexcept {  // h = hash(k)
@@ -90,16 +95,15 @@ class PreciseDict {
     std::memcpy(w, &k, sizeof w);
     for (uint64_t s = h & a->slot_mask;; s = (s + 1) & a->slot_mask) {
       const Slot& e = a->slots[s];
-      uint32_t q, v;
+      uint32_t v;
       bool same;
       do {  // [2]
-        q = e.seq.load(std::memory_order_acquire);
-        v = e.value.load(std::memory_order_relaxed);
+        v = e.value.load(std::memory_order_acquire);
         if (v == kEmpty) return kNone;  // the end of the chain (or a key not yet added)
         same = true;
         for (int i = 0; i < 5; ++i) same &= e.key[i].load(std::memory_order_relaxed) == w[i];
         std::atomic_thread_fence(std::memory_order_acquire);
-      } while ((q & 1) || e.seq.load(std::memory_order_relaxed) != q);
+      } while (e.value.load(std::memory_order_relaxed) != v);
       if (same && v != kTomb) return v;
     }
   }
