@@ -21,21 +21,12 @@ bool precise_key_of(const ParsedHeaders& h, PreciseKey& k) noexcept {
   return true;
 }
 
-PreciseKey reversed(const PreciseKey& k) noexcept {
-  PreciseKey r = k;
-  std::memcpy(r.src, k.dst, 16);
-  std::memcpy(r.dst, k.src, 16);
-  r.sport = k.dport;
-  r.dport = k.sport;
-  return r;
-}
-
 PreciseDict::PreciseDict() : arrays_(nullptr) { arrays_.store(rebuild(0).release(), std::memory_order_relaxed); }
 
 PreciseDict::~PreciseDict() { delete arrays_.load(); }
 
 // Writes slot contents the way [1] says; a's bloom bits for h are set first.
-void PreciseDict::put(Arrays& a, const uint64_t (&w)[5], uint64_t h, uint32_t value) noexcept {
+void PreciseDict::put(Arrays& a, const uint64_t (&w)[5], uint64_t h, uint32_t value, uint32_t oneway) noexcept {
   std::atomic<uint64_t>* block = a.bloom.get() + ((h >> 40) & a.block_mask) * kWordsPerBlock;
   for (int b = 0; b < kBloomBits; ++b) {
     uint32_t bit = (h >> (9 * b)) & 511u;
@@ -50,6 +41,7 @@ void PreciseDict::put(Arrays& a, const uint64_t (&w)[5], uint64_t h, uint32_t va
   const bool fresh = e.value.load(std::memory_order_relaxed) == kEmpty;
   std::atomic_thread_fence(std::memory_order_release);  // [1]
   for (int i = 0; i < 5; ++i) e.key[i].store(w[i], std::memory_order_relaxed);
+  e.oneway.store(oneway, std::memory_order_relaxed);
   e.value.store(value, std::memory_order_release);
   a.used += fresh;
   a.live.store(a.live.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
@@ -77,12 +69,12 @@ std::unique_ptr<PreciseDict::Arrays> PreciseDict::rebuild(size_t keys) {
       for (int i = 0; i < 5; ++i) w[i] = e.key[i].load(std::memory_order_relaxed);
       PreciseKey k;
       std::memcpy(&k, w, sizeof k);
-      put(*a, w, hash(k), v);
+      put(*a, w, hash(k), v, e.oneway.load(std::memory_order_relaxed));
     }
   return a;
 }
 
-std::unique_ptr<PreciseDict::Arrays> PreciseDict::insert(const PreciseKey& k, uint32_t value) {
+std::unique_ptr<PreciseDict::Arrays> PreciseDict::insert(const PreciseKey& k, uint32_t value, bool oneway) {
   Arrays* a = arrays_.load(std::memory_order_relaxed);
   std::unique_ptr<Arrays> old;
   // Linear probing stays short below 5/8 full (live keys and tombstones alike).
@@ -95,7 +87,7 @@ std::unique_ptr<PreciseDict::Arrays> PreciseDict::insert(const PreciseKey& k, ui
   }
   uint64_t w[5];
   std::memcpy(w, &k, sizeof w);
-  put(*a, w, hash(k), value);
+  put(*a, w, hash(k), value, oneway);
   return old;
 }
 
@@ -108,22 +100,34 @@ std::unique_ptr<PreciseDict::Arrays> PreciseDict::reserve(size_t more) {
   return old;
 }
 
-void PreciseDict::erase(const PreciseKey& k) noexcept {
+PreciseDict::Slot* PreciseDict::slot_of(const PreciseKey& k) const noexcept {
   Arrays* a = arrays_.load(std::memory_order_relaxed);
   uint64_t w[5];
   std::memcpy(w, &k, sizeof w);
   for (uint64_t s = hash(k) & a->slot_mask;; s = (s + 1) & a->slot_mask) {
     Slot& e = a->slots[s];
     const uint32_t v = e.value.load(std::memory_order_relaxed);
-    if (v == kEmpty) return;  // absent (the caller knew better)
+    if (v == kEmpty) return nullptr;
     if (v == kTomb) continue;
     bool same = true;
     for (int i = 0; i < 5; ++i) same &= e.key[i].load(std::memory_order_relaxed) == w[i];
-    if (!same) continue;
-    e.value.store(kTomb, std::memory_order_release);  // [1]
-    a->live.store(a->live.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-    return;
+    if (same) return &e;
   }
+}
+
+uint32_t PreciseDict::find_exact(const PreciseKey& k, bool* oneway) const noexcept {
+  const Slot* e = slot_of(k);
+  if (!e) return kNone;
+  *oneway = e->oneway.load(std::memory_order_relaxed) != 0;
+  return e->value.load(std::memory_order_relaxed);
+}
+
+void PreciseDict::erase(const PreciseKey& k) noexcept {
+  Slot* e = slot_of(k);
+  if (!e) return;  // absent (the caller knew better)
+  e->value.store(kTomb, std::memory_order_release);  // [1]
+  Arrays* a = arrays_.load(std::memory_order_relaxed);
+  a->live.store(a->live.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
 }
 
 }  // namespace ncap::detail

@@ -4,6 +4,11 @@
 // (the seed's "thousands of filters with no degradation"). A bloom hit is confirmed
 // against the stored key, so a false positive never decides a packet.
 //
+// One slot per rule, whichever way it matches: the hash is symmetric (a flow and its
+// reply hash alike, as PF_RING's hash_pkt sums both peers), so a lookup finds a rule
+// stored in the other orientation in the same chain and compares the packet's key both
+// ways; a `oneway` slot matches only its own orientation.
+//
 // Changed in place, one rule at a time, while poll threads look keys up (PF_RING
 // inserts and deletes its hash rules in place too). One control thread writes (the
 // Filter's mutex), any number of poll threads read, without locks:
@@ -54,7 +59,14 @@ static_assert(sizeof(PreciseKey) == 40, "no padding: keys are compared and hashe
 // (not IP, a non-first fragment, a port protocol without a complete header).
 bool precise_key_of(const ParsedHeaders& h, PreciseKey& k) noexcept;
 // The key of the other direction (addresses and ports swapped).
-PreciseKey reversed(const PreciseKey& k) noexcept;
+inline PreciseKey reversed(const PreciseKey& k) noexcept {
+  PreciseKey r = k;
+  std::memcpy(r.src, k.dst, 16);
+  std::memcpy(r.dst, k.src, 16);
+  r.sport = k.dport;
+  r.dport = k.sport;
+  return r;
+}
 
 class PreciseDict {
  public:
@@ -62,7 +74,7 @@ class PreciseDict {
   // The arrays one lookup reads; replaced as a whole by a rebuild.
   struct Slot {
     std::atomic<uint32_t> value{kEmpty};  // record number, kEmpty or kTomb ([1], [2])
-    uint32_t pad = 0;
+    std::atomic<uint32_t> oneway{0};      // 1: the key matches only in its orientation
     std::atomic<uint64_t> key[5]{};   // the PreciseKey's 40 bytes
   };
   struct Arrays {
@@ -91,45 +103,59 @@ class PreciseDict {
       uint32_t bit = (h >> (9 * i)) & 511u;
       if (!(block[bit >> 6].load(std::memory_order_relaxed) & (1ull << (bit & 63)))) return kNone;
     }
-    uint64_t w[5];
+    uint64_t w[5], rw[5];
     std::memcpy(w, &k, sizeof w);
+    const PreciseKey r = reversed(k);
+    std::memcpy(rw, &r, sizeof rw);
     for (uint64_t s = h & a->slot_mask;; s = (s + 1) & a->slot_mask) {
       const Slot& e = a->slots[s];
       uint32_t v;
-      bool same;
+      bool same, rev;
       do {  // [2]
         v = e.value.load(std::memory_order_acquire);
         if (v == kEmpty) return kNone;  // the end of the chain (or a key not yet added)
-        same = true;
-        for (int i = 0; i < 5; ++i) same &= e.key[i].load(std::memory_order_relaxed) == w[i];
+        same = rev = true;
+        for (int i = 0; i < 5; ++i) {
+          const uint64_t x = e.key[i].load(std::memory_order_relaxed);
+          same &= x == w[i];
+          rev &= x == rw[i];
+        }
+        rev &= e.oneway.load(std::memory_order_relaxed) == 0;
         std::atomic_thread_fence(std::memory_order_acquire);
       } while (e.value.load(std::memory_order_relaxed) != v);
-      if (same && v != kTomb) return v;
+      if ((same || rev) && v != kTomb) return v;
     }
   }
   static void prefetch(const Arrays* a, uint64_t h) noexcept { __builtin_prefetch(block_of(a, h)); }
+  // Symmetric: hash(k) == hash(reversed(k)). Each peer (address, port) is mixed on its
+  // own, the two are added, then VLAN, protocol and version go in.
   static uint64_t hash(const PreciseKey& k) noexcept {
-    uint64_t w[5];
-    std::memcpy(w, &k, sizeof w);
-    uint64_t h = 0x243f6a8885a308d3ull;
-    for (uint64_t x : w) {
-      h = (h ^ x) * 0x9e3779b97f4a7c15ull;
-      h ^= h >> 29;
-    }
-    h *= 0xbf58476d1ce4e5b9ull;  // final avalanche (splitmix64 constants)
-    return h ^ (h >> 31);
+    auto peer = [](const uint8_t* addr, uint16_t port) {
+      uint64_t a[2];
+      std::memcpy(a, addr, 16);
+      uint64_t h = (0x243f6a8885a308d3ull ^ a[0]) * 0x9e3779b97f4a7c15ull;
+      h = ((h ^ (h >> 29)) ^ a[1]) * 0x9e3779b97f4a7c15ull;
+      h = ((h ^ (h >> 29)) ^ port) * 0x9e3779b97f4a7c15ull;
+      return h ^ (h >> 29);
+    };
+    uint64_t h = peer(k.src, k.sport) + peer(k.dst, k.dport);
+    h = (h ^ (uint64_t{k.vlan} << 16 | uint64_t{k.proto} << 8 | k.version)) * 0xbf58476d1ce4e5b9ull;
+    return h ^ (h >> 31);  // final avalanche (splitmix64 constants)
   }
 
   // ---- the control thread
   uint32_t find(const PreciseKey& k) const noexcept { return find(arrays(), k, hash(k)); }
+  // The value stored under exactly k (its orientation), whether or not oneway, with
+  // that flag; kNone when there is none.
+  uint32_t find_exact(const PreciseKey& k, bool* oneway) const noexcept;
   size_t size() const noexcept { return arrays()->live.load(std::memory_order_relaxed); }
-  // Adds k -> value; k must be absent. Returns the arrays a rebuild replaced (free them
-  // after a grace period), or null.
-  std::unique_ptr<Arrays> insert(const PreciseKey& k, uint32_t value);
+  // Adds k -> value (matching k's reverse too unless oneway); k must be absent. Returns
+  // the arrays a rebuild replaced (free them after a grace period), or null.
+  std::unique_ptr<Arrays> insert(const PreciseKey& k, uint32_t value, bool oneway);
   // Makes room for `more` keys beyond the live ones in one rebuild (a large batch would
   // otherwise rebuild at every doubling). Returns the replaced arrays, or null.
   std::unique_ptr<Arrays> reserve(size_t more);
-  // Removes k (present).
+  // Removes the slot stored under exactly k (present).
   void erase(const PreciseKey& k) noexcept;
   // How many rebuilds inserts have made (tests, benchmarks).
   uint64_t rebuilds() const noexcept { return rebuilds_; }
@@ -143,7 +169,8 @@ class PreciseDict {
   }
   // Fresh arrays for `keys` keys (and room to grow), filled with the current live keys.
   std::unique_ptr<Arrays> rebuild(size_t keys);
-  static void put(Arrays& a, const uint64_t (&w)[5], uint64_t h, uint32_t value) noexcept;
+  static void put(Arrays& a, const uint64_t (&w)[5], uint64_t h, uint32_t value, uint32_t oneway) noexcept;
+  Slot* slot_of(const PreciseKey& k) const noexcept;  // the live slot stored under exactly k
   std::atomic<Arrays*> arrays_;
   uint64_t rebuilds_ = 0;
 };

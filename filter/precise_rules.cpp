@@ -68,10 +68,20 @@ void PreciseRules::update(const std::vector<PreciseRule>& add, const std::vector
   for (uint32_t id : remove)
     if (by_id_.count(id)) removing.insert(id);
   // The checks, before anything changes. Keys the batch adds, each with its rule.
-  std::unordered_map<PreciseKey, std::pair<uint32_t, bool>, KeyHash> batch;  // key -> (id, reversed)
+  std::unordered_map<PreciseKey, std::pair<uint32_t, bool>, KeyHash> batch;  // key -> (id, oneway)
   std::unordered_set<uint32_t> batch_ids;
-  batch.reserve(2 * add.size());
+  batch.reserve(add.size());
   batch_ids.reserve(add.size());
+  // The rule stored under exactly `key` (installed and staying, or earlier in the
+  // batch), or 0.
+  auto holder = [&](const PreciseKey& key, bool* oneway) -> uint32_t {
+    if (auto it = batch.find(key); it != batch.end()) {
+      *oneway = it->second.second;
+      return it->second.first;
+    }
+    const uint32_t rec = dict_.find_exact(key, oneway);
+    return rec != PreciseDict::kNone && !removing.count(record(rec).id) ? record(rec).id : 0;
+  };
   for (const PreciseRule& r : add) {
     if (r.id == kDefaultRuleId || r.id == kBpfRuleId)
       throw Error("rule id " + std::to_string(r.id) + " is reserved", EINVAL, "use ids 1..4294967294");
@@ -82,48 +92,31 @@ void PreciseRules::update(const std::vector<PreciseRule>& add, const std::vector
     if (taken(r.id) || (by_id_.count(r.id) && !removing.count(r.id)) || !batch_ids.insert(r.id).second)
       throw Error("two rules have id " + std::to_string(r.id), EINVAL, "give every rule its own id");
     const PreciseKey k = key_of(r), rk = reversed(k);
-    for (bool rev : {false, true}) {
-      if (rev && (r.oneway || rk == k)) break;
-      const PreciseKey& key = rev ? rk : k;
-      uint32_t other = 0;
-      bool other_rev = false;
-      if (auto it = batch.find(key); it != batch.end()) {
-        other = it->second.first;
-        other_rev = it->second.second;
-      } else if (uint32_t rec = dict_.find(key); rec != PreciseDict::kNone && !removing.count(record(rec).id)) {
-        other = record(rec).id;
-        other_rev = !(by_id_.at(other).key == key);
-      } else {
-        batch.emplace(key, std::pair{r.id, rev});
-        continue;
-      }
-      if (rev == other_rev)
-        throw Error("precise rules " + std::to_string(other) + " and " + std::to_string(r.id) +
-                        " have the same 5-tuple and VLAN",
-                    EINVAL, "remove one of them");
+    bool other_oneway = false;
+    if (uint32_t other = holder(k, &other_oneway))
+      throw Error("precise rules " + std::to_string(other) + " and " + std::to_string(r.id) +
+                      " have the same 5-tuple and VLAN",
+                  EINVAL, "remove one of them");
+    // the reply's tuple: another rule's unless both match one way only
+    if (uint32_t other = rk == k ? 0 : holder(rk, &other_oneway); other && !(other_oneway && r.oneway))
       throw Error("precise rule " + std::to_string(r.id) + " is rule " + std::to_string(other) +
                       " in the other direction (a precise rule matches both directions)",
                   EEXIST, "remove one of them, or write 'oneway' on both to tell the directions apart");
-    }
+    batch.emplace(k, std::pair{r.id, r.oneway});
   }
   // The changes: each one visible to the poll threads on its own (precise_dict.hpp).
   for (uint32_t id : removing) {
     auto it = by_id_.find(id);
-    const Entry& e = it->second;
-    dict_.erase(e.key);
-    if (!e.rule.oneway && !(reversed(e.key) == e.key)) dict_.erase(reversed(e.key));
-    retired_records_.push_back({e.record, id, retire_gen});
+    dict_.erase(it->second.key);
+    retired_records_.push_back({it->second.record, id, retire_gen});
     by_id_.erase(it);
   }
-  if (auto old = dict_.reserve(batch.size())) retired_arrays_.emplace_back(std::move(old), retire_gen);
+  if (auto old = dict_.reserve(add.size())) retired_arrays_.emplace_back(std::move(old), retire_gen);
   by_id_.reserve(by_id_.size() + add.size());
   for (const PreciseRule& r : add) {
     const PreciseKey k = key_of(r);
     const uint32_t rec = alloc_record(r);
-    for (bool rev : {false, true}) {
-      if (rev && (r.oneway || reversed(k) == k)) break;
-      if (auto old = dict_.insert(rev ? reversed(k) : k, rec)) retired_arrays_.emplace_back(std::move(old), retire_gen);
-    }
+    if (auto old = dict_.insert(k, rec, r.oneway)) retired_arrays_.emplace_back(std::move(old), retire_gen);
     by_id_.emplace(r.id, Entry{r, k, rec});
   }
 }

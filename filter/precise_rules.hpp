@@ -2,9 +2,9 @@
 // tuple to a record number, the records (id, action, stop/mark) and their per-worker
 // counters, and the control thread's view of every rule (by id).
 //
-// Adding or removing a rule touches only these: a record is written, then its key (or
-// both keys: a precise rule matches both directions unless `oneway`) goes into the
-// dictionary; a removal turns its keys into tombstones. Nothing else of the rule set is
+// Adding or removing a rule touches only these: a record is written, then its key goes
+// into the dictionary (one slot, found from either direction unless `oneway`); a
+// removal turns the slot into a tombstone. Nothing else of the rule set is
 // rebuilt and no poll thread waits. A removed rule's record is reused only after a
 // grace period (every poll thread has passed a quiescent point since): until then a
 // poll thread that found it may still count a packet against it. Its counts are folded
