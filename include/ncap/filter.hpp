@@ -6,11 +6,13 @@
 // later stop rule or the default policy. The verdict and the deciding rule id (or the
 // id of the last matching continue rule with `mark`) are stored in the Packet metadata.
 //
-// Ownership and threads: a Filter owns an immutable compiled rule set. Poll threads
-// (workers 0..FilterConfig::workers-1) call apply() and quiescent(); one control thread
-// at a time changes the rules (calls are serialized internally). A change builds a new
-// set, publishes it with one atomic store and frees the old one once every worker has
-// announced a quiescent point (RCU-like). No packet is lost or counted twice by a swap.
+// Ownership and threads: a Filter owns a compiled rule set. Poll threads (workers
+// 0..FilterConfig::workers-1) call apply() and quiescent(); one control thread at a
+// time changes the rules (calls are serialized internally). A wildcard, default or BPF
+// change builds a new set, publishes it with one atomic store and frees the old one
+// once every worker has announced a quiescent point (RCU-like); a precise rule change
+// is made in place, in the precise dictionary alone. No packet is lost or counted
+// twice by a change, and each sees the rules as they were before or after it.
 #pragma once
 
 #include <array>
