@@ -11,8 +11,13 @@
 //  - A worker that was offline stores the generation before loading the pointer
 //    (seq_cst on both sides, Dekker-style): either the control thread sees the worker
 //    online with an old generation (and waits), or the worker loads the new pointer.
-// Counters live in the sets (one block per worker); when an old set is freed its counts
-// are folded into a per-id total, so a rule's counts survive any number of swaps.
+// Precise rules are changed in place (precise_rules.hpp): each change bumps the
+// generation too, and what it retires (a removed rule's record, replaced dictionary
+// arrays) is freed under the same rule. Only replace() gives the new set a new precise
+// dictionary; every other change shares the current one.
+// Counters live in the sets (one block per worker; the precise rules' in their
+// records); when an old set or record is freed its counts are folded into a per-id
+// total, so a rule's counts survive any number of swaps.
 #include <algorithm>
 #include <cerrno>
 #include <map>
@@ -45,24 +50,42 @@ struct Filter::State {
   std::atomic<uint64_t> bad_worker{0};
 
   mutable std::mutex mu;  // control path only
-  RuleSetSpec spec;
+  RuleSetSpec spec;  // without the precise rules (the current set's precise() has them)
   std::vector<std::pair<detail::RuleSet*, uint64_t>> retired;
+  // precise rules replaced as a whole (replace()), until their grace period is over
+  std::vector<std::pair<std::shared_ptr<detail::PreciseRules>, uint64_t>> retired_precise;
   std::map<uint32_t, RuleCounters> folded;
 
-  void publish(RuleSetSpec new_spec) {
-    auto* fresh = new detail::RuleSet(new_spec, workers);  // throws: nothing changed
+  detail::RuleSet& set() const { return *current.load(std::memory_order_relaxed); }
+
+  // A new set for new_spec's wildcard rules, default and BPF; its precise rules are
+  // new_spec.precise (own = true) or the current ones.
+  void publish(RuleSetSpec new_spec, bool own) {
+    detail::RuleSet* prev = current.load(std::memory_order_relaxed);
+    std::shared_ptr<detail::PreciseRules> precise = own || !prev ? nullptr : prev->precise();
+    auto* fresh = new detail::RuleSet(new_spec, workers, precise, prev);  // throws: nothing changed
     detail::RuleSet* old = current.exchange(fresh, std::memory_order_seq_cst);
     uint64_t g = gen.fetch_add(1, std::memory_order_seq_cst) + 1;
+    new_spec.precise.clear();
     spec = std::move(new_spec);
     if (old) retired.emplace_back(old, g);
+    if (old && old->precise() != fresh->precise()) retired_precise.emplace_back(old->precise(), g);
     reclaim_locked();
   }
 
+  // Precise rules changed in place: the change, then the generation it retires at.
+  void update_precise(const std::vector<PreciseRule>& add, const std::vector<uint32_t>& remove) {
+    const uint64_t g = gen.load(std::memory_order_relaxed) + 1;
+    set().precise()->update(add, remove, g, [&](uint32_t id) { return set().has_wildcard(id); });
+    gen.fetch_add(1, std::memory_order_seq_cst);
+    reclaim_locked();
+  }
+
+  // The wildcard rules' counts of a set.
   static void add_counts(const detail::RuleSet& set, std::map<uint32_t, RuleCounters>& m) {
     for (size_t i = 0; i < set.rule_count(); ++i) {
       RuleCounters& rc = m[set.rule_id(i)];
       rc.id = set.rule_id(i);
-      rc.precise = set.is_precise(i);
       for (unsigned w = 0; w < set.workers(); ++w) {
         const detail::RuleCtr& c = set.counter(w, i);
         rc.packets += c.packets.load(std::memory_order_relaxed);
@@ -72,25 +95,27 @@ struct Filter::State {
     }
   }
 
+  // Frees what every online worker has moved past: what was retired at a generation
+  // no greater than the lowest one a worker announced.
   size_t reclaim_locked() {
-    auto done = [&](uint64_t retire_gen) {
-      for (unsigned w = 0; w < workers; ++w) {
-        uint64_t s = slots[w].seen.load(std::memory_order_seq_cst);
-        if (s != kOffline && s < retire_gen) return false;
-      }
-      return true;
-    };
-    auto it = retired.begin();
-    while (it != retired.end()) {
-      if (done(it->second)) {
-        add_counts(*it->first, folded);
-        delete it->first;
-        it = retired.erase(it);
-      } else {
-        ++it;
-      }
+    uint64_t safe = gen.load(std::memory_order_seq_cst);
+    for (unsigned w = 0; w < workers; ++w) {
+      uint64_t s = slots[w].seen.load(std::memory_order_seq_cst);
+      if (s != kOffline) safe = std::min(safe, s);
     }
-    return retired.size();
+    std::erase_if(retired, [&](const auto& r) {
+      if (r.second > safe) return false;
+      add_counts(*r.first, folded);
+      delete r.first;
+      return true;
+    });
+    std::erase_if(retired_precise, [&](const auto& r) {
+      if (r.second > safe) return false;
+      r.first->add_counts(folded);
+      return true;
+    });
+    set().precise()->reclaim(safe, folded);
+    return retired.size() + retired_precise.size() + set().precise()->pending();
   }
 };
 
@@ -107,7 +132,7 @@ Filter::Filter(RuleSetSpec rules, FilterConfig cfg) : s_(std::make_unique<State>
   s_->workers = cfg.workers;
   s_->slots = std::make_unique<WorkerSlot[]>(cfg.workers);
   std::lock_guard<std::mutex> lock(s_->mu);
-  s_->publish(std::move(rules));
+  s_->publish(std::move(rules), true);
 }
 
 Filter::~Filter() {
@@ -166,38 +191,34 @@ void Filter::offline(unsigned worker) noexcept {
 
 void Filter::replace(RuleSetSpec rules) {
   std::lock_guard<std::mutex> lock(s_->mu);
-  s_->publish(std::move(rules));
+  s_->publish(std::move(rules), true);
 }
 
 void Filter::add(const WildcardRule& r) {
   std::lock_guard<std::mutex> lock(s_->mu);
   RuleSetSpec spec = s_->spec;
   spec.wildcard.push_back(r);
-  s_->publish(std::move(spec));
+  s_->publish(std::move(spec), false);
 }
 
 void Filter::add(const PreciseRule& r) { update_precise({r}, {}); }
 
 void Filter::update_precise(const std::vector<PreciseRule>& add, const std::vector<uint32_t>& remove_ids) {
   std::lock_guard<std::mutex> lock(s_->mu);
-  RuleSetSpec spec = s_->spec;
-  if (!remove_ids.empty()) {
-    std::vector<uint32_t> ids = remove_ids;
-    std::sort(ids.begin(), ids.end());
-    std::erase_if(spec.precise, [&](const PreciseRule& p) { return std::binary_search(ids.begin(), ids.end(), p.id); });
-  }
-  spec.precise.insert(spec.precise.end(), add.begin(), add.end());
-  s_->publish(std::move(spec));
+  s_->update_precise(add, remove_ids);
 }
 
 bool Filter::remove(uint32_t id) {
   std::lock_guard<std::mutex> lock(s_->mu);
+  if (s_->set().precise()->has(id)) {
+    s_->update_precise({}, {id});
+    return true;
+  }
   RuleSetSpec spec = s_->spec;
-  size_t before = spec.wildcard.size() + spec.precise.size();
+  size_t before = spec.wildcard.size();
   std::erase_if(spec.wildcard, [&](const WildcardRule& r) { return r.id == id; });
-  std::erase_if(spec.precise, [&](const PreciseRule& r) { return r.id == id; });
-  if (spec.wildcard.size() + spec.precise.size() == before) return false;
-  s_->publish(std::move(spec));
+  if (spec.wildcard.size() == before) return false;
+  s_->publish(std::move(spec), false);
   return true;
 }
 
@@ -205,20 +226,24 @@ void Filter::set_default(Action a) {
   std::lock_guard<std::mutex> lock(s_->mu);
   RuleSetSpec spec = s_->spec;
   spec.default_action = a;
-  s_->publish(std::move(spec));
+  s_->publish(std::move(spec), false);
 }
 
 RuleSetSpec Filter::rules() const {
   std::lock_guard<std::mutex> lock(s_->mu);
-  return s_->spec;
+  RuleSetSpec spec = s_->spec;
+  spec.precise = s_->set().precise()->rules();
+  return spec;
 }
 
 FilterCounters Filter::counters() const {
   std::lock_guard<std::mutex> lock(s_->mu);
   FilterCounters fc;
   std::map<uint32_t, RuleCounters> m = s_->folded;
-  State::add_counts(*s_->current.load(), m);
+  State::add_counts(s_->set(), m);
   for (auto& r : s_->retired) State::add_counts(*r.first, m);
+  s_->set().precise()->add_counts(m);
+  for (auto& r : s_->retired_precise) r.first->add_counts(m);
   for (auto& [id, rc] : m) fc.rules.push_back(rc);
   for (unsigned w = 0; w < s_->workers; ++w) {
     const WorkerSlot& sl = s_->slots[w];
@@ -251,9 +276,10 @@ bool Filter::synchronize(std::chrono::milliseconds timeout) {
 std::vector<HwRule> Filter::offload_candidates() const {
   RuleSetSpec spec = rules();
   std::vector<HwRule> out;
-  // A precise pass rule could rescue a packet a hardware drop would lose.
+  // A precise pass rule could rescue a packet a hardware drop would lose, and a precise
+  // continue rule must count it.
   for (const auto& p : spec.precise)
-    if (p.action == Action::pass) return out;
+    if (p.action == Action::pass || !p.stop) return out;
   std::vector<const WildcardRule*> wild;
   for (const auto& w : spec.wildcard) wild.push_back(&w);
   std::sort(wild.begin(), wild.end(), [](auto* a, auto* b) { return a->id < b->id; });

@@ -1,6 +1,7 @@
 // The rule language (docs/filtering.md): one rule per line, '#' comments.
-//   <id> pass|drop [clauses...] [bidir] [stop|continue]
-//   <id> pass|drop precise <proto> src host A [src port P] dst host B [dst port Q] [vlan V] [bidir]
+//   <id> pass|drop [clauses...] [bidir] [stop|continue [mark]]
+//   <id> pass|drop precise <proto> src host A [src port P] dst host B [dst port Q] [vlan V] [oneway]
+//        [stop|continue [mark]]
 //   default pass|drop
 //   bpf <tcpdump expression>
 // Errors name source:line:column and what was expected there.
@@ -286,8 +287,8 @@ void parse_rule_line(std::string_view line, RuleSetSpec& spec, std::string_view 
   WildcardRule w;
   w.id = static_cast<uint32_t>(id);
   w.action = act == "pass" ? Action::pass : Action::drop;
-  bool precise = false, saw_stop = false;
-  unsigned precise_col = 0;
+  bool precise = false, saw_stop = false, oneway = false;
+  unsigned precise_col = 0, mark_col = 0, oneway_col = 0;
   std::set<std::string> used;
   auto once = [&](const std::string& key, unsigned at) {
     if (!used.insert(key).second) fail(src, ln, at, "'" + key + "' given twice in one rule");
@@ -304,6 +305,14 @@ void parse_rule_line(std::string_view line, RuleSetSpec& spec, std::string_view 
       w.stop = word == "stop";
     } else if (word == "bidir") {
       w.bidir = true;
+    } else if (word == "oneway") {
+      once("oneway", at);
+      oneway = true;
+      oneway_col = at;
+    } else if (word == "mark") {
+      once("mark", at);
+      w.mark = true;
+      mark_col = at;
     } else if (word == "precise") {
       precise = true;
       precise_col = at;
@@ -378,10 +387,13 @@ void parse_rule_line(std::string_view line, RuleSetSpec& spec, std::string_view 
       w.content = c;
     } else {
       --P.i;
-      P.expected("a rule clause (tcp, udp, proto, ip, ip6, vlan, ethertype, src, dst, flags, http, content, regex, bidir, stop, continue, precise)");
+      P.expected("a rule clause (tcp, udp, proto, ip, ip6, vlan, ethertype, src, dst, flags, http, content, regex, bidir, oneway, stop, continue, mark, precise)");
     }
   }
+  // A stop rule's id is the packet's rule id anyway; mark is for rules that do not decide.
+  if (w.mark && w.stop) fail(src, ln, mark_col, "'mark' goes with 'continue' (a stop rule marks the packet with its id anyway)");
   if (!precise) {
+    if (oneway) fail(src, ln, oneway_col, "'oneway' is for precise rules (a wildcard rule is one direction unless 'bidir')");
     spec.wildcard.push_back(std::move(w));
     return;
   }
@@ -398,11 +410,13 @@ void parse_rule_line(std::string_view line, RuleSetSpec& spec, std::string_view 
   if (!ports && (!w.sport.any() || !w.dport.any())) bad("has no ports for this protocol");
   if (w.src_mac || w.dst_mac || w.ethertype >= 0 || w.tcp_flags_mask || w.http || w.content)
     bad("matches only protocol, addresses, ports and vlan");
-  if (!w.stop) bad("always decides: 'continue' is not allowed");
+  if (oneway && w.bidir) fail(src, ln, oneway_col, "'oneway' and 'bidir' contradict each other");
   PreciseRule p;
   p.id = w.id;
   p.action = w.action;
-  p.bidir = w.bidir;
+  p.stop = w.stop;
+  p.mark = w.mark;
+  p.oneway = oneway;  // 'bidir' is accepted: both directions are the default
   p.vlan = w.vlan >= 0 ? static_cast<uint16_t>(w.vlan) : 0;
   p.proto = static_cast<uint8_t>(w.proto);
   p.ip_version = w.src.version;
@@ -516,6 +530,7 @@ std::string to_text(const WildcardRule& r) {
   }
   if (r.bidir) s += " bidir";
   s += r.stop ? " stop" : " continue";
+  if (r.mark) s += " mark";
   return s;
 }
 
@@ -529,7 +544,8 @@ std::string to_text(const PreciseRule& r) {
   bool ports = r.proto == 6 || r.proto == 17 || r.proto == 132;
   if (ports) s += " src port " + std::to_string(r.sport) + " dst port " + std::to_string(r.dport);
   if (r.vlan) s += " vlan " + std::to_string(r.vlan);
-  if (r.bidir) s += " bidir";
+  if (r.oneway) s += " oneway";
+  if (!r.stop) s += r.mark ? " continue mark" : " continue";
   return s;
 }
 

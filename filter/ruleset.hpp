@@ -7,12 +7,14 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
+#include "addr_port_index.hpp"
 #include "counter.hpp"
 #include "ncap/filter.hpp"
 #include "parser.hpp"
-#include "precise_dict.hpp"
+#include "precise_rules.hpp"
 
 struct hs_database;
 struct hs_scratch;
@@ -36,6 +38,14 @@ enum Need : uint32_t {
   kNeedHttp = 1u << 11,
   kNeedContent = 1u << 12,
 };
+// An address's bytes (network order; 4 for IPv4, 16 for IPv6) as one number.
+inline u128 addr_value(const uint8_t* a, uint8_t version) noexcept {
+  u128 v = 0;
+  int n = version == 4 ? 4 : 16;
+  for (int i = 0; i < n; ++i) v = (v << 8) | a[i];
+  return v;
+}
+
 constexpr uint32_t kDirectional = kNeedSrcMac | kNeedDstMac | kNeedSrcIp | kNeedDstIp | kNeedSport | kNeedDport;
 
 struct CompiledRule {
@@ -43,6 +53,7 @@ struct CompiledRule {
   uint32_t need;
   Action action;
   bool stop;
+  bool mark;
   bool bidir;
   uint8_t proto, ip_version, tcp_flags, tcp_mask;
   uint16_t vlan, ethertype, http;
@@ -52,84 +63,13 @@ struct CompiledRule {
   u128 src_lo, src_hi, dst_lo, dst_hi;
 };
 
-// A rule in a candidate list, with a necessary condition read from the list itself
-// before anything of the rule: its protocol and exact destination port (when it tests
-// them) against the packet's (protocol << 16 | destination port). Bits 0-23 the
-// values, bit 24 "port tested", bit 25 "protocol tested".
-struct ListEntry {
-  uint32_t rule;  // index into the wildcard rules
-  uint32_t sig;
-};
-constexpr uint32_t kSigPort = 1u << 24, kSigProto = 1u << 25;
-inline bool sig_pass(uint32_t key, uint32_t sig) noexcept {
-  constexpr uint32_t kMask[4] = {0, 0xffff, 0xff0000, 0xffffff};
-  return ((key ^ sig) & kMask[sig >> 24]) == 0;
-}
-
-// IPv4 address (or port) -> rules (sorted by index) whose indexed range contains it: the
-// address space cut into elementary intervals at every range edge, each with its list.
-class Ipv4Index {
- public:
-  // key_bits: 32 for IPv4 addresses, 16 for ports.
-  void build(const std::vector<std::pair<uint32_t, uint32_t>>& ranges, const std::vector<ListEntry>& rules,
-             unsigned key_bits);
-  // The index's arrays as plain pointers, for a loop over many keys: locals whose
-  // address is never taken stay in registers (the project builds with
-  // -fno-strict-aliasing, so a member would be reloaded after every store).
-  struct View {
-    const uint32_t *bounds, *offs, *top;
-    const ListEntry* ids;
-    uint32_t lo, nb;
-    unsigned shift;
-    // The rules of the interval holding `key`: [*b, *e), maybe empty.
-    void lookup(uint32_t key, const ListEntry** b, const ListEntry** e) const noexcept {
-      // The key's offset from lo picks a bucket that knows the interval of its first key
-      // (a key outside the buckets' span: bucket nb, see build()); a short binary search
-      // inside the bucket finds the last bound <= key. (With shift 0 a key is its own
-      // bucket: no search.)
-      uint32_t bucket = std::min((key - lo) >> shift, nb);
-      size_t i = top[bucket];
-      if (i & kEmptyBucket) {  // no rule anywhere in the bucket (most, in a sparse index)
-        *b = *e = ids;
-        return;
-      }
-      if (shift) {
-        size_t n = (top[bucket + 1] & ~kEmptyBucket) - i + 1;
-        while (n > 1) {
-          size_t half = n / 2;
-          i = bounds[i + half] <= key ? i + half : i;
-          n -= half;
-        }
-      }
-      *b = ids + offs[i];
-      *e = ids + offs[i + 1];
-    }
-  };
-  View view() const noexcept { return {bounds_.data(), offs_.data(), top_.data(), ids_.data(), lo_, nb_, shift_}; }
-  bool empty() const noexcept { return ids_.empty(); }
-
- private:
-  std::vector<uint32_t> bounds_;  // interval i = [bounds_[i], bounds_[i+1])
-  std::vector<uint32_t> offs_;    // rules of interval i: ids_[offs_[i] .. offs_[i+1])
-  std::vector<ListEntry> ids_;
-  // top_[b] = interval holding key lo_ + (b << shift_), | kEmptyBucket when no interval that
-  // overlaps the bucket has a rule
-  static constexpr uint32_t kEmptyBucket = 1u << 31;
-  std::vector<uint32_t> top_;
-  unsigned shift_ = 16;
-  // The buckets' span starts at lo_ (rules gather in a few networks: buckets spent on
-  // the whole space would not separate their bounds); nb_ buckets, then one for keys
-  // outside the span.
-  uint32_t lo_ = 0, nb_ = 0;
-};
-
 // What the candidate walk reads of a rule, two per cache line: its IPv4 address, port
 // and protocol ranges as lo + span (v is inside when v - lo <= span, unsigned), full
 // ranges for what it does not test, and what a match decides. For an IPv4 packet,
 // failing here implies match() fails; for a kHotExact rule (unidirectional, testing
 // nothing but these fields) passing here is the whole match and the CompiledRule is
 // never read. Other packets and rules still go through match().
-enum HotFlag : uint8_t { kHotExact = 1, kHotPorts = 2, kHotStop = 4 };
+enum HotFlag : uint8_t { kHotExact = 1, kHotPorts = 2, kHotStop = 4, kHotMark = 8 };
 struct HotRule {
   uint32_t src_lo, src_span, dst_lo, dst_span;
   uint16_t sport_lo, sport_span, dport_lo, dport_span;
@@ -140,12 +80,6 @@ struct HotRule {
 };
 static_assert(sizeof(HotRule) == 32);
 
-struct RuleCtr {
-  std::atomic<uint64_t> packets{0};
-  std::atomic<uint64_t> bytes{0};
-  std::atomic<uint64_t> decided{0};
-};
-
 struct alignas(64) WorkerState {
   hs_scratch* scratch = nullptr;
   uint32_t seq = 0;        // packet sequence for content match stamps
@@ -154,7 +88,7 @@ struct alignas(64) WorkerState {
   std::unique_ptr<ListEntry[]> hits;  // content-indexed rules whose pattern matched
   uint32_t nhits = 0;
   const std::vector<int32_t>* pattern_rule = nullptr;  // pattern -> content-indexed rule or -1
-  std::unique_ptr<RuleCtr[]> ctr;     // per rule index
+  std::unique_ptr<RuleCtr[]> ctr;     // per wildcard rule index
   std::unique_ptr<uint32_t[]> cand;   // candidates of one packet (2 per wildcard rule + 1)
 };
 
@@ -166,7 +100,12 @@ struct Verdict {
 
 class RuleSet {
  public:
-  RuleSet(const RuleSetSpec& spec, unsigned workers);
+  // The wildcard rules, default and BPF of `spec`; the precise rules are `precise`
+  // (shared with other sets, changed in place), or, when null, spec.precise in a
+  // dictionary of the set's own. The content database and the BPF program of `reuse`
+  // (the set this one replaces) are taken over when they would come out the same.
+  RuleSet(const RuleSetSpec& spec, unsigned workers, std::shared_ptr<PreciseRules> precise = nullptr,
+          const RuleSet* reuse = nullptr);
   ~RuleSet();
   RuleSet(const RuleSet&) = delete;
   RuleSet& operator=(const RuleSet&) = delete;
@@ -180,11 +119,16 @@ class RuleSet {
   // adds the packets decided by the default policy or the BPF stage to `tally`.
   void classify(Packet* const* pkts, uint32_t n, unsigned worker, Tally& tally) noexcept;
 
+  // The wildcard rules (by index) and their counters; the precise ones are precise().
   size_t rule_count() const noexcept { return ids_.size(); }
   uint32_t rule_id(size_t i) const noexcept { return ids_[i]; }
-  bool is_precise(size_t i) const noexcept { return i >= wildcard_.size(); }
+  bool has_wildcard(uint32_t id) const noexcept { return std::binary_search(ids_.begin(), ids_.end(), id); }
+  const std::shared_ptr<PreciseRules>& precise() const noexcept { return precise_; }
   const RuleCtr& counter(unsigned worker, size_t i) const noexcept { return workers_[worker].ctr[i]; }
   unsigned workers() const noexcept { return nworkers_; }
+  // Hyperscan databases and BPF programs compiled by any set (a test reads them: only
+  // content and BPF changes compile).
+  static inline std::atomic<uint64_t> content_compiles{0}, bpf_compiles{0};
 
  private:
   // The indexes and which packet field each is looked up with (a bidirectional index
@@ -210,29 +154,29 @@ class RuleSet {
            (uint32_t{l.proto} - q.proto_lo <= q.proto_span);
   }
   void classify_group(Packet* const* pkts, uint32_t n, WorkerState& ws, unsigned worker, Tally& tally) noexcept;
-  // Rule index r (wildcard or precise) matched a packet of len bytes.
+  // Wildcard rule index r matched a packet of len bytes.
   static void count_match(WorkerState& ws, uint32_t r, uint32_t len) noexcept {
     RuleCtr& c = ws.ctr[r];
     bump(c.packets, 1);
     bump(c.bytes, len);
   }
-  [[gnu::always_inline]] Verdict verdict_of(int64_t decided, WorkerState& ws) noexcept;
+  // mark: the rule id a packet no rule decides carries (a continue rule's with `mark`, or 0).
+  [[gnu::always_inline]] Verdict verdict_of(int64_t decided, WorkerState& ws, uint32_t mark) noexcept;
   [[gnu::always_inline]] Verdict decide(const Packet& p, const Lane& l, const ListEntry* const (*lists)[2], WorkerState& ws,
-                 unsigned worker) noexcept;
+                 unsigned worker, uint32_t mark) noexcept;
   bool match(const CompiledRule& r, const Packet& p, unsigned worker) noexcept;
   bool content_matched(int32_t pattern, const Packet& p, unsigned worker) noexcept;
   void scan(const Packet& p, WorkerState& ws) noexcept;
 
   Action default_action_;
-  BpfProgram bpf_;
-  bool has_bpf_ = false;  // !bpf_.empty(), without a call per packet
+  std::shared_ptr<const BpfProgram> bpf_;  // null: none (shared with a set it was taken over from)
+  bool has_bpf_ = false;                   // bpf_ != null, without a load per packet
   std::vector<CompiledRule> wildcard_;  // sorted by id
   std::vector<HotRule> hot_;            // per wildcard rule
-  std::vector<Action> precise_action_;  // by precise index
-  std::vector<uint32_t> ids_;           // rule index -> id (wildcard, then precise)
-  PreciseDict precise_;
+  std::vector<uint32_t> ids_;           // wildcard rule index -> id
+  std::shared_ptr<PreciseRules> precise_;
   struct Probe {
-    const Ipv4Index* index;
+    const AddrPortIndex* index;
     Key key;
   };
   // The rules of one protocol class (TCP, UDP, any other; a rule for any protocol is in
@@ -247,10 +191,20 @@ class RuleSet {
     unsigned nprobes = 0;
     Probe probes[kMaxProbes];
     std::vector<ListEntry> residual;  // rules no index selects
-    Ipv4Index index[kSlots];
+    AddrPortIndex index[kSlots];
   };
   static unsigned proto_class(uint8_t proto) noexcept { return proto == kProtoTcp ? 0 : proto == kProtoUdp ? 1 : 2; }
+  // The constructor's steps (ruleset_build.cpp), in order.
+  struct Patterns;
+  void check_ids(const RuleSetSpec& spec) const;
+  CompiledRule compile_rule(const WildcardRule& w, Patterns& patterns);
+  void compile_wildcard(const RuleSetSpec& spec, Patterns& patterns);
+  void build_hot_records();
+  void file_all();
   void file(Filing& f, const std::vector<uint32_t>& rules);
+  void build_precise(const RuleSetSpec& spec);
+  void compile_content(const Patterns& patterns, const RuleSet* reuse);
+  void make_workers();
   Filing filing_[3];
   bool by_proto_ = false;  // a packet uses filing_[proto_class]; else filing_[0] holds all
   // Every wildcard rule is kHotExact and a stop rule: the first that matches decides.
@@ -259,7 +213,10 @@ class RuleSet {
   // id -> rule index (-1 for patterns of rules reached through an address index).
   std::vector<int32_t> pattern_rule_;
   bool content_indexed_ = false;
-  hs_database* content_db_ = nullptr;
+  // The content database, shared with the set it was taken over from or by (reuse).
+  std::shared_ptr<hs_database> content_db_;
+  std::vector<std::string> content_exprs_;  // with their flags: what content_db_ holds
+  std::vector<unsigned> content_flags_;
   uint32_t patterns_ = 0;
   unsigned nworkers_;
   std::unique_ptr<WorkerState[]> workers_;

@@ -1,13 +1,18 @@
 // Driver-level filtering (PF_RING extended filters, see docs/filtering.md):
 //   parse once -> BPF pre-filter (optional) -> precise rules (bloom + exact hash)
 //   -> wildcard rules in id order (fields, HTTP method, payload content) -> default policy.
-// The verdict and the deciding rule id are stored in the Packet metadata.
+// A matching rule counts the packet; a stop rule decides, a continue rule does not
+// (PF_RING's execute_action_and_continue_rule_evaluation): the verdict comes from a
+// later stop rule or the default policy. The verdict and the deciding rule id (or the
+// id of the last matching continue rule with `mark`) are stored in the Packet metadata.
 //
-// Ownership and threads: a Filter owns an immutable compiled rule set. Poll threads
-// (workers 0..FilterConfig::workers-1) call apply() and quiescent(); one control thread
-// at a time changes the rules (calls are serialized internally). A change builds a new
-// set, publishes it with one atomic store and frees the old one once every worker has
-// announced a quiescent point (RCU-like). No packet is lost or counted twice by a swap.
+// Ownership and threads: a Filter owns a compiled rule set. Poll threads (workers
+// 0..FilterConfig::workers-1) call apply() and quiescent(); one control thread at a
+// time changes the rules (calls are serialized internally). A wildcard, default or BPF
+// change builds a new set, publishes it with one atomic store and frees the old one
+// once every worker has announced a quiescent point (RCU-like); a precise rule change
+// is made in place, in the precise dictionary alone. No packet is lost or counted
+// twice by a change, and each sees the rules as they were before or after it.
 #pragma once
 
 #include <array>
@@ -72,12 +77,16 @@ constexpr uint32_t kBpfRuleId = 0xffffffffu;
 
 // Matches a packet when every given field matches (an empty rule matches everything).
 // bidir: also match with source and destination (MAC, address, port) swapped.
+// stop: a match decides with `action`; continue: a match is counted and evaluation goes
+// on, `action` unused (with `mark`, the packet's rule_id is this rule's id when no later
+// rule decides it).
 // A field that needs a header the packet lacks does not match (ports on a non-first
 // fragment, addresses on ARP, ...).
 struct WildcardRule {
   uint32_t id = 1;            // 1..0xfffffffe; evaluated in increasing id order
   Action action = Action::pass;
-  bool stop = true;           // false: remember the verdict and keep evaluating
+  bool stop = true;           // false: count and keep evaluating (does not decide)
+  bool mark = false;          // a continue rule: mark the packet with its id
   bool bidir = false;
   std::optional<MacAddress> src_mac, dst_mac;
   int32_t vlan = -1;          // outer VLAN id; -1 = any (tagged or not)
@@ -91,12 +100,16 @@ struct WildcardRule {
   std::optional<ContentMatch> content;
 };
 
-// Full 5-tuple plus VLAN, exact; looked up in a hash (bloom-fronted) before any
-// wildcard rule and deciding at once. Ports are 0 for protocols without ports.
+// Full 5-tuple plus VLAN, exact, in both directions (as PF_RING's hash rules) unless
+// `oneway`; looked up in a hash (bloom-fronted) before any wildcard rule. A stop rule
+// decides at once; a continue rule counts and leaves the packet to the wildcard rules.
+// Ports are 0 for protocols without ports.
 struct PreciseRule {
   uint32_t id = 1;
   Action action = Action::pass;
-  bool bidir = false;         // also the reversed 5-tuple
+  bool oneway = false;        // only this direction (not the reversed 5-tuple)
+  bool stop = true;           // false: count, then the wildcard rules and default decide
+  bool mark = false;          // a continue rule: mark the packet with its id
   uint16_t vlan = 0;          // 0 = untagged
   uint8_t proto = 0;
   uint8_t ip_version = 4;
@@ -113,7 +126,7 @@ struct RuleSetSpec {
 
 // ---------------------------------------------------------------- rule syntax
 // One rule per line, '#' starts a comment (docs/filtering.md):
-//   10 drop tcp dst port 80-90 src net 10.0.0.0/8 bidir continue
+//   10 pass tcp dst port 80-90 src net 10.0.0.0/8 bidir continue mark
 //   20 pass precise udp src host 10.1.1.1 src port 5060 dst host 10.2.2.2 dst port 5060
 //   default drop
 //   bpf udp and port 53
@@ -185,7 +198,7 @@ class BpfProgram {
 struct RuleCounters {
   uint32_t id = 0;
   bool precise = false;
-  uint64_t packets = 0;   // matched (also by continue rules)
+  uint64_t packets = 0;   // matched (also by continue rules, which never decide)
   uint64_t bytes = 0;
   uint64_t decided = 0;   // the packet's final verdict came from this rule
 };
@@ -224,7 +237,8 @@ class Filter final : public PacketFilter {
   void replace(RuleSetSpec rules);      // compile, then swap atomically
   void add(const WildcardRule& r);
   void add(const PreciseRule& r);
-  // Batch change of precise rules: one rebuild, one swap.
+  // Precise rules removed (ids without one are ignored), then added, in place: nothing
+  // else is rebuilt. Checked as a whole first: on a throw nothing changed.
   void update_precise(const std::vector<PreciseRule>& add, const std::vector<uint32_t>& remove_ids);
   bool remove(uint32_t id);             // false when no rule has that id
   void set_default(Action a);

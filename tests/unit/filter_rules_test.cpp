@@ -1,6 +1,7 @@
 // Rule semantics against a plain reference implementation that reads the generating
 // FrameSpec (not our parser): priorities (precise before wildcard, id order), ranges,
-// masks, bidirectional rules, stop/continue, default policy, HTTP, content; per-rule
+// masks, bidirectional rules (precise ones both ways unless oneway), stop/continue (a
+// continue rule counts, never decides; mark), default policy, HTTP, content; per-rule
 // counters; bloom dictionaries without false positives; hardware offload equivalence.
 #include <gtest/gtest.h>
 
@@ -97,32 +98,38 @@ struct Reference {
   std::map<uint32_t, uint64_t> hits, bytes, decided;  // by rule id
   uint64_t defaults = 0;
 
-  // s's verdict; a frame of `len` bytes counted for the rules it matches.
+  // s's verdict; a frame of `len` bytes counted for the rules it matches. The first
+  // matching stop rule decides (a precise one before every wildcard one); a matching
+  // continue rule is counted and, with mark, leaves its id on a packet the default
+  // policy decides.
   RefResult classify(const FrameSpec& s, uint32_t len = 0) {
+    uint32_t mark = 0;
     for (const auto& p : spec.precise)
-      if (ref_precise(p, s, false) || (p.bidir && ref_precise(p, s, true))) {
+      if (ref_precise(p, s, false) || (!p.oneway && ref_precise(p, s, true))) {
         ++hits[p.id];
         bytes[p.id] += len;
-        ++decided[p.id];
-        return {p.action, p.id};
+        if (p.stop) {
+          ++decided[p.id];
+          return {p.action, p.id};
+        }
+        if (p.mark) mark = p.id;
+        break;  // one flow, one precise rule
       }
     std::vector<const WildcardRule*> w;
     for (const auto& r : spec.wildcard) w.push_back(&r);
     std::sort(w.begin(), w.end(), [](auto* a, auto* b) { return a->id < b->id; });
-    const WildcardRule* last = nullptr;
     for (auto* r : w)
       if (ref_wild(*r, s)) {
         ++hits[r->id];
         bytes[r->id] += len;
-        last = r;
-        if (r->stop) break;
+        if (r->stop) {
+          ++decided[r->id];
+          return {r->action, r->id};
+        }
+        if (r->mark) mark = r->id;
       }
-    if (!last) {
-      ++defaults;
-      return {spec.default_action, 0};
-    }
-    ++decided[last->id];
-    return {last->action, last->id};
+    ++defaults;
+    return {spec.default_action, mark};
   }
 };
 
@@ -190,6 +197,7 @@ WildcardRule rand_rule(std::mt19937& g, uint32_t id) {
   r.id = id;
   r.action = g() % 2 ? Action::pass : Action::drop;
   r.stop = g() % 3 != 0;
+  r.mark = !r.stop && g() % 2;
   r.bidir = g() % 3 == 0;
   uint8_t ver = g() % 4 == 0 ? 6 : 4;
   auto pick = [&](int pct) { return static_cast<int>(g() % 100) < pct; };
@@ -217,11 +225,11 @@ WildcardRule rand_rule(std::mt19937& g, uint32_t id) {
   return r;
 }
 
-PreciseRule precise_of(const FrameSpec& s, uint32_t id, Action a, bool bidir) {
+PreciseRule precise_of(const FrameSpec& s, uint32_t id, Action a, bool oneway) {
   PreciseRule p;
   p.id = id;
   p.action = a;
-  p.bidir = bidir;
+  p.oneway = oneway;
   p.vlan = s.vlans.empty() ? 0 : s.vlans[0];
   p.proto = s.proto;
   p.ip_version = s.ip_version;
@@ -320,7 +328,16 @@ TEST(FilterRules, TableOfSemantics) {
       {"unidirectional does not match reverse", "10 drop src host 10.0.0.2 dst port 1", udp(1, 2), Action::pass, 0},
       {"bidir matches reverse", "10 drop src host 10.0.0.2 dst port 1 bidir", udp(1, 2), Action::drop, 10},
       {"continue then later stop decides", "10 drop udp continue\n20 pass dst port 2", udp(1, 2), Action::pass, 20},
-      {"continue alone decides", "10 drop udp continue\n20 pass tcp", udp(1, 2), Action::drop, 10},
+      {"continue does not decide: default pass", "10 drop udp continue\n20 pass tcp", udp(1, 2), Action::pass, 0},
+      {"continue does not decide: default drop", "default drop\n10 pass udp continue", udp(1, 2), Action::drop, 0},
+      {"continue mark: default decides, rule id marked", "default drop\n10 pass udp continue mark", udp(1, 2),
+       Action::drop, 10},
+      {"the last marking continue rule marks", "10 pass udp continue mark\n20 pass udp continue mark\n30 pass udp continue",
+       udp(1, 2), Action::pass, 20},
+      {"a stop rule after a marking one decides", "default drop\n10 drop udp continue mark\n20 pass udp", udp(1, 2),
+       Action::pass, 20},
+      {"the docs example: count SSH without deciding", "default drop\n20 pass tcp dst port 22 continue", tcp(1, 22, 0x10),
+       Action::drop, 0},
       {"stop ends evaluation", "10 drop udp\n20 pass udp", udp(1, 2), Action::drop, 10},
       {"precise beats lower wildcard id",
        "1 drop udp\n99 pass precise udp src host 10.0.0.1 src port 5 dst host 10.0.0.2 dst port 6", udp(5, 6),
@@ -330,6 +347,21 @@ TEST(FilterRules, TableOfSemantics) {
        Action::drop, 1},
       {"precise bidir reverse",
        "99 drop precise udp src host 10.0.0.2 src port 6 dst host 10.0.0.1 dst port 5 bidir", udp(5, 6), Action::drop, 99},
+      {"precise matches the reply by default",
+       "99 drop precise udp src host 10.0.0.2 src port 6 dst host 10.0.0.1 dst port 5", udp(5, 6), Action::drop, 99},
+      {"precise oneway misses the reply",
+       "99 drop precise udp src host 10.0.0.2 src port 6 dst host 10.0.0.1 dst port 5 oneway", udp(5, 6), Action::pass, 0},
+      {"precise oneway matches its own direction",
+       "99 drop precise udp src host 10.0.0.1 src port 5 dst host 10.0.0.2 dst port 6 oneway", udp(5, 6), Action::drop, 99},
+      {"precise continue leaves the packet to the wildcard rules",
+       "1 drop udp\n99 pass precise udp src host 10.0.0.1 src port 5 dst host 10.0.0.2 dst port 6 continue", udp(5, 6),
+       Action::drop, 1},
+      {"precise continue under default drop",
+       "default drop\n99 pass precise udp src host 10.0.0.1 src port 5 dst host 10.0.0.2 dst port 6 continue", udp(5, 6),
+       Action::drop, 0},
+      {"precise continue under default pass, marked",
+       "99 drop precise udp src host 10.0.0.1 src port 5 dst host 10.0.0.2 dst port 6 continue mark", udp(5, 6),
+       Action::pass, 99},
       {"tcp flags syn only", "10 drop flags S/SA", tcp(1, 2, 0x02), Action::drop, 10},
       {"tcp flags syn-ack no", "10 drop flags S/SA", tcp(1, 2, 0x12), Action::pass, 0},
       {"http get", "default drop\n5 pass tcp dst port 2 http get,response", tcp(1, 2, 0x18, "GET / HTTP/1.1"), Action::pass, 5},
@@ -387,6 +419,8 @@ TEST(FilterRules, GeneratedTrafficMatchesReference) {
       const FrameSpec& s = frames[g() % frames.size()];
       if (s.ip_version == 0 || s.frag_offset) continue;
       PreciseRule p = precise_of(s, 100000 + i, g() % 2 ? Action::pass : Action::drop, g() % 2 == 0);
+      p.stop = g() % 3 != 0;  // continue rules leave the packet to the wildcard rules
+      p.mark = !p.stop && g() % 2;
       bool dup = false;
       for (const auto& q : spec.precise) {
         dup |= ref_precise(q, s, false) || ref_precise(q, s, true);
@@ -450,7 +484,7 @@ TEST(FilterRules, ManyIndexedRulesMatchReference) {
 // ranges touching 0 and the top of the key space, port keys; probed at every bound,
 // either side of it and at every bucket edge.
 TEST(FilterRules, IntervalIndexListsEveryRangeHoldingTheKey) {
-  using detail::Ipv4Index;
+  using detail::AddrPortIndex;
   using detail::ListEntry;
   std::mt19937 g(7);
   for (int shape = 0; shape < 8; ++shape) {
@@ -485,7 +519,7 @@ TEST(FilterRules, IntervalIndexListsEveryRangeHoldingTheKey) {
     }
     std::vector<ListEntry> entries;
     for (uint32_t i = 0; i < ranges.size(); ++i) entries.push_back({i, 0});
-    Ipv4Index index;
+    AddrPortIndex index;
     index.build(ranges, entries, bits);
     std::vector<uint64_t> keys = {0, 1, top - 1, top};
     for (auto [lo, hi] : ranges)
@@ -595,7 +629,9 @@ TEST(FilterRules, ClassBenchLikeRulesMatchReference) {
       if (s.ip_version == 0 || s.frag_offset) continue;
       bool dup = false;
       for (const auto& q : spec.precise) dup |= ref_precise(q, s, false) || ref_precise(q, s, true);
-      if (!dup) spec.precise.push_back(precise_of(s, 900000 + i, g() % 2 ? Action::pass : Action::drop, g() % 2 == 0));
+      if (dup) continue;
+      spec.precise.push_back(precise_of(s, 900000 + i, g() % 2 ? Action::pass : Action::drop, g() % 2 == 0));
+      spec.precise.back().stop = plain || g() % 3 != 0;
     }
     SCOPED_TRACE((plain ? "plain rules " : "rules ") + std::to_string(n));
     check_against_reference(spec, frames);
@@ -643,12 +679,16 @@ TEST(FilterRules, HundredThousandPreciseRulesNoFalsePositive) {
   };
   for (size_t k = 0; k < flows.size(); ++k) {
     run(flows[k], Action::drop, static_cast<uint32_t>(k * 1000 + 1));
+    FrameSpec m = flows[k];  // the reply: a precise rule matches both directions
+    std::swap(m.src_ip, m.dst_ip);
+    std::swap(m.sport, m.dport);
+    run(m, Action::drop, static_cast<uint32_t>(k * 1000 + 1));
     // near misses: one field off each; never a false positive
-    FrameSpec m = flows[k];
+    m = flows[k];
     m.dport = 5061;
     run(m, Action::pass, 0);
     m = flows[k];
-    std::swap(m.src_ip, m.dst_ip);
+    std::swap(m.src_ip, m.dst_ip);  // addresses swapped, ports not
     run(m, Action::pass, 0);
     m = flows[k];
     m.vlans = {1};

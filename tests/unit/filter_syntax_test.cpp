@@ -40,12 +40,14 @@ TEST(FilterSyntax, EveryClause) {
       "3 pass ip6 dst net 2001:db8::/32 content \"User-Agent: \\\"x\\\"\" nocase stop\n"
       "4 drop proto 132 regex \"a+b\"\n"
       "5 pass precise udp src host 10.1.1.1 src port 5060 dst host 10.2.2.2 dst port 5070 vlan 3 bidir\n"
-      "6 drop precise icmp src host 10.1.1.1 dst host 10.2.2.2\n"
+      "6 drop precise icmp src host 10.1.1.1 dst host 10.2.2.2 oneway\n"
+      "7 pass precise udp src host 10.1.1.1 src port 1 dst host 10.2.2.2 dst port 2 continue mark\n"
+      "8 drop udp dst port 9 continue mark\n"
       "bpf not port 22\n");
   EXPECT_EQ(s.default_action, Action::drop);
   EXPECT_EQ(s.bpf, "not port 22");
-  ASSERT_EQ(s.wildcard.size(), 4u);
-  ASSERT_EQ(s.precise.size(), 2u);
+  ASSERT_EQ(s.wildcard.size(), 5u);
+  ASSERT_EQ(s.precise.size(), 3u);
   const auto& r1 = s.wildcard[0];
   EXPECT_EQ(r1.vlan, 100);
   EXPECT_EQ(r1.ethertype, 0x0800);
@@ -72,8 +74,16 @@ TEST(FilterSyntax, EveryClause) {
   EXPECT_EQ(p.sport, 5060);
   EXPECT_EQ(p.dport, 5070);
   EXPECT_EQ(p.vlan, 3);
-  EXPECT_TRUE(p.bidir);
+  EXPECT_FALSE(p.oneway);  // both directions: 'bidir' only says the default
+  EXPECT_TRUE(p.stop);
+  EXPECT_FALSE(p.mark);
   EXPECT_EQ(s.precise[1].sport, 0);
+  EXPECT_TRUE(s.precise[1].oneway);
+  EXPECT_FALSE(s.precise[2].stop);
+  EXPECT_TRUE(s.precise[2].mark);
+  EXPECT_FALSE(s.wildcard[4].stop);
+  EXPECT_TRUE(s.wildcard[4].mark);
+  EXPECT_FALSE(s.wildcard[0].mark);
 }
 
 TEST(FilterSyntax, ToTextRoundTrips) {
@@ -81,7 +91,10 @@ TEST(FilterSyntax, ToTextRoundTrips) {
       "1 pass udp vlan 100 src host 192.168.1.1 dst range 10.0.0.1-10.0.0.9 src port 53\n"
       "2 drop tcp flags S/SA src mac 02:00:00:00:00:01 http get,post,response bidir\n"
       "3 pass ip6 dst net 2001:db8::/32 content \"a\\\"b\" nocase continue\n"
-      "5 pass precise udp src host 10.1.1.1 src port 5060 dst host 10.2.2.2 dst port 5070 vlan 3 bidir\n");
+      "4 drop udp continue mark\n"
+      "5 pass precise udp src host 10.1.1.1 src port 5060 dst host 10.2.2.2 dst port 5070 vlan 3 bidir\n"
+      "6 pass precise udp src host 10.1.1.1 src port 5060 dst host 10.2.2.3 dst port 5070 oneway continue mark\n"
+      "7 pass precise udp src host 10.1.1.1 src port 5060 dst host 10.2.2.4 dst port 5070 continue\n");
   std::string text;
   for (const auto& w : s.wildcard) text += to_text(w) + "\n";
   for (const auto& p : s.precise) text += to_text(p) + "\n";
@@ -93,6 +106,12 @@ TEST(FilterSyntax, ToTextRoundTrips) {
   EXPECT_EQ(text, again);
   EXPECT_NE(text.find("dst range 10.0.0.1-10.0.0.9"), std::string::npos) << text;
   EXPECT_NE(text.find("dst net 2001:db8::/32"), std::string::npos) << text;
+  EXPECT_NE(text.find("oneway continue mark"), std::string::npos) << text;
+  EXPECT_NE(text.find("4 drop proto 17 continue mark"), std::string::npos) << text;
+  ASSERT_EQ(t.precise.size(), 3u);
+  EXPECT_FALSE(t.precise[0].oneway);
+  EXPECT_TRUE(t.precise[1].oneway);
+  EXPECT_FALSE(t.precise[2].stop);
 }
 
 struct BadCase {
@@ -124,7 +143,10 @@ TEST(FilterSyntax, ErrorsNameLineColumnAndExpectation) {
       {"default maybe", 1, 9, "expected 'pass' or 'drop' after 'default'"},
       {"5 pass precise udp src host 1.1.1.1 dst host 2.2.2.2 dst port 5", 1, 8, "needs 'src port P' and 'dst port Q'"},
       {"5 pass precise tcp src net 1.1.1.0/24 src port 1 dst host 2.2.2.2 dst port 5", 1, 8, "single hosts"},
-      {"5 pass precise udp src host 1.1.1.1 src port 1 dst host 2.2.2.2 dst port 5 continue", 1, 8, "continue"},
+      {"5 pass precise udp src host 1.1.1.1 src port 1 dst host 2.2.2.2 dst port 5 oneway bidir", 1, 76, "contradict"},
+      {"5 pass udp oneway", 1, 12, "'oneway' is for precise rules"},
+      {"5 pass udp mark", 1, 12, "'mark' goes with 'continue'"},
+      {"5 pass udp mark continue mark", 1, 26, "'mark' given twice"},
       {"bpf", 1, 4, "expected a tcpdump expression"},
       {"bpf udp\nbpf tcp", 2, 1, "a second 'bpf' line"},
   };
