@@ -15,6 +15,9 @@ namespace {
 
 log::Category kLog("engine");
 constexpr uint32_t kMaxBurst = 512;
+// How long an idle poll thread may sleep in RxQueue::wait (kernel sockets only): the
+// longest a stop request waits for it.
+constexpr int kIdleWaitMs = 10;
 
 volatile std::sig_atomic_t g_stop = 0;
 std::atomic<Engine*> g_engine{nullptr};
@@ -77,6 +80,7 @@ void Engine::start() {
   // The threads wait for go_ until every one is pinned: no burst is polled on a core it
   // was not given, and a refused pin stops them all before any polls.
   go_.store(false);
+  live_.store(unsigned(queues_.size()));
   auto release = [this] {
     go_.store(true);
     go_.notify_all();
@@ -133,6 +137,8 @@ void Engine::run(size_t w) {
       detail::bump(st.empty_polls, 1);
       if (filter) filter->quiescent(worker);
       disp->idle(worker);
+      if (rxq.exhausted()) break;
+      rxq.wait(kIdleWaitMs);
       continue;
     }
     uint64_t bytes = 0;
@@ -154,6 +160,8 @@ void Engine::run(size_t w) {
       disp->dispatch(pkts, keep, worker);
     }
   }
+  // The last thread to end on its own (every queue exhausted) ends the run.
+  if (live_.fetch_sub(1) == 1) running_.store(false);
 }
 
 void install_stop_signals() {

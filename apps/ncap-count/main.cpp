@@ -444,6 +444,10 @@ int capture(const Options& o) {
   print_summary(fin, secs, *dev, filter.get(), o);
   if (!disp.fanouts().empty()) print_published(disp.fanouts(), o);
   disp.drop_fanouts();  // buffers consumers still hold go back before the pools go
+  if (std::string err = dev->error(); !err.empty()) {
+    std::cerr << "ncap-count: " << err << "\n  the counts above cover the frames before the fault\n";
+    return kFailure;
+  }
   return kOk;
 }
 

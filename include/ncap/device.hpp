@@ -94,6 +94,13 @@ class RxQueue {
   // Receives up to n packets. The caller owns them and frees them to pool().
   virtual uint32_t rx_burst(Packet** out, uint32_t n) noexcept = 0;
   virtual Mempool& pool() noexcept = 0;
+  // Called by a poll thread after rx_burst found nothing: a queue that the kernel fills
+  // (a socket) sleeps up to timeout_ms until frames may be there, so an idle capture
+  // costs no CPU. A NIC queue returns at once (polling is its point).
+  virtual void wait(int /*timeout_ms*/) noexcept {}
+  // True once the queue will never receive again (a trace file read to its end); the
+  // engine's poll thread then ends.
+  virtual bool exhausted() const noexcept { return false; }
   uint16_t id() const noexcept { return id_; }
   const QueueStats& stats() const noexcept { return stats_; }
 
@@ -170,6 +177,9 @@ class Device {
   // Rules not taken keep running in software; the filter evaluates every rule in
   // software anyway, so a taken rule only means its packets never reach the host.
   virtual std::vector<uint32_t> offload(const std::vector<HwRule>& /*rules*/) { return {}; }
+  // A fault found while running that ended reception early (a trace file that turned
+  // out truncated); empty when there is none. Tools report it and exit non-zero.
+  virtual std::string error() const { return {}; }
   // Stops RX and TX DMA and resets the chip. Idempotent; the destructor calls it too.
   virtual void stop() = 0;
 };
