@@ -27,22 +27,11 @@ void on_signal(int) {
   if (Engine* e = g_engine.load(std::memory_order_relaxed)) e->request_stop();
 }
 
-void free_grouped(Packet** p, uint32_t n) noexcept {
-  // Packets of one burst almost always share a pool: free runs of the same pool at once.
-  uint32_t i = 0;
-  while (i < n) {
-    uint32_t j = i + 1;
-    while (j < n && p[j]->pool_id == p[i]->pool_id) ++j;
-    if (Mempool* pool = Mempool::by_id(p[i]->pool_id)) pool->free_bulk(p + i, j - i);
-    i = j;
-  }
-}
-
 }  // namespace
 
 void CallbackDispatcher::dispatch(Packet** pkts, uint32_t n, unsigned worker) noexcept {
   fn_(pkts, n, worker);
-  free_grouped(pkts, n);
+  free_packets(pkts, n);
 }
 
 Engine::Engine(Device& dev, EngineConfig cfg) : dev_(dev), cfg_(std::move(cfg)) {

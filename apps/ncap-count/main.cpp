@@ -135,10 +135,7 @@ class CountDispatcher final : public ncap::Dispatcher {
   }
 
  private:
-  static void free(ncap::Packet** p, uint32_t n) noexcept {
-    for (uint32_t i = 0; i < n; ++i)
-      if (ncap::Mempool* pool = ncap::Mempool::by_id(p[i]->pool_id)) pool->free_bulk(p + i, 1);
-  }
+  static void free(ncap::Packet** p, uint32_t n) noexcept { ncap::free_packets(p, n); }
   const Options& o_;
   std::vector<Counters> counters_;
   std::vector<std::unique_ptr<ncap::FanOut>> fanouts_;
