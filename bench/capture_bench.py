@@ -4,12 +4,14 @@
 Two private network namespaces joined by a veth pair; `ncap-gen -i kernel:SENDER` sends
 the same frames (count, size, flows) once per receiver; the receivers, in turn:
   ncap-count -i kernel:RECEIVER          (AF_PACKET TPACKET_V3)
+  ncap-count -i kernel:RECEIVER?xdp      (AF_XDP, copy mode on veth)
   tcpdump -i RECEIVER -w /dev/null -B 4096 (Debian's tcpdump and libpcap, its peer)
 For each: frames received, loss (what the sender sent and the receiver did not get),
 and the receiving process's CPU time (user + system, from wait4's rusage) per received
 frame. Prints
-  compare veth_cpu_per_packet ours=<ns> peer=tcpdump:<ns> ratio=<peer/ours>
-  compare veth_received ours=<frames> peer=tcpdump:<frames> ratio=<ours/peer>
+  compare veth_cpu_per_packet_<mode> ours=<ns> peer=tcpdump:<ns> ratio=<peer/ours>
+  compare veth_received_<mode> ours=<frames> peer=tcpdump:<frames> ratio=<ours/peer>
+for mode af_packet and af_xdp.
 Root. Usage: capture_bench.py BUILD_DIR [--frames N] [--size S] [--flows F] [--runs R]
 """
 import argparse
@@ -93,23 +95,29 @@ def main():
             return json.loads(r.stdout.strip().splitlines()[-1])
 
         best = {}
+        receivers = (
+            ("af_packet", [count, "-i", "kernel:" + veth.vb, "--descriptors", "2048", "--json", "--quiet"], 0.5),
+            ("af_xdp", [count, "-i", "kernel:" + veth.vb + "?xdp", "--descriptors", "4096", "--json", "--quiet"], 1.0),
+            ("tcpdump", ["tcpdump", "-i", veth.vb, "-w", "/dev/null", "-Z", "root", "-B", "4096"], 1.0),
+        )
         for run in range(a.runs):
-            sent, out, _, cpu = run_receiver(veth, [count, "-i", "kernel:" + veth.vb, "--descriptors", "2048", "--json", "--quiet"], 0.5, send)
-            s = json.loads(out.strip().splitlines()[-1])
-            ours = (s["packets"], sent["frames"], cpu, sent["pps"])
-            sent, _, err, cpu = run_receiver(veth, ["tcpdump", "-i", veth.vb, "-w", "/dev/null", "-Z", "root", "-B", "4096"], 1.0, send)
-            got = next((int(l.split()[0]) for l in err.splitlines() if "packets captured" in l), 0)
-            peer = (got, sent["frames"], cpu, sent["pps"])
-            for name, (rx, tx, (u, k), pps) in (("ncap", ours), ("tcpdump", peer)):
+            for name, cmd, ready in receivers:
+                sent, out, err, (u, k) = run_receiver(veth, cmd, ready, send)
+                if name == "tcpdump":
+                    rx = next((int(l.split()[0]) for l in err.splitlines() if "packets captured" in l), 0)
+                else:
+                    rx = json.loads(out.strip().splitlines()[-1])["packets"]
                 ns = (u + k) * 1e9 / max(rx, 1)
-                print(f"run {run} {name}: sent {tx} at {pps:.0f} pps, received {rx}, lost {tx - rx}, "
-                      f"cpu {u:.3f} user + {k:.3f} system s = {ns:.1f} ns per received frame")
+                print(f"run {run} {name}: sent {sent['frames']} at {sent['pps']:.0f} pps, received {rx}, "
+                      f"lost {sent['frames'] - rx}, cpu {u:.3f} user + {k:.3f} system s = {ns:.1f} ns per received frame")
                 if name not in best or ns < best[name][2]:
-                    best[name] = (rx, tx, ns)
-        o, p = best["ncap"], best["tcpdump"]
-        print(f"compare veth_cpu_per_packet ours={o[2]:.1f} peer=tcpdump:{p[2]:.1f} ratio={p[2] / o[2]:.2f}")
-        print(f"compare veth_received ours={o[0]} peer=tcpdump:{p[0]} ratio={o[0] / max(p[0], 1):.2f}")
-        print(f"# loss: ncap {o[1] - o[0]} of {o[1]}, tcpdump {p[1] - p[0]} of {p[1]} (lowest-CPU run of {a.runs})")
+                    best[name] = (rx, sent["frames"], ns)
+        p = best["tcpdump"]
+        for mode in ("af_packet", "af_xdp"):
+            o = best[mode]
+            print(f"compare veth_cpu_per_packet_{mode} ours={o[2]:.1f} peer=tcpdump:{p[2]:.1f} ratio={p[2] / o[2]:.2f}")
+            print(f"compare veth_received_{mode} ours={o[0]} peer=tcpdump:{p[0]} ratio={o[0] / max(p[0], 1):.2f}")
+            print(f"# loss {mode}: {o[1] - o[0]} of {o[1]}; tcpdump {p[1] - p[0]} of {p[1]} (lowest-CPU run of {a.runs})")
     finally:
         veth.close()
 

@@ -1,26 +1,19 @@
-#include "drivers/kernel/af_packet.hpp"
-
 #include <arpa/inet.h>
 #include <fmt/format.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
-#include <net/if.h>
 #include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <vector>
 
-#include "core/counter.hpp"
-#include "core/spec_options.hpp"
-#include "drivers/kernel/netns.hpp"
-#include "drivers/kernel/rtnl.hpp"
+#include "drivers/kernel/kernel_queues.hpp"
 #include "ncap/error.hpp"
-#include "ncap/fanout.hpp"
 
 namespace ncap::kernel {
 namespace {
@@ -29,25 +22,7 @@ constexpr uint32_t kBlockSize = 1u << 18;  // 256 KiB blocks of the TPACKET_V3 r
 constexpr uint32_t kMinBlocks = 8;
 constexpr uint32_t kFrameSize = 2048;      // tp_frame_size: only the kernel's bookkeeping in V3
 constexpr uint32_t kRetireMs = 10;         // a partly filled block is handed over after this (ms)
-constexpr uint32_t kDataRoom = 2048;       // pool buffers' frame room
-constexpr uint32_t kVlanTag = 4;
 constexpr uint32_t kTxBatch = 64;
-constexpr uint32_t kMaxBurst = 512;        // the engine's largest burst
-
-int packet_socket(const std::string& what) {
-  int fd = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);  // protocol 0: nothing until bind
-  if (fd < 0) {
-    int e = errno;
-    throw Error("open an AF_PACKET socket for " + what, e,
-                e == EPERM ? "raw sockets need CAP_NET_RAW: run as root (or setcap cap_net_raw+ep on the tool)"
-                           : "is AF_PACKET available (CONFIG_PACKET)?");
-  }
-  return fd;
-}
-
-void set_int(int fd, int level, int opt, int v, const std::string& what) {
-  if (::setsockopt(fd, level, opt, &v, sizeof v) != 0) throw_errno(what);
-}
 
 void bind_to(int fd, int ifindex, uint16_t proto, const std::string& what) {
   sockaddr_ll sll{};
@@ -57,44 +32,18 @@ void bind_to(int fd, int ifindex, uint16_t proto, const std::string& what) {
   if (::bind(fd, reinterpret_cast<sockaddr*>(&sll), sizeof sll) != 0) throw_errno("bind " + what);
 }
 
-struct Spec {
-  std::string netns, ifname, text;
-  bool promisc = true;
-  bool outgoing = false;
-};
-
-Spec parse(std::string_view rest) {
-  Spec s;
-  s.text = "kernel:" + std::string(rest);
-  SpecOptions so = split_spec_options(rest);
-  std::string_view base = so.base;
-  if (auto slash = base.find('/'); slash != std::string_view::npos) {
-    s.netns = std::string(base.substr(0, slash));
-    base = base.substr(slash + 1);
-  }
-  s.ifname = std::string(base);
-  if (s.ifname.empty() || (s.netns.empty() && so.base.find('/') != std::string_view::npos))
-    throw Error("'" + s.text + "' names no interface", EINVAL, "write kernel:IFNAME or kernel:NETNS/IFNAME");
-  for (auto [k, v] : so.options) {
-    if (k == "promisc") s.promisc = spec_number(s.text, k, v) != 0;
-    else if (k == "dir" && (v == "in" || v == "inout")) s.outgoing = v == "inout";
-    else if (k == "xdp")
-      throw Error("'" + s.text + "': AF_XDP mode is not built yet", ENOTSUP, "use AF_PACKET: drop '?xdp'");
-    else
-      throw Error(fmt::format("'{}': unknown option '{}'", s.text, k), EINVAL,
-                  "options: promisc=0|1, dir=in|inout");
-  }
-  return s;
+std::unique_ptr<Mempool> make_pool(uint32_t n, const DmaOptions& dma) {
+  MempoolConfig mc;
+  mc.count = n;
+  mc.data_room = kDataRoom;
+  mc.dma = dma;
+  return Mempool::create(mc);
 }
 
-std::string where(const Spec& s) {
-  return s.netns.empty() ? std::string("this network namespace") : "network namespace '" + s.netns + "'";
-}
-
-class PacketRxQueue final : public RxQueue {
+class PacketRxQueue final : public KernelRxQueue {
  public:
   PacketRxQueue(uint16_t id, int fd, uint32_t blocks, std::unique_ptr<Mempool> pool, uint16_t port, bool strip)
-      : RxQueue(id), fd_(fd), blocks_(blocks), pool_(std::move(pool)), cache_(*pool_), port_(port),
+      : KernelRxQueue(id), fd_(fd), blocks_(blocks), pool_(std::move(pool)), cache_(*pool_), port_(port),
         strip_(strip) {
     size_ = size_t(blocks_) * kBlockSize;
     void* m = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_, 0);
@@ -106,11 +55,18 @@ class PacketRxQueue final : public RxQueue {
     close();
     ::munmap(ring_, size_);
   }
-  void close() noexcept {
+  void close() noexcept override {
+    drops();  // the last counts before the socket goes
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
   }
-  int fd() const noexcept { return fd_; }
+  SocketDrops drops() noexcept override {
+    tpacket_stats_v3 st{};
+    socklen_t len = sizeof st;
+    if (fd_ >= 0 && ::getsockopt(fd_, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0)  // read-to-clear
+      drops_.ring_full += st.tp_drops;
+    return drops_;
+  }
 
   uint32_t rx_burst(Packet** out, uint32_t n) noexcept override {
     if (left_ == 0 && !open_block()) return 0;
@@ -217,6 +173,7 @@ class PacketRxQueue final : public RxQueue {
   Mempool::Cache cache_;
   uint16_t port_;
   bool strip_;
+  SocketDrops drops_;
   Packet* bufs_[kMaxBurst];
 };
 
@@ -262,176 +219,78 @@ class PacketTxQueue final : public TxQueue {
   iovec iov_[kTxBatch];
 };
 
-class PacketDevice final : public Device {
- public:
-  PacketDevice(const Spec& s, const DeviceConfig& cfg) : spec_(s), cfg_(cfg) {
-    if (cfg.rx_queues == 0 || cfg.rx_queues > kMaxQueues || cfg.tx_queues == 0 || cfg.tx_queues > kMaxQueues)
-      throw Error(fmt::format("{}: {} RX / {} TX queues requested", s.text, cfg.rx_queues, cfg.tx_queues), EINVAL,
-                  fmt::format("a kernel interface takes 1-{} queues of each (sockets in a fan-out group)", kMaxQueues));
-    run_in_netns(s.netns, [&] { open_here(); });
-    baseline_ = link_.counters;
-  }
-  ~PacketDevice() override { stop(); }
-
-  const DeviceInfo& info() const noexcept override { return info_; }
-  LinkStatus link() override {
-    if (!stopped_)
-      if (auto li = rtnl_->link(link_.ifindex)) link_ = *li;
-    return {(link_.flags & IFF_RUNNING) != 0, 0, true};
-  }
-  RxQueue& rx(uint16_t q) override { return *rx_.at(check(q, rx_.size(), "RX")); }
-  TxQueue& tx(uint16_t q) override { return *tx_.at(check(q, tx_.size(), "TX")); }
-
-  HardwareStats stats() override {
-    if (stopped_) return hw_;
-    for (auto& q : rx_) {
-      tpacket_stats_v3 st{};
-      socklen_t len = sizeof st;
-      if (::getsockopt(q->fd(), SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0)  // read-to-clear
-        socket_drops_ += st.tp_drops;
-    }
-    if (auto li = rtnl_->link(link_.ifindex)) link_ = *li;
-    const LinkCounters& c = link_.counters;
-    const LinkCounters& b = baseline_;
-    hw_.rx_packets = c.rx_packets - b.rx_packets;
-    hw_.rx_bytes = c.rx_bytes - b.rx_bytes;
-    hw_.tx_packets = c.tx_packets - b.tx_packets;
-    hw_.tx_bytes = c.tx_bytes - b.tx_bytes;
-    hw_.rx_errors = c.rx_errors - b.rx_errors;
-    hw_.rx_missed = (c.rx_missed - b.rx_missed) + (c.rx_fifo - b.rx_fifo) + (c.rx_dropped - b.rx_dropped);
-    hw_.rx_no_descriptor = socket_drops_;
-    return hw_;
-  }
-
-  void stop() override {
-    if (stopped_) return;
-    stats();
-    stopped_ = true;
-    for (auto& q : rx_) q->close();  // the kernel stops filling; the rings stay mapped until the end
-    for (auto& q : tx_) q->close();
-    rtnl_.reset();
-  }
-
- private:
-  static constexpr uint16_t kMaxQueues = 64;
-
-  size_t check(uint16_t q, size_t n, const char* what) const {
-    if (q >= n)
-      throw Error(fmt::format("{}: {} queue {} does not exist", spec_.text, what, q), EINVAL,
-                  fmt::format("the interface was opened with {} {} queues", n, what));
-    return q;
-  }
-
-  // Runs in the interface's network namespace: every socket made here belongs to it.
-  void open_here() {
-    rtnl_ = std::make_unique<Rtnl>();
-    auto li = rtnl_->link(spec_.ifname);
-    if (!li)
-      throw Error(fmt::format("{}: no interface '{}' in {}", spec_.text, spec_.ifname, where(spec_)), ENODEV,
-                  spec_.netns.empty() ? "see `ip link` for the interfaces here"
-                                      : "see `ip -n " + spec_.netns + " link` for its interfaces");
-    link_ = *li;
-    if (!(link_.flags & IFF_UP))
-      throw Error(fmt::format("{}: interface '{}' is down", spec_.text, spec_.ifname), ENETDOWN,
-                  fmt::format("bring it up: ip {}link set {} up",
-                              spec_.netns.empty() ? "" : "-n " + spec_.netns + " ", spec_.ifname));
-    if (link_.mtu + ETH_HLEN + kVlanTag > kDataRoom)
-      throw Error(fmt::format("{}: MTU {} is larger than ncap's frame room ({} bytes with the Ethernet header)",
-                              spec_.text, link_.mtu, kDataRoom),
-                  EMSGSIZE, fmt::format("lower it: ip link set {} mtu {}", spec_.ifname, kDataRoom - ETH_HLEN - kVlanTag));
-
-    info_.driver = "kernel";
-    info_.chip = "AF_PACKET";
-    info_.address = spec_.text;
-    info_.mac = link_.mac;
-    info_.max_rx_queues = info_.max_tx_queues = kMaxQueues;
-    info_.rx_queues = cfg_.rx_queues;
-    info_.tx_queues = cfg_.tx_queues;
-
-    const uint32_t ring_bytes = std::max(cfg_.rx_ring_size, 1u) * kFrameSize;
-    const uint32_t blocks = std::max(kMinBlocks, (ring_bytes + kBlockSize - 1) / kBlockSize);
-    const uint32_t pool_size = cfg_.pool_size ? cfg_.pool_size : 2 * cfg_.rx_ring_size + 1024;
-    int fanout_arg = 0;
-    for (uint16_t q = 0; q < cfg_.rx_queues; ++q) {
-      const std::string what = fmt::format("{} RX queue {}", spec_.text, q);
-      int fd = packet_socket(what);
-      auto pool = make_pool(pool_size, cfg_.shared_name.empty()
-                                           ? DmaOptions{}
-                                           : shared_pool_options(rx_capture_name(cfg_.shared_name, q, cfg_.rx_queues)));
-      try {
-        set_int(fd, SOL_PACKET, PACKET_VERSION, TPACKET_V3, "PACKET_VERSION TPACKET_V3 on " + what);
-        if (!spec_.outgoing) set_int(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1, "PACKET_IGNORE_OUTGOING on " + what);
-        tpacket_req3 req{};
-        req.tp_block_size = kBlockSize;
-        req.tp_block_nr = blocks;
-        req.tp_frame_size = kFrameSize;
-        req.tp_frame_nr = kBlockSize / kFrameSize * blocks;
-        req.tp_retire_blk_tov = kRetireMs;
-        req.tp_feature_req_word = TP_FT_REQ_FILL_RXHASH;
-        if (::setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof req) != 0)
-          throw_errno("PACKET_RX_RING on " + what, "use fewer descriptors (-d) or free memory");
-      } catch (...) {
-        ::close(fd);
-        throw;
-      }
-      rx_.push_back(std::make_unique<PacketRxQueue>(q, fd, blocks, std::move(pool), cfg_.port_id, cfg_.vlan_strip));
-      bind_to(fd, link_.ifindex, ETH_P_ALL, what);
-      if (q == 0 && (cfg_.promiscuous && spec_.promisc)) {
-        // Dropped by the kernel when the socket closes: the interface's flag is restored.
-        packet_mreq mr{};
-        mr.mr_ifindex = link_.ifindex;
-        mr.mr_type = PACKET_MR_PROMISC;
-        if (::setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof mr) != 0)
-          throw_errno("promiscuous mode on " + spec_.text);
-      }
-      if (cfg_.rx_queues > 1) {
-        if (q == 0) {
-          // The kernel picks a group id unused in this namespace; the others join it.
-          set_int(fd, SOL_PACKET, PACKET_FANOUT, (PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_UNIQUEID) << 16,
-                  "PACKET_FANOUT on " + what);
-          socklen_t len = sizeof fanout_arg;
-          if (::getsockopt(fd, SOL_PACKET, PACKET_FANOUT, &fanout_arg, &len) != 0) throw_errno("read the fan-out id");
-          fanout_arg = (fanout_arg & 0xffff) | (PACKET_FANOUT_HASH << 16);
-        } else {
-          set_int(fd, SOL_PACKET, PACKET_FANOUT, fanout_arg, "PACKET_FANOUT join on " + what);
-        }
-      }
-    }
-    for (uint16_t q = 0; q < cfg_.tx_queues; ++q) {
-      const std::string what = fmt::format("{} TX queue {}", spec_.text, q);
-      int fd = packet_socket(what);
-      auto pool = make_pool(2 * cfg_.tx_ring_size + 1024, {});
-      tx_.push_back(std::make_unique<PacketTxQueue>(q, fd, std::move(pool)));
-      set_int(fd, SOL_PACKET, PACKET_QDISC_BYPASS, 1, "PACKET_QDISC_BYPASS on " + what);
-      bind_to(fd, link_.ifindex, 0, what);  // protocol 0: this socket receives nothing
-    }
-  }
-
-  static std::unique_ptr<Mempool> make_pool(uint32_t n, const DmaOptions& dma) {
-    MempoolConfig mc;
-    mc.count = n;
-    mc.data_room = kDataRoom;
-    mc.dma = dma;
-    return Mempool::create(mc);
-  }
-
-  Spec spec_;
-  DeviceConfig cfg_;
-  DeviceInfo info_;
-  std::unique_ptr<Rtnl> rtnl_;
-  LinkInfo link_;
-  LinkCounters baseline_;
-  uint64_t socket_drops_ = 0;
-  HardwareStats hw_;
-  bool stopped_ = false;
-  std::vector<std::unique_ptr<PacketRxQueue>> rx_;
-  std::vector<std::unique_ptr<PacketTxQueue>> tx_;
-};
-
 }  // namespace
 
-std::unique_ptr<Device> open_af_packet(std::string_view rest, const DeviceConfig& cfg) {
-  return std::make_unique<PacketDevice>(parse(rest), cfg);
+int packet_socket(const std::string& what) {
+  int fd = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);  // protocol 0: nothing until bind
+  if (fd < 0) {
+    int e = errno;
+    throw Error("open an AF_PACKET socket for " + what, e,
+                e == EPERM ? "raw sockets need CAP_NET_RAW: run as root (or setcap cap_net_raw+ep on the tool)"
+                           : "is AF_PACKET available (CONFIG_PACKET)?");
+  }
+  return fd;
+}
+
+void set_int(int fd, int level, int opt, int v, const std::string& what) {
+  if (::setsockopt(fd, level, opt, &v, sizeof v) != 0) throw_errno(what);
+}
+
+std::unique_ptr<KernelRxQueue> make_packet_rx(const RxSetup& s, int* fanout) {
+  const DeviceConfig& cfg = *s.cfg;
+  const uint32_t ring_bytes = std::max(cfg.rx_ring_size, 1u) * kFrameSize;
+  const uint32_t blocks = std::max(kMinBlocks, (ring_bytes + kBlockSize - 1) / kBlockSize);
+  const uint32_t pool_size = cfg.pool_size ? cfg.pool_size : 2 * cfg.rx_ring_size + 1024;
+  const std::string& what = s.what;
+  int fd = packet_socket(what);
+  std::unique_ptr<Mempool> pool;
+  try {
+    pool = make_pool(pool_size, s.dma);
+    set_int(fd, SOL_PACKET, PACKET_VERSION, TPACKET_V3, "PACKET_VERSION TPACKET_V3 on " + what);
+    if (!s.outgoing) set_int(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1, "PACKET_IGNORE_OUTGOING on " + what);
+    tpacket_req3 req{};
+    req.tp_block_size = kBlockSize;
+    req.tp_block_nr = blocks;
+    req.tp_frame_size = kFrameSize;
+    req.tp_frame_nr = kBlockSize / kFrameSize * blocks;
+    req.tp_retire_blk_tov = kRetireMs;
+    req.tp_feature_req_word = TP_FT_REQ_FILL_RXHASH;
+    if (::setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof req) != 0)
+      throw_errno("PACKET_RX_RING on " + what, "use fewer descriptors (-d) or free memory");
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  auto q = std::make_unique<PacketRxQueue>(s.queue, fd, blocks, std::move(pool), cfg.port_id, cfg.vlan_strip);
+  bind_to(fd, s.ifindex, ETH_P_ALL, what);
+  if (s.queues > 1) {
+    if (s.queue == 0) {
+      // The kernel picks a group id unused in this namespace; the others join it.
+      set_int(fd, SOL_PACKET, PACKET_FANOUT, (PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_UNIQUEID) << 16,
+              "PACKET_FANOUT on " + what);
+      socklen_t len = sizeof *fanout;
+      if (::getsockopt(fd, SOL_PACKET, PACKET_FANOUT, fanout, &len) != 0) throw_errno("read the fan-out id");
+      *fanout = (*fanout & 0xffff) | (PACKET_FANOUT_HASH << 16);
+    } else {
+      set_int(fd, SOL_PACKET, PACKET_FANOUT, *fanout, "PACKET_FANOUT join on " + what);
+    }
+  }
+  return q;
+}
+
+std::unique_ptr<TxQueue> make_packet_tx(const std::string& what, int ifindex, uint16_t q, uint32_t pool_size) {
+  int fd = packet_socket(what);
+  std::unique_ptr<Mempool> pool;
+  try {
+    pool = make_pool(pool_size, {});
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  auto t = std::make_unique<PacketTxQueue>(q, fd, std::move(pool));
+  set_int(fd, SOL_PACKET, PACKET_QDISC_BYPASS, 1, "PACKET_QDISC_BYPASS on " + what);
+  bind_to(fd, ifindex, 0, what);  // protocol 0: this socket receives nothing
+  return t;
 }
 
 }  // namespace ncap::kernel

@@ -63,6 +63,34 @@ sent=$(field bytes "$tmp/gen2.json")
   fail "kernel:$b/$vb: $(cat "$tmp/root.json"), sent $sent bytes"
 echo "ok: 100000 frames, $sent bytes received as kernel:$b/$vb"
 
+# 2b. The same in AF_XDP mode (copy mode on veth), inside b and from the root namespace.
+ip netns exec "$b" $count -i "kernel:$vb?xdp" -c 100000 --idle 3 --json --quiet >"$tmp/xin.json" 2>"$tmp/xin.err" &
+rx=$!
+sleep 0.5
+send "$a" "$va" gen3 -c 100000 -s 60-1514 --flows 64 --seed 3
+wait $rx || fail "ncap-count ?xdp in $b exit $?"
+sent=$(field bytes "$tmp/gen3.json")
+[ "$(field packets "$tmp/xin.json")" = 100000 ] && [ "$(field bytes "$tmp/xin.json")" = "$sent" ] ||
+  fail "kernel:$vb?xdp in $b: $(cat "$tmp/xin.json"), sent $sent bytes"
+receive "kernel:$b/$vb?xdp" xroot -c 100000
+send "$a" "$va" gen4 -c 100000 -s 60-1514 --flows 64 --seed 4
+wait $rx || fail "ncap-count kernel:$b/$vb?xdp exit $?"
+sent=$(field bytes "$tmp/gen4.json")
+[ "$(field packets "$tmp/xroot.json")" = 100000 ] && [ "$(field bytes "$tmp/xroot.json")" = "$sent" ] ||
+  fail "kernel:$b/$vb?xdp: $(cat "$tmp/xroot.json"), sent $sent bytes"
+ip -n "$b" link show "$vb" | grep -q "prog/xdp" && fail "an XDP program is left on $vb after a clean exit"
+echo "ok: AF_XDP: 100000 frames and their bytes, inside $b and as kernel:$b/$vb?xdp; no program left"
+# A capture killed with SIGKILL leaves its program; the next open removes it and says so.
+$count -i "kernel:$b/$vb?xdp" >/dev/null 2>&1 &
+k=$!
+sleep 1
+kill -KILL $k; wait $k 2>/dev/null
+ip -n "$b" link show "$vb" | grep -q "prog/xdp" || fail "no XDP program after SIGKILL (the test needs one)"
+$count -i "kernel:$b/$vb?xdp" -d 0.5 --quiet >/dev/null 2>"$tmp/stale.err" || fail "open after SIGKILL: $(cat "$tmp/stale.err")"
+grep -q "removed the XDP program left on $vb by ncap process $k" "$tmp/stale.err" || fail "stale program message: $(cat "$tmp/stale.err")"
+ip -n "$b" link show "$vb" | grep -q "prog/xdp" && fail "an XDP program is left after the open that followed SIGKILL"
+echo "ok: AF_XDP: a program left by SIGKILL is found and removed by the next open"
+
 # 3. Four queues (a PACKET_FANOUT_HASH group), 64 flows sent in both directions.
 receive "kernel:$b/$vb" q4 -q 4 --flows "$tmp/flows.json"
 send "$a" "$va" fwd -c 32000 --flows 64
@@ -99,6 +127,23 @@ assert got + lost == sent, f"sent {sent} != received {got} + socket drops {d['hw
 assert d["hw_no_descriptor"] > 0, "the slow consumer lost nothing: the test did not overload it"
 assert got == s["consumed"] + d["consumer_full"] + d["filtered"], f"received {got} != consumed + consumer ring full + filtered: {s}"
 print(f"ok: offered {sent} = received {got} ({s['consumed']} consumed + {d['consumer_full']} consumer ring full) + {d['hw_no_descriptor']} socket drops + {d['hw_missed']} interface drops")
+PY
+
+# 4b. The same overload in AF_XDP mode; the consumer's ring is larger than the pool, so
+# the buffers run out and the kernel drops (fill ring empty).
+receive "kernel:$b/$vb?xdp" xslow --slow 20000 --ring-size 16384
+send "$a" "$va" xfast -c 100000 --flows 8
+wait $rx || fail "slow ncap-count ?xdp exit $?"
+$py - "$tmp/xfast.json" "$tmp/xslow.json" <<'PY' || fail "AF_XDP overload accounting"
+import json, sys
+sent = json.load(open(sys.argv[1]))["frames"]
+s = json.load(open(sys.argv[2]))
+d = s["drops"]
+got = s["packets"]
+assert got + d["hw_no_descriptor"] + d["hw_missed"] == sent, f"sent {sent}: {s}"
+assert d["hw_no_descriptor"] > 0, f"no socket drops: the test did not overload it: {s}"
+assert got == s["consumed"] + d["consumer_full"] + d["filtered"], f"received {got} != consumed + ring full: {s}"
+print(f"ok: AF_XDP: offered {sent} = received {got} + {d['hw_no_descriptor']} socket drops + {d['hw_missed']} interface drops")
 PY
 
 # 5. Traces: written by ncap-gen, replayed by pcap:, compared record by record.
