@@ -82,7 +82,10 @@ std::unique_ptr<Device> open_backend(std::unique_ptr<Backend> b, const DeviceCon
   return d->create(std::move(b), cfg);
 }
 
-std::unique_ptr<Device> open(std::string_view spec, const DeviceConfig& cfg) {
+std::unique_ptr<Device> track_open_device(std::unique_ptr<Device> d);  // ring/open_devices.cpp
+
+namespace {
+std::unique_ptr<Device> open_untracked(std::string_view spec, const DeviceConfig& cfg) {
   Registry& r = registry();
   if (auto colon = spec.find(':'); colon != std::string_view::npos) {
     auto it = r.prefixes.find(std::string(spec.substr(0, colon)));
@@ -109,6 +112,13 @@ std::unique_ptr<Device> open(std::string_view spec, const DeviceConfig& cfg) {
     throw Error(fmt::format("{} ({:04x}:{:04x}) is not a NIC ncap drives", addr->str(), pd.vendor, pd.device),
                 ENODEV, "ncap drives Intel 82575/82576 (igb) and 82598/82599 (ixgbe); see ncap-bind --list");
   return open_backend(VfioDevice::open(*addr, vo), cfg);
+}
+
+}  // namespace
+
+// Every device opened is listed for ncap-stat in its namespace.
+std::unique_ptr<Device> open(std::string_view spec, const DeviceConfig& cfg) {
+  return track_open_device(open_untracked(spec, cfg));
 }
 
 }  // namespace ncap

@@ -421,9 +421,9 @@ int capture(const Options& o) {
     double t = stop.seconds(now);
     Snapshot s = snapshot(*dev, eng, disp);
     if (stop.done(s.total.packets, now)) break;
-    if (!o.quiet && now - last_print >= std::chrono::seconds(1)) {
-      s.hw = dev->stats();
-      print_interval(s, prev, std::chrono::duration<double>(now - last_print).count(), t, o);
+    if (now - last_print >= std::chrono::seconds(1)) {
+      s.hw = dev->stats();  // also what ncap-stat shows of this device
+      if (!o.quiet) print_interval(s, prev, std::chrono::duration<double>(now - last_print).count(), t, o);
       prev = s;
       last_print = now;
     }

@@ -15,6 +15,7 @@
 #include "drivers/kernel/rtnl.hpp"
 #include "ncap/error.hpp"
 #include "ncap/fanout.hpp"
+#include "ncap/shm.hpp"
 
 namespace ncap::kernel {
 namespace {
@@ -147,6 +148,7 @@ class KernelDevice final : public Device {
     info_.max_rx_queues = info_.max_tx_queues = kMaxQueues;
     info_.rx_queues = cfg_.rx_queues;
     info_.tx_queues = cfg_.tx_queues;
+    info_.netns_inode = netns_inode("/proc/thread-self/ns/net");  // we run in the interface's namespace
 
     if (cfg_.promiscuous && spec_.promisc) {
       // A membership the kernel drops when the socket closes, also after SIGKILL: the

@@ -65,6 +65,9 @@ struct DeviceInfo {
   uint16_t max_tx_queues = 0;
   uint16_t rx_queues = 0;
   uint16_t tx_queues = 0;
+  // The network namespace the interface lives in (inode of its ns/net; the kernel:
+  // backend); 0 = the namespace of the process that opened it.
+  uint64_t netns_inode = 0;
 };
 
 // Counters a driver accumulates from its hardware (read-to-clear registers are summed
@@ -190,5 +193,18 @@ std::unique_ptr<Device> open(std::string_view spec, const DeviceConfig& config =
 
 // Names of the specs open() understands (for --help and error messages).
 std::vector<std::string> known_specs();
+
+// A device some running ncap process has open (ncap-stat): counters as of that process's
+// last Device::stats() call. Records of processes killed before closing are removed.
+struct OpenDeviceInfo {
+  std::string spec, driver, chip, path;
+  int32_t pid = 0;
+  bool alive = true;
+  uint16_t rx_queues = 0, tx_queues = 0;
+  uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
+  uint64_t pool_empty = 0, frame_errors = 0, tx_ring_full = 0, hw_missed = 0, hw_no_descriptor = 0;
+};
+// The devices open in network namespace `netns_inode` (0 = this process's).
+std::vector<OpenDeviceInfo> list_open_devices(uint64_t netns_inode = 0);
 
 }  // namespace ncap

@@ -146,6 +146,29 @@ assert got == s["consumed"] + d["consumer_full"] + d["filtered"], f"received {go
 print(f"ok: AF_XDP: offered {sent} = received {got} + {d['hw_no_descriptor']} socket drops + {d['hw_missed']} interface drops")
 PY
 
+# 4c. ncap-stat: each namespace lists the devices open in it (a kernel:NS/IF device in
+# NS, wherever its process runs), with their counters, and none of the other's.
+$count -i "kernel:$b/$vb" -d 4 --quiet >/dev/null 2>"$tmp/statb.err" &
+sb=$!
+ip netns exec "$a" $count -i "kernel:$va" -d 4 --quiet >/dev/null 2>"$tmp/stata.err" &
+sa=$!
+sleep 0.7
+send "$a" "$va" statgen -c 5000 --flows 4
+sleep 1.5
+stat=$(dirname "$count")/../ncap-stat/ncap-stat
+ip netns exec "$b" $stat --json >"$tmp/stat_b.json" || fail "ncap-stat in $b"
+ip netns exec "$a" $stat --json >"$tmp/stat_a.json" || fail "ncap-stat in $a"
+wait $sb $sa
+$py - "$tmp/stat_a.json" "$tmp/stat_b.json" "$a" "$b" "$va" "$vb" <<'PY' || fail "ncap-stat per namespace"
+import json, sys
+sa, sb = (json.load(open(f))["devices"] for f in sys.argv[1:3])
+a, b, va, vb = sys.argv[3:7]
+assert [d["spec"] for d in sb] == [f"kernel:{b}/{vb}"], f"{b} lists {sb}"
+assert [d["spec"] for d in sa] == [f"kernel:{va}"], f"{a} lists {sa}"
+assert sb[0]["rx_packets"] == 5000 and sb[0]["alive"], f"{b}'s device: {sb[0]}"
+print(f"ok: ncap-stat in {b} lists kernel:{b}/{vb} (5000 packets) only, in {a} kernel:{va} only")
+PY
+
 # 5. Traces: written by ncap-gen, replayed by pcap:, compared record by record.
 $gen -i model:82599 -c 2000 -s 60-1514 --flows 16 -w "$tmp/sent.pcap" >/dev/null 2>"$tmp/trace.err" || fail "ncap-gen -w"
 $count -i "pcap:$tmp/sent.pcap" -w "$tmp/back.pcap" --json --quiet >"$tmp/back.json" 2>"$tmp/back.err" ||
