@@ -15,6 +15,9 @@ namespace {
 
 log::Category kLog("engine");
 constexpr uint32_t kMaxBurst = 512;
+// How long an idle poll thread may sleep in RxQueue::wait (kernel sockets only): the
+// longest a stop request waits for it.
+constexpr int kIdleWaitMs = 10;
 
 volatile std::sig_atomic_t g_stop = 0;
 std::atomic<Engine*> g_engine{nullptr};
@@ -24,22 +27,11 @@ void on_signal(int) {
   if (Engine* e = g_engine.load(std::memory_order_relaxed)) e->request_stop();
 }
 
-void free_grouped(Packet** p, uint32_t n) noexcept {
-  // Packets of one burst almost always share a pool: free runs of the same pool at once.
-  uint32_t i = 0;
-  while (i < n) {
-    uint32_t j = i + 1;
-    while (j < n && p[j]->pool_id == p[i]->pool_id) ++j;
-    if (Mempool* pool = Mempool::by_id(p[i]->pool_id)) pool->free_bulk(p + i, j - i);
-    i = j;
-  }
-}
-
 }  // namespace
 
 void CallbackDispatcher::dispatch(Packet** pkts, uint32_t n, unsigned worker) noexcept {
   fn_(pkts, n, worker);
-  free_grouped(pkts, n);
+  free_packets(pkts, n);
 }
 
 Engine::Engine(Device& dev, EngineConfig cfg) : dev_(dev), cfg_(std::move(cfg)) {
@@ -77,6 +69,7 @@ void Engine::start() {
   // The threads wait for go_ until every one is pinned: no burst is polled on a core it
   // was not given, and a refused pin stops them all before any polls.
   go_.store(false);
+  live_.store(unsigned(queues_.size()));
   auto release = [this] {
     go_.store(true);
     go_.notify_all();
@@ -133,6 +126,8 @@ void Engine::run(size_t w) {
       detail::bump(st.empty_polls, 1);
       if (filter) filter->quiescent(worker);
       disp->idle(worker);
+      if (rxq.exhausted()) break;
+      rxq.wait(kIdleWaitMs);
       continue;
     }
     uint64_t bytes = 0;
@@ -154,6 +149,8 @@ void Engine::run(size_t w) {
       disp->dispatch(pkts, keep, worker);
     }
   }
+  // The last thread to end on its own (every queue exhausted) ends the run.
+  if (live_.fetch_sub(1) == 1) running_.store(false);
 }
 
 void install_stop_signals() {

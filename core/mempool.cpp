@@ -251,4 +251,15 @@ void Mempool::Cache::flush() noexcept {
   n_ = 0;
 }
 
+void free_packets(Packet* const* p, uint32_t n) noexcept {
+  // Packets of one burst almost always share a pool: free runs of the same pool at once.
+  uint32_t i = 0;
+  while (i < n) {
+    uint32_t j = i + 1;
+    while (j < n && p[j]->pool_id == p[i]->pool_id) ++j;
+    if (Mempool* pool = Mempool::by_id(p[i]->pool_id)) pool->free_bulk(p + i, j - i);
+    i = j;
+  }
+}
+
 }  // namespace ncap

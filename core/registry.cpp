@@ -20,7 +20,8 @@ struct Registry {
   std::vector<DriverInfo> drivers;
   struct Prefix {
     std::string help;
-    BackendOpener open;
+    BackendOpener open_backend;  // one of the two is set
+    DeviceOpener open_device;
   };
   std::map<std::string, Prefix> prefixes;
 };
@@ -43,7 +44,11 @@ Registry& registry() {
 void register_driver(DriverInfo d) { storage().drivers.push_back(std::move(d)); }
 
 void register_backend_prefix(std::string prefix, std::string help, BackendOpener open) {
-  storage().prefixes[std::move(prefix)] = {std::move(help), std::move(open)};
+  storage().prefixes[std::move(prefix)] = {std::move(help), std::move(open), {}};
+}
+
+void register_device_prefix(std::string prefix, std::string help, DeviceOpener open) {
+  storage().prefixes[std::move(prefix)] = {std::move(help), {}, std::move(open)};
 }
 
 const std::vector<DriverInfo>& drivers() { return registry().drivers; }
@@ -77,11 +82,18 @@ std::unique_ptr<Device> open_backend(std::unique_ptr<Backend> b, const DeviceCon
   return d->create(std::move(b), cfg);
 }
 
-std::unique_ptr<Device> open(std::string_view spec, const DeviceConfig& cfg) {
+std::unique_ptr<Device> track_open_device(std::unique_ptr<Device> d);  // ring/open_devices.cpp
+
+namespace {
+std::unique_ptr<Device> open_untracked(std::string_view spec, const DeviceConfig& cfg) {
   Registry& r = registry();
   if (auto colon = spec.find(':'); colon != std::string_view::npos) {
     auto it = r.prefixes.find(std::string(spec.substr(0, colon)));
-    if (it != r.prefixes.end()) return open_backend(it->second.open(spec.substr(colon + 1), cfg), cfg);
+    if (it != r.prefixes.end()) {
+      std::string_view rest = spec.substr(colon + 1);
+      if (it->second.open_device) return it->second.open_device(rest, cfg);
+      return open_backend(it->second.open_backend(rest, cfg), cfg);
+    }
   }
   auto addr = PciAddress::parse(spec);
   if (!addr) {
@@ -100,6 +112,13 @@ std::unique_ptr<Device> open(std::string_view spec, const DeviceConfig& cfg) {
     throw Error(fmt::format("{} ({:04x}:{:04x}) is not a NIC ncap drives", addr->str(), pd.vendor, pd.device),
                 ENODEV, "ncap drives Intel 82575/82576 (igb) and 82598/82599 (ixgbe); see ncap-bind --list");
   return open_backend(VfioDevice::open(*addr, vo), cfg);
+}
+
+}  // namespace
+
+// Every device opened is listed for ncap-stat in its namespace.
+std::unique_ptr<Device> open(std::string_view spec, const DeviceConfig& cfg) {
+  return track_open_device(open_untracked(spec, cfg));
 }
 
 }  // namespace ncap

@@ -34,8 +34,14 @@ struct DriverInfo {
 using BackendOpener = std::function<std::unique_ptr<Backend>(std::string_view rest,
                                                              const DeviceConfig&)>;
 
+// Opens a spec with this prefix ("kernel" for "kernel:eth0") as a whole Device: backends
+// that are not PCI functions (kernel sockets, trace files) have no registers to drive.
+using DeviceOpener = std::function<std::unique_ptr<Device>(std::string_view rest,
+                                                           const DeviceConfig&)>;
+
 void register_driver(DriverInfo d);
 void register_backend_prefix(std::string prefix, std::string help, BackendOpener open);
+void register_device_prefix(std::string prefix, std::string help, DeviceOpener open);
 const DriverInfo* find_driver(uint16_t vendor, uint16_t device);
 const std::vector<DriverInfo>& drivers();
 

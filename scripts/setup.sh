@@ -21,7 +21,8 @@ BASE_PKGS=(
 # Packages that must come from bookworm-backports (QEMU 10 and what it drags along;
 # libdpdk-dev needs libelf/libbpf from backports once QEMU pulled those in).
 BPO_PKGS=(qemu-system-x86)
-BPO_PINNED=(libelf-dev/bookworm-backports libbpf-dev/bookworm-backports libdpdk-dev)
+# libxdp-dev (AF_XDP for the kernel backend) goes with the backports libbpf.
+BPO_PINNED=(libelf-dev/bookworm-backports libbpf-dev/bookworm-backports libdpdk-dev libxdp-dev)
 
 have_all() {
   local p

@@ -135,10 +135,7 @@ class CountDispatcher final : public ncap::Dispatcher {
   }
 
  private:
-  static void free(ncap::Packet** p, uint32_t n) noexcept {
-    for (uint32_t i = 0; i < n; ++i)
-      if (ncap::Mempool* pool = ncap::Mempool::by_id(p[i]->pool_id)) pool->free_bulk(p + i, 1);
-  }
+  static void free(ncap::Packet** p, uint32_t n) noexcept { ncap::free_packets(p, n); }
   const Options& o_;
   std::vector<Counters> counters_;
   std::vector<std::unique_ptr<ncap::FanOut>> fanouts_;
@@ -424,9 +421,9 @@ int capture(const Options& o) {
     double t = stop.seconds(now);
     Snapshot s = snapshot(*dev, eng, disp);
     if (stop.done(s.total.packets, now)) break;
-    if (!o.quiet && now - last_print >= std::chrono::seconds(1)) {
-      s.hw = dev->stats();
-      print_interval(s, prev, std::chrono::duration<double>(now - last_print).count(), t, o);
+    if (now - last_print >= std::chrono::seconds(1)) {
+      s.hw = dev->stats();  // also what ncap-stat shows of this device
+      if (!o.quiet) print_interval(s, prev, std::chrono::duration<double>(now - last_print).count(), t, o);
       prev = s;
       last_print = now;
     }
@@ -444,6 +441,10 @@ int capture(const Options& o) {
   print_summary(fin, secs, *dev, filter.get(), o);
   if (!disp.fanouts().empty()) print_published(disp.fanouts(), o);
   disp.drop_fanouts();  // buffers consumers still hold go back before the pools go
+  if (std::string err = dev->error(); !err.empty()) {
+    std::cerr << "ncap-count: " << err << "\n  the counts above cover the frames before the fault\n";
+    return kFailure;
+  }
   return kOk;
 }
 

@@ -1,4 +1,5 @@
-// ncap-stat: the captures published in this network namespace, their consumer groups,
+// ncap-stat: the devices ncap processes have open and the captures published in this
+// network namespace, their consumer groups,
 // consumers (pid, group, state) and counters, like /proc/net/pf_ring/ (one view per
 // namespace). Text or --json.
 #include <fmt/format.h>
@@ -7,6 +8,7 @@
 #include <iostream>
 
 #include "app.hpp"
+#include "ncap/device.hpp"
 #include "ncap/shm.hpp"
 
 namespace po = boost::program_options;
@@ -24,8 +26,20 @@ std::string json_string(const std::string& s) {
   return out + "\"";
 }
 
-void print_json(const std::vector<ncap::CaptureInfo>& caps) {
-  std::cout << "{\"netns\":" << ncap::netns_inode() << ",\"captures\":[";
+void print_json(const std::vector<ncap::CaptureInfo>& caps, const std::vector<ncap::OpenDeviceInfo>& devs) {
+  std::cout << "{\"netns\":" << ncap::netns_inode() << ",\"devices\":[";
+  for (size_t i = 0; i < devs.size(); ++i) {
+    const auto& d = devs[i];
+    std::cout << (i ? "," : "")
+              << fmt::format("{{\"spec\":{},\"driver\":{},\"chip\":{},\"pid\":{},\"alive\":{},\"rx_queues\":{},"
+                             "\"tx_queues\":{},\"rx_packets\":{},\"rx_bytes\":{},\"tx_packets\":{},\"tx_bytes\":{},"
+                             "\"drops\":{{\"pool_empty\":{},\"frame_errors\":{},\"hw_missed\":{},\"hw_no_descriptor\":{},"
+                             "\"tx_ring_full\":{}}}}}",
+                             json_string(d.spec), json_string(d.driver), json_string(d.chip), d.pid, d.alive,
+                             d.rx_queues, d.tx_queues, d.rx_packets, d.rx_bytes, d.tx_packets, d.tx_bytes, d.pool_empty,
+                             d.frame_errors, d.hw_missed, d.hw_no_descriptor, d.tx_ring_full);
+  }
+  std::cout << "],\"captures\":[";
   for (size_t i = 0; i < caps.size(); ++i) {
     const auto& c = caps[i];
     std::cout << (i ? "," : "")
@@ -55,8 +69,15 @@ void print_json(const std::vector<ncap::CaptureInfo>& caps) {
   std::cout << "]}\n";
 }
 
-void print_text(const std::vector<ncap::CaptureInfo>& caps) {
-  std::cout << fmt::format("network namespace {}: {} capture(s)\n", ncap::netns_inode(), caps.size());
+void print_text(const std::vector<ncap::CaptureInfo>& caps, const std::vector<ncap::OpenDeviceInfo>& devs) {
+  std::cout << fmt::format("network namespace {}: {} open device(s), {} capture(s)\n", ncap::netns_inode(),
+                           devs.size(), caps.size());
+  for (const auto& d : devs)
+    std::cout << fmt::format("{}  {} {}, pid {} ({}), {} RX / {} TX queues: received {} packets {} bytes, sent {}; "
+                             "drops: NIC missed {}, no descriptor {}, pool empty {}, frame errors {}\n",
+                             d.spec, d.driver, d.chip, d.pid, d.alive ? "running" : "gone", d.rx_queues, d.tx_queues,
+                             d.rx_packets, d.rx_bytes, d.tx_packets, d.hw_missed, d.hw_no_descriptor, d.pool_empty,
+                             d.frame_errors);
   for (const auto& c : caps) {
     std::cout << fmt::format("ring:{}  publisher pid {} ({}), uid {}, {} buffers, rings of {}\n", c.name,
                              c.publisher_pid, c.publisher_alive ? "running" : "gone", c.owner_uid, c.pool_buffers,
@@ -83,7 +104,7 @@ int main(int argc, char** argv) {
   return run("ncap-stat", [&] {
     bool json = false, clean = false;
     po::options_description desc(
-        "ncap-stat: captures published in this network namespace, their groups and consumers\n\n"
+        "ncap-stat: devices open and captures published in this network namespace\n\n"
         "Examples:\n"
         "  ncap-stat\n"
         "  ncap-stat --json\n"
@@ -98,8 +119,9 @@ int main(int argc, char** argv) {
       for (const std::string& n : ncap::remove_stale_captures())
         std::cerr << "ncap-stat: removed the files of ring:" << n << " (its publisher is gone)\n";
     auto caps = ncap::list_captures();
-    if (json) print_json(caps);
-    else print_text(caps);
+    auto devs = ncap::list_open_devices();
+    if (json) print_json(caps, devs);
+    else print_text(caps, devs);
     return int(kOk);
   });
 }

@@ -110,6 +110,7 @@ uint32_t RxRing::rx_burst(Packet** out, uint32_t n) noexcept {
     p->port = port_;
     p->queue = id_;
     p->timestamp_ns = 0;
+    p->parsed.flags = 0;  // a recycled buffer's old parse is not this frame's
     bytes += len;
     out[got++] = p;
   }

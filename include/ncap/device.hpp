@@ -65,6 +65,9 @@ struct DeviceInfo {
   uint16_t max_tx_queues = 0;
   uint16_t rx_queues = 0;
   uint16_t tx_queues = 0;
+  // The network namespace the interface lives in (inode of its ns/net; the kernel:
+  // backend); 0 = the namespace of the process that opened it.
+  uint64_t netns_inode = 0;
 };
 
 // Counters a driver accumulates from its hardware (read-to-clear registers are summed
@@ -94,6 +97,13 @@ class RxQueue {
   // Receives up to n packets. The caller owns them and frees them to pool().
   virtual uint32_t rx_burst(Packet** out, uint32_t n) noexcept = 0;
   virtual Mempool& pool() noexcept = 0;
+  // Called by a poll thread after rx_burst found nothing: a queue that the kernel fills
+  // (a socket) sleeps up to timeout_ms until frames may be there, so an idle capture
+  // costs no CPU. A NIC queue returns at once (polling is its point).
+  virtual void wait(int /*timeout_ms*/) noexcept {}
+  // True once the queue will never receive again (a trace file read to its end); the
+  // engine's poll thread then ends.
+  virtual bool exhausted() const noexcept { return false; }
   uint16_t id() const noexcept { return id_; }
   const QueueStats& stats() const noexcept { return stats_; }
 
@@ -170,6 +180,9 @@ class Device {
   // Rules not taken keep running in software; the filter evaluates every rule in
   // software anyway, so a taken rule only means its packets never reach the host.
   virtual std::vector<uint32_t> offload(const std::vector<HwRule>& /*rules*/) { return {}; }
+  // A fault found while running that ended reception early (a trace file that turned
+  // out truncated); empty when there is none. Tools report it and exit non-zero.
+  virtual std::string error() const { return {}; }
   // Stops RX and TX DMA and resets the chip. Idempotent; the destructor calls it too.
   virtual void stop() = 0;
 };
@@ -180,5 +193,18 @@ std::unique_ptr<Device> open(std::string_view spec, const DeviceConfig& config =
 
 // Names of the specs open() understands (for --help and error messages).
 std::vector<std::string> known_specs();
+
+// A device some running ncap process has open (ncap-stat): counters as of that process's
+// last Device::stats() call. Records of processes killed before closing are removed.
+struct OpenDeviceInfo {
+  std::string spec, driver, chip, path;
+  int32_t pid = 0;
+  bool alive = true;
+  uint16_t rx_queues = 0, tx_queues = 0;
+  uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
+  uint64_t pool_empty = 0, frame_errors = 0, tx_ring_full = 0, hw_missed = 0, hw_no_descriptor = 0;
+};
+// The devices open in network namespace `netns_inode` (0 = this process's).
+std::vector<OpenDeviceInfo> list_open_devices(uint64_t netns_inode = 0);
 
 }  // namespace ncap

@@ -88,6 +88,8 @@ class Engine {
   void start();
   void request_stop() noexcept;      // async-signal-safe
   void join();                       // waits for every poll thread
+  // False once join() returned, or every poll thread ended because its queue was
+  // exhausted (RxQueue::exhausted: a trace read to its end).
   bool running() const noexcept { return running_.load(std::memory_order_relaxed); }
   size_t workers() const noexcept { return stats_.size(); }
   uint16_t queue_of(size_t worker) const noexcept { return queues_[worker]; }
@@ -102,7 +104,8 @@ class Engine {
   std::vector<std::thread> threads_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> running_{false};
-  std::atomic<bool> go_{false};  // start() has pinned every poll thread (or is giving up)
+  std::atomic<bool> go_{false};
+  std::atomic<unsigned> live_{0};  // poll threads not yet ended  // start() has pinned every poll thread (or is giving up)
 };
 
 // Pins `thread` to `core`; throws ncap::Error naming `what` and the core when the system

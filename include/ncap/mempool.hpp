@@ -125,4 +125,7 @@ class Mempool {
   HeadTail cons_;
 };
 
+// Frees packets of any pools (Packet::pool_id), each run of one pool in one call.
+void free_packets(Packet* const* pkts, uint32_t n) noexcept;
+
 }  // namespace ncap

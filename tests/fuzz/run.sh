@@ -18,14 +18,14 @@ if [ ! -f "$build/build.ninja" ]; then
     -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=false \
     -Dcpp_args=-fsanitize=fuzzer-no-link >/dev/null
 fi
-ninja -C "$build" -j "$jobs" tests/fuzz/fuzz_parser tests/fuzz/fuzz_rules tests/fuzz/fuzz_bpf tests/fuzz/fuzz_ctl
+ninja -C "$build" -j "$jobs" tests/fuzz/fuzz_parser tests/fuzz/fuzz_rules tests/fuzz/fuzz_bpf tests/fuzz/fuzz_ctl tests/fuzz/fuzz_trace
 status=0
-for t in parser rules bpf ctl; do
+for t in parser rules bpf ctl trace; do
   corpus="$build/corpus-$t"
   mkdir -p "$corpus"
   echo "== fuzz_$t for ${seconds}s"
   if ! UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-      "$build/tests/fuzz/fuzz_$t" -max_total_time="$seconds" -max_len=$([ $t = ctl ] && echo 65536 || echo 4096) \
+      "$build/tests/fuzz/fuzz_$t" -max_total_time="$seconds" -max_len=$(case $t in ctl|trace) echo 65536;; *) echo 4096;; esac) \
       -print_final_stats=1 "$corpus" "$src/tests/fuzz/seeds/$t"; then
     echo "fuzz_$t FAILED (crash input saved in the current directory)" >&2
     status=1

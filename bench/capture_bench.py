@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""capture_bench: receivers on one veth pair, the same offered load to each (issue 15).
+
+Two private network namespaces joined by a veth pair; `ncap-gen -i kernel:SENDER` sends
+the same frames (count, size, flows) once per receiver; the receivers, in turn:
+  ncap-count -i kernel:RECEIVER          (AF_PACKET TPACKET_V3)
+  ncap-count -i kernel:RECEIVER?xdp      (AF_XDP, copy mode on veth)
+  tcpdump -i RECEIVER -w /dev/null -B 4096 (Debian's tcpdump and libpcap, its peer)
+For each: frames received, loss (what the sender sent and the receiver did not get),
+and the receiving process's CPU time (user + system, from wait4's rusage) per received
+frame. Prints
+  compare veth_cpu_per_packet_<mode> ours=<ns> peer=tcpdump:<ns> ratio=<peer/ours>
+  compare veth_received_<mode> ours=<frames> peer=tcpdump:<frames> ratio=<ours/peer>
+for mode af_packet and af_xdp.
+Root. Usage: capture_bench.py BUILD_DIR [--frames N] [--size S] [--flows F] [--runs R]
+"""
+import argparse
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+
+
+def sh(*cmd, check=True):
+    return subprocess.run(cmd, check=check, capture_output=True, text=True)
+
+
+def cpu_model():
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+class Veth:
+    def __init__(self):
+        tag = str(os.getpid())
+        self.a, self.b = "cb-a-" + tag, "cb-b-" + tag
+        self.va, self.vb = "cba" + tag, "cbb" + tag
+        sh("ip", "netns", "add", self.a)
+        sh("ip", "netns", "add", self.b)
+        sh("ip", "link", "add", self.va, "type", "veth", "peer", "name", self.vb)
+        sh("ip", "link", "set", self.va, "netns", self.a)
+        sh("ip", "link", "set", self.vb, "netns", self.b)
+        for ns, dev in ((self.a, self.va), (self.b, self.vb)):
+            sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
+            sh("ip", "-n", ns, "link", "set", dev, "up")
+
+    def close(self):
+        sh("ip", "netns", "del", self.a, check=False)
+        sh("ip", "netns", "del", self.b, check=False)
+
+
+def run_receiver(veth, cmd, ready_after, send):
+    """Starts cmd in namespace b, sends, stops it with SIGINT; returns (stdout, rusage)."""
+    p = subprocess.Popen(["ip", "netns", "exec", veth.b] + cmd, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    time.sleep(ready_after)
+    sent = send()
+    time.sleep(1.0)  # let the receiver drain its ring
+    p.send_signal(signal.SIGINT)
+    _, status, ru = os.wait4(p.pid, 0)
+    out, err = p.stdout.read(), p.stderr.read()
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode not in (0, -signal.SIGINT):
+        sys.exit(f"capture_bench: {cmd[0]} exited {p.returncode}: {err}")
+    return sent, out, err, (ru.ru_utime, ru.ru_stime)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("build")
+    ap.add_argument("--frames", type=int, default=3_000_000)
+    ap.add_argument("--size", default="60")
+    ap.add_argument("--flows", type=int, default=1024)
+    ap.add_argument("--runs", type=int, default=3)
+    a = ap.parse_args()
+    count = os.path.join(a.build, "apps/ncap-count/ncap-count")
+    gen = os.path.join(a.build, "apps/ncap-gen/ncap-gen")
+    buildtype = "unknown"
+    try:
+        info = json.loads(sh("meson", "introspect", "--buildoptions", a.build).stdout)
+        buildtype = next(o["value"] for o in info if o["name"] == "buildtype")
+    except Exception:
+        pass
+    print(f"# capture_bench cpu={cpu_model()!r} build={buildtype} frames={a.frames} size={a.size} flows={a.flows}")
+    veth = Veth()
+    try:
+        def send():
+            r = sh("ip", "netns", "exec", veth.a, gen, "-i", "kernel:" + veth.va, "-c", str(a.frames),
+                   "-s", a.size, "--flows", str(a.flows), "--json")
+            return json.loads(r.stdout.strip().splitlines()[-1])
+
+        best = {}
+        receivers = (
+            ("af_packet", [count, "-i", "kernel:" + veth.vb, "--descriptors", "2048", "--json", "--quiet"], 0.5),
+            ("af_xdp", [count, "-i", "kernel:" + veth.vb + "?xdp", "--descriptors", "4096", "--json", "--quiet"], 1.0),
+            ("tcpdump", ["tcpdump", "-i", veth.vb, "-w", "/dev/null", "-Z", "root", "-B", "4096"], 1.0),
+        )
+        for run in range(a.runs):
+            for name, cmd, ready in receivers:
+                sent, out, err, (u, k) = run_receiver(veth, cmd, ready, send)
+                if name == "tcpdump":
+                    rx = next((int(l.split()[0]) for l in err.splitlines() if "packets captured" in l), 0)
+                else:
+                    rx = json.loads(out.strip().splitlines()[-1])["packets"]
+                ns = (u + k) * 1e9 / max(rx, 1)
+                print(f"run {run} {name}: sent {sent['frames']} at {sent['pps']:.0f} pps, received {rx}, "
+                      f"lost {sent['frames'] - rx}, cpu {u:.3f} user + {k:.3f} system s = {ns:.1f} ns per received frame")
+                if name not in best or ns < best[name][2]:
+                    best[name] = (rx, sent["frames"], ns)
+        p = best["tcpdump"]
+        for mode in ("af_packet", "af_xdp"):
+            o = best[mode]
+            print(f"compare veth_cpu_per_packet_{mode} ours={o[2]:.1f} peer=tcpdump:{p[2]:.1f} ratio={p[2] / o[2]:.2f}")
+            print(f"compare veth_received_{mode} ours={o[0]} peer=tcpdump:{p[0]} ratio={o[0] / max(p[0], 1):.2f}")
+            print(f"# loss {mode}: {o[1] - o[0]} of {o[1]}; tcpdump {p[1] - p[0]} of {p[1]} (lowest-CPU run of {a.runs})")
+    finally:
+        veth.close()
+
+
+main()

@@ -1,0 +1,217 @@
+#!/bin/sh
+# The kernel backend (AF_PACKET TPACKET_V3) on a veth pair between two private network
+# namespaces, and the trace backend (pcap:FILE). Root.
+#   kernel_netns.sh NCAP-COUNT NCAP-GEN PYTHON3 PCAP-TOOL
+# Proves: exact frame and byte counts received in a namespace and, through
+# kernel:NETNS/IFNAME, from the root namespace; -q 4 puts each flow, both directions,
+# on exactly one queue; under overload offered = received + counted socket drops;
+# a trace comes back byte for byte and in order, paced, and a damaged one is refused.
+set -u
+count=$1 gen=$2 py=$3 tool=$4
+a=ncap-ka-$$ b=ncap-kb-$$
+tmp=$(mktemp -d)
+fail() { echo "FAIL: $*"; for f in "$tmp"/*.err; do [ -f "$f" ] && { echo "--- $f"; cat "$f"; }; done; exit 1; }
+if ! ip netns add "$a" 2>"$tmp/setup.err"; then
+  [ "${CI:-}" = true ] && fail "ip netns add: $(cat "$tmp/setup.err")"
+  echo "SKIP: cannot create a network namespace here: $(cat "$tmp/setup.err")"
+  exit 77
+fi
+cleanup() { ip netns del "$a" 2>/dev/null; ip netns del "$b" 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+ip netns add "$b" || fail "ip netns add $b"
+ip link add va$$ type veth peer name vb$$ || fail "ip link add veth"
+ip link set va$$ netns "$a" && ip link set vb$$ netns "$b" || fail "move the veth ends"
+for ns in "$a" "$b"; do
+  # No IPv6 autoconfiguration traffic: the counts below are exactly what ncap-gen sent.
+  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+done
+ip -n "$a" link set va$$ up && ip -n "$b" link set vb$$ up || fail "link up"
+va=va$$ vb=vb$$
+
+field() { $py -c 'import json, sys; print(json.loads(open(sys.argv[2]).readlines()[-1])[sys.argv[1]])' "$1" "$2"; }
+# receive SPEC OUT [ncap-count options...]: starts a capture in the background; it ends
+# 2 s after its last packet, so that nothing is left in the kernel's ring.
+receive() {
+  spec=$1 out=$2; shift 2
+  $count -i "$spec" --idle 2 --json --quiet "$@" >"$tmp/$out.json" 2>"$tmp/$out.err" &
+  rx=$!
+  sleep 0.5
+}
+# send NS IFACE OUT [ncap-gen options...]
+send() {
+  ns=$1 ifc=$2 out=$3; shift 3
+  ip netns exec "$ns" $gen -i "kernel:$ifc" --json "$@" >"$tmp/$out.json" 2>"$tmp/$out.err" || fail "ncap-gen $out exit $?"
+}
+
+# 1. Inside namespace b, 100000 frames of mixed sizes from namespace a.
+ip netns exec "$b" $count -i "kernel:$vb" -c 100000 --idle 3 --json --quiet >"$tmp/in.json" 2>"$tmp/in.err" &
+rx=$!
+sleep 0.5
+send "$a" "$va" gen1 -c 100000 -s 60-1514 --flows 64
+wait $rx || fail "ncap-count in $b exit $?"
+sent=$(field bytes "$tmp/gen1.json")
+[ "$(field packets "$tmp/in.json")" = 100000 ] || fail "in $b: $(cat "$tmp/in.json")"
+[ "$(field bytes "$tmp/in.json")" = "$sent" ] || fail "in $b: bytes $(field bytes "$tmp/in.json"), sent $sent"
+echo "ok: 100000 frames, $sent bytes received inside $b"
+
+# 2. The same interface from the root namespace, without moving there.
+receive "kernel:$b/$vb" root -c 100000
+send "$a" "$va" gen2 -c 100000 -s 60-1514 --flows 64 --seed 7
+wait $rx || fail "ncap-count kernel:$b/$vb exit $?"
+sent=$(field bytes "$tmp/gen2.json")
+[ "$(field packets "$tmp/root.json")" = 100000 ] && [ "$(field bytes "$tmp/root.json")" = "$sent" ] ||
+  fail "kernel:$b/$vb: $(cat "$tmp/root.json"), sent $sent bytes"
+echo "ok: 100000 frames, $sent bytes received as kernel:$b/$vb"
+
+# 2b. The same in AF_XDP mode (copy mode on veth), inside b and from the root namespace.
+ip netns exec "$b" $count -i "kernel:$vb?xdp" -c 100000 --idle 3 --json --quiet >"$tmp/xin.json" 2>"$tmp/xin.err" &
+rx=$!
+sleep 0.5
+send "$a" "$va" gen3 -c 100000 -s 60-1514 --flows 64 --seed 3
+wait $rx || fail "ncap-count ?xdp in $b exit $?"
+sent=$(field bytes "$tmp/gen3.json")
+[ "$(field packets "$tmp/xin.json")" = 100000 ] && [ "$(field bytes "$tmp/xin.json")" = "$sent" ] ||
+  fail "kernel:$vb?xdp in $b: $(cat "$tmp/xin.json"), sent $sent bytes"
+receive "kernel:$b/$vb?xdp" xroot -c 100000
+send "$a" "$va" gen4 -c 100000 -s 60-1514 --flows 64 --seed 4
+wait $rx || fail "ncap-count kernel:$b/$vb?xdp exit $?"
+sent=$(field bytes "$tmp/gen4.json")
+[ "$(field packets "$tmp/xroot.json")" = 100000 ] && [ "$(field bytes "$tmp/xroot.json")" = "$sent" ] ||
+  fail "kernel:$b/$vb?xdp: $(cat "$tmp/xroot.json"), sent $sent bytes"
+ip -n "$b" link show "$vb" | grep -q "prog/xdp" && fail "an XDP program is left on $vb after a clean exit"
+echo "ok: AF_XDP: 100000 frames and their bytes, inside $b and as kernel:$b/$vb?xdp; no program left"
+# A capture killed with SIGKILL leaves its program; the next open removes it and says so.
+$count -i "kernel:$b/$vb?xdp" >/dev/null 2>&1 &
+k=$!
+sleep 1
+kill -KILL $k; wait $k 2>/dev/null
+ip -n "$b" link show "$vb" | grep -q "prog/xdp" || fail "no XDP program after SIGKILL (the test needs one)"
+$count -i "kernel:$b/$vb?xdp" -d 0.5 --quiet >/dev/null 2>"$tmp/stale.err" || fail "open after SIGKILL: $(cat "$tmp/stale.err")"
+grep -q "removed the XDP program left on $vb by ncap process $k" "$tmp/stale.err" || fail "stale program message: $(cat "$tmp/stale.err")"
+ip -n "$b" link show "$vb" | grep -q "prog/xdp" && fail "an XDP program is left after the open that followed SIGKILL"
+echo "ok: AF_XDP: a program left by SIGKILL is found and removed by the next open"
+
+# 3. Four queues (a PACKET_FANOUT_HASH group), 64 flows sent in both directions.
+receive "kernel:$b/$vb" q4 -q 4 --flows "$tmp/flows.json"
+send "$a" "$va" fwd -c 32000 --flows 64
+send "$a" "$va" rev -c 32000 --flows 64 --src-ip 10.1.0.1 --dst-ip 10.0.0.1 --sport 9 --dport 1024
+wait $rx || fail "ncap-count -q 4 exit $?"
+[ "$(field packets "$tmp/q4.json")" = 64000 ] || fail "-q 4: $(cat "$tmp/q4.json")"
+$py - "$tmp/flows.json" <<'PY' || fail "-q 4 flow placement"
+import json, sys
+flows = json.load(open(sys.argv[1]))
+where = {}
+for f in flows:
+    ends = sorted([(f["src"], f["sport"]), (f["dst"], f["dport"])])
+    where.setdefault((tuple(ends), f["proto"]), set()).add(f["queue"])
+assert len(flows) == 128, f"{len(flows)} directed flows, want 128"
+assert len(where) == 64, f"{len(where)} flows, want 64"
+bad = {k: v for k, v in where.items() if len(v) != 1}
+assert not bad, f"flows on more than one queue: {bad}"
+queues = {q for v in where.values() for q in v}
+print(f"ok: 64 flows, both directions of each on one queue, {len(queues)} of 4 queues used")
+PY
+
+# 4. Overload: a consumer that spends 20 us per packet; what it cannot take is counted.
+receive "kernel:$b/$vb" slow --slow 20000 --descriptors 64
+send "$a" "$va" fast -c 100000 --flows 8
+wait $rx || fail "slow ncap-count exit $?"
+$py - "$tmp/fast.json" "$tmp/slow.json" <<'PY' || fail "overload accounting"
+import json, sys
+sent = json.load(open(sys.argv[1]))["frames"]
+s = json.load(open(sys.argv[2]))
+d = s["drops"]
+got = s["packets"]
+lost = d["hw_no_descriptor"] + d["hw_missed"]
+assert got + lost == sent, f"sent {sent} != received {got} + socket drops {d['hw_no_descriptor']} + interface drops {d['hw_missed']}: {s}"
+assert d["hw_no_descriptor"] > 0, "the slow consumer lost nothing: the test did not overload it"
+assert got == s["consumed"] + d["consumer_full"] + d["filtered"], f"received {got} != consumed + consumer ring full + filtered: {s}"
+print(f"ok: offered {sent} = received {got} ({s['consumed']} consumed + {d['consumer_full']} consumer ring full) + {d['hw_no_descriptor']} socket drops + {d['hw_missed']} interface drops")
+PY
+
+# 4b. The same overload in AF_XDP mode; the consumer's ring is larger than the pool, so
+# the buffers run out and the kernel drops (fill ring empty).
+receive "kernel:$b/$vb?xdp" xslow --slow 20000 --ring-size 16384
+send "$a" "$va" xfast -c 100000 --flows 8
+wait $rx || fail "slow ncap-count ?xdp exit $?"
+$py - "$tmp/xfast.json" "$tmp/xslow.json" <<'PY' || fail "AF_XDP overload accounting"
+import json, sys
+sent = json.load(open(sys.argv[1]))["frames"]
+s = json.load(open(sys.argv[2]))
+d = s["drops"]
+got = s["packets"]
+assert got + d["hw_no_descriptor"] + d["hw_missed"] == sent, f"sent {sent}: {s}"
+assert d["hw_no_descriptor"] > 0, f"no socket drops: the test did not overload it: {s}"
+assert got == s["consumed"] + d["consumer_full"] + d["filtered"], f"received {got} != consumed + ring full: {s}"
+print(f"ok: AF_XDP: offered {sent} = received {got} + {d['hw_no_descriptor']} socket drops + {d['hw_missed']} interface drops")
+PY
+
+# 4c. ncap-stat: each namespace lists the devices open in it (a kernel:NS/IF device in
+# NS, wherever its process runs), with their counters, and none of the other's.
+$count -i "kernel:$b/$vb" -d 4 --quiet >/dev/null 2>"$tmp/statb.err" &
+sb=$!
+ip netns exec "$a" $count -i "kernel:$va" -d 4 --quiet >/dev/null 2>"$tmp/stata.err" &
+sa=$!
+sleep 0.7
+send "$a" "$va" statgen -c 5000 --flows 4
+sleep 1.5
+stat=$(dirname "$count")/../ncap-stat/ncap-stat
+ip netns exec "$b" $stat --json >"$tmp/stat_b.json" || fail "ncap-stat in $b"
+ip netns exec "$a" $stat --json >"$tmp/stat_a.json" || fail "ncap-stat in $a"
+wait $sb $sa
+$py - "$tmp/stat_a.json" "$tmp/stat_b.json" "$a" "$b" "$va" "$vb" <<'PY' || fail "ncap-stat per namespace"
+import json, sys
+sa, sb = (json.load(open(f))["devices"] for f in sys.argv[1:3])
+a, b, va, vb = sys.argv[3:7]
+assert [d["spec"] for d in sb] == [f"kernel:{b}/{vb}"], f"{b} lists {sb}"
+assert [d["spec"] for d in sa] == [f"kernel:{va}"], f"{a} lists {sa}"
+assert sb[0]["rx_packets"] == 5000 and sb[0]["alive"], f"{b}'s device: {sb[0]}"
+print(f"ok: ncap-stat in {b} lists kernel:{b}/{vb} (5000 packets) only, in {a} kernel:{va} only")
+PY
+
+# 5. Traces: written by ncap-gen, replayed by pcap:, compared record by record.
+$gen -i model:82599 -c 2000 -s 60-1514 --flows 16 -w "$tmp/sent.pcap" >/dev/null 2>"$tmp/trace.err" || fail "ncap-gen -w"
+$count -i "pcap:$tmp/sent.pcap" -w "$tmp/back.pcap" --json --quiet >"$tmp/back.json" 2>"$tmp/back.err" ||
+  fail "pcap: replay exit $?"
+$py "$tool" same "$tmp/sent.pcap" "$tmp/back.pcap" || fail "the replayed trace differs"
+$count -i "pcap:$tmp/sent.pcap?loop=3" --json --quiet >"$tmp/loop.json" 2>"$tmp/loop.err" || fail "loop=3 exit $?"
+[ "$(field packets "$tmp/loop.json")" = 6000 ] || fail "loop=3: $(cat "$tmp/loop.json")"
+echo "ok: loop=3 replays 6000 frames"
+$py "$tool" gaps "$tmp/gaps.pcap" 20 50 || fail "write gaps.pcap"
+t0=$($py -c 'import time; print(time.monotonic())')
+$count -i "pcap:$tmp/gaps.pcap?pace=1" --json --quiet >"$tmp/pace.json" 2>"$tmp/pace.err" || fail "pace=1 exit $?"
+t1=$($py -c 'import time; print(time.monotonic())')
+$py -c "import sys; d=$t1-$t0; sys.exit(0 if 0.95 <= d < 1.9 else 1)" ||
+  fail "pace=1 of 19 gaps of 50 ms took from $t0 to $t1 s"
+[ "$(field packets "$tmp/pace.json")" = 20 ] || fail "pace=1: $(cat "$tmp/pace.json")"
+echo "ok: pace=1 keeps the recorded gaps"
+
+# 6. Damaged traces: a clear message and exit 1.
+size=$(stat -c %s "$tmp/sent.pcap")
+head -c $((size - 7)) "$tmp/sent.pcap" >"$tmp/cut.pcap"
+$count -i "pcap:$tmp/cut.pcap" --json --quiet >"$tmp/cut.json" 2>"$tmp/cut.err"
+[ $? -eq 1 ] || fail "a truncated trace did not exit 1"
+grep -q "damaged after 1999 records" "$tmp/cut.err" || fail "truncated trace message: $(cat "$tmp/cut.err")"
+[ "$(field packets "$tmp/cut.json")" = 1999 ] || fail "truncated trace: $(cat "$tmp/cut.json")"
+printf 'this is not a trace' >"$tmp/junk.pcap"
+$count -i "pcap:$tmp/junk.pcap" 2>"$tmp/junk.err" >/dev/null
+[ $? -eq 1 ] && grep -q "cannot read the trace" "$tmp/junk.err" || fail "junk trace: $(cat "$tmp/junk.err")"
+echo "ok: truncated and junk traces refused with exit 1"
+
+# 7. Bad input: each with its message and exit code 1.
+check_bad() {
+  spec=$1 want=$2
+  $count -i "$spec" -c 1 >/dev/null 2>"$tmp/bad.err"
+  rc=$?
+  [ $rc -eq 1 ] && grep -q "$want" "$tmp/bad.err" || fail "$spec: exit $rc, $(cat "$tmp/bad.err")"
+}
+check_bad "kernel:no-such-ns-$$/$vb" "network namespace 'no-such-ns-$$' not found"
+check_bad "kernel:$b/nope0" "no interface 'nope0' in network namespace '$b'"
+check_bad "kernel:nope0" "no interface 'nope0' in this network namespace"
+ip -n "$b" link set "$vb" down
+check_bad "kernel:$b/$vb" "is down"
+ip -n "$b" link set "$vb" up
+ip -n "$b" link set "$vb" mtu 4000
+check_bad "kernel:$b/$vb" "MTU 4000 is larger"
+echo "ok: bad specs refused with their reasons"
+echo "PASS kernel_netns"
