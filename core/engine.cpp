@@ -6,7 +6,7 @@
 #include <csignal>
 #include <cstring>
 
-#include "counter.hpp"
+#include "ncap/counter.hpp"
 #include "log.hpp"
 #include "ncap/error.hpp"
 

@@ -13,7 +13,7 @@
 #include <ctime>
 #include <thread>
 
-#include "counter.hpp"
+#include "ncap/counter.hpp"
 #include "log.hpp"
 #include "ncap/error.hpp"
 #include "ncap/filter.hpp"

@@ -48,8 +48,9 @@ struct Options {
   uint32_t consumers = 16;
 };
 
-// Counters of one worker, written by its poll thread (and its consumer thread for
-// `consumed`), read by the main thread once per interval.
+// Counters of one worker, read by the main thread once per interval. One writer each
+// (ncap::detail::bump): the poll thread, except `consumed` with --slow, which only the
+// consumer thread writes.
 struct alignas(64) Counters {
   std::atomic<uint64_t> delivered{0};      // passed the filter, handed to the consumer
   std::atomic<uint64_t> consumed{0};       // processed by the (slow) consumer
@@ -80,7 +81,7 @@ class CountDispatcher final : public ncap::Dispatcher {
 
   void dispatch(ncap::Packet** pkts, uint32_t n, unsigned w) noexcept override {
     Counters& c = counters_[w];
-    c.delivered.fetch_add(n, std::memory_order_relaxed);
+    ncap::detail::bump(c.delivered, n);
     if (!fanouts_.empty()) {  // counted per group by the fan-out (delivered, ring full, no consumer)
       fanouts_[w]->dispatch(pkts, n, w);
       return;
@@ -98,12 +99,12 @@ class CountDispatcher final : public ncap::Dispatcher {
     if (auto* ring = rings_[w].get()) {
       uint32_t put = ring->enqueue_burst(pkts, n);
       if (put < n) {
-        c.consumer_full.fetch_add(n - put, std::memory_order_relaxed);
+        ncap::detail::bump(c.consumer_full, n - put);
         free(pkts + put, n - put);
       }
       return;
     }
-    c.consumed.fetch_add(n, std::memory_order_relaxed);
+    ncap::detail::bump(c.consumed, n);
     free(pkts, n);
   }
 
@@ -123,7 +124,7 @@ class CountDispatcher final : public ncap::Dispatcher {
         while (Clock::now() < until) {
         }
       }
-      counters_[w].consumed.fetch_add(n, std::memory_order_relaxed);
+      ncap::detail::bump(counters_[w].consumed, n);
       free(p, n);
     }
   }
@@ -161,7 +162,7 @@ Snapshot snapshot(ncap::Device& dev, ncap::Engine& eng, const CountDispatcher& d
   Snapshot s;
   for (size_t w = 0; w < eng.workers(); ++w) {
     const ncap::WorkerStats& ws = eng.stats(w);
-    const ncap::QueueStats& qs = dev.rx(eng.queue_of(w)).stats();
+    const ncap::QueueStats qs = dev.rx(eng.queue_of(w)).stats();
     Snapshot::Queue q;
     q.packets = ws.rx_packets.load(std::memory_order_relaxed);
     q.bytes = ws.rx_bytes.load(std::memory_order_relaxed);
