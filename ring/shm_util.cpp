@@ -118,6 +118,8 @@ uint64_t process_start_time(int32_t pid) noexcept {
   return std::strtoull(p, nullptr, 10);
 }
 
+uint64_t own_start_time() noexcept { return process_start_time(int32_t(::getpid())); }
+
 bool process_alive(int32_t pid, uint64_t start_time) noexcept {
   uint64_t now = process_start_time(pid);
   if (now == 0) return false;
