@@ -72,6 +72,7 @@ Engine::~Engine() {
 }
 
 void Engine::start() {
+  budget_.store(cfg_.packet_limit, std::memory_order_relaxed);
   stop_.store(false);
   running_.store(true);
   // The threads wait for go_ until every one is pinned: no burst is polled on a core it
@@ -116,6 +117,17 @@ void Engine::join() {
   running_.store(false);
 }
 
+// The budget only counts: no data is published through it, so relaxed is enough.
+uint32_t Engine::claim(uint32_t want) noexcept {
+  uint64_t left = budget_.load(std::memory_order_relaxed);
+  uint32_t take;
+  do {
+    if (left == 0) return 0;
+    take = left < want ? uint32_t(left) : want;
+  } while (!budget_.compare_exchange_weak(left, left - take, std::memory_order_relaxed));
+  return take;
+}
+
 void Engine::run(size_t w) {
   RxQueue& rxq = dev_.rx(queues_[w]);
   WorkerStats& st = *stats_[w];
@@ -125,10 +137,13 @@ void Engine::run(size_t w) {
   const uint32_t burst = cfg_.burst;
   PacketFilter* filter = cfg_.filter;
   Dispatcher* disp = cfg_.dispatcher;
+  const bool limited = cfg_.packet_limit != 0;
   go_.wait(false);  // until start() has pinned every thread
   while (!stop_.load(std::memory_order_relaxed)) {
-    uint32_t n = rxq.rx_burst(pkts, burst);
+    const uint32_t want = limited ? claim(burst) : burst;
+    uint32_t n = want ? rxq.rx_burst(pkts, want) : 0;
     detail::bump(st.polls, 1);
+    if (n < want) budget_.fetch_add(want - n, std::memory_order_relaxed);  // not received
     if (n == 0) {
       detail::bump(st.empty_polls, 1);
       if (filter) filter->quiescent(worker);
@@ -146,6 +161,7 @@ void Engine::run(size_t w) {
       if (nd) {
         detail::bump(st.filtered, nd);
         rxq.pool().free_bulk(dropped, nd);
+        if (limited) budget_.fetch_add(nd, std::memory_order_relaxed);  // not dispatched
       }
       filter->quiescent(worker);
     }

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/program_options.hpp>
 #include <chrono>
@@ -283,15 +284,18 @@ void write_flows(const CountDispatcher& d, const ncap::Engine& eng, const std::s
 
 void print_published(const std::vector<std::unique_ptr<ncap::FanOut>>& fanouts, const Options& o);
 
-// -c COUNT, -d SECONDS and --idle SECONDS (without packets, after the first).
+// -c COUNT, -d SECONDS and --idle SECONDS (without packets, after the first). The
+// count itself is exact where the packets are taken: the engine's packet_limit, or the
+// ring consumer's burst size (this only notices that it was reached).
 class StopRule {
  public:
   StopRule(const Options& o, Clock::time_point start) : o_(o), start_(start), last_change_(start) {}
   // Seconds since the start, for the caller's output.
   double seconds(Clock::time_point now) const { return std::chrono::duration<double>(now - start_).count(); }
-  bool done(uint64_t packets, Clock::time_point now) {
+  // `counted`: what -c counts (packets that passed the filter).
+  bool done(uint64_t packets, uint64_t counted, Clock::time_point now) {
     if (packets != last_packets_) last_packets_ = packets, last_change_ = now;
-    if (o_.count && packets >= o_.count) return true;
+    if (o_.count && counted >= o_.count) return true;
     if (o_.duration > 0 && seconds(now) >= o_.duration) return true;
     return o_.idle > 0 && packets > 0 && std::chrono::duration<double>(now - last_change_).count() >= o_.idle;
   }
@@ -315,14 +319,14 @@ int consume_ring(const Options& o) {
   uint64_t packets = 0, bytes = 0, prev_packets = 0, prev_bytes = 0;
   const ncap::Packet* p[64];
   while (!ncap::stop_requested()) {
-    uint32_t n = c->recv_burst(p, 64);
+    uint32_t n = c->recv_burst(p, o.count ? uint32_t(std::min<uint64_t>(64, o.count - packets)) : 64);
     for (uint32_t i = 0; i < n; ++i) bytes += p[i]->len;
     packets += n;
     c->release(p, n);
     auto now = Clock::now();
     if (n == 0) std::this_thread::sleep_for(std::chrono::microseconds(50));
     double t = stop.seconds(now);
-    if (stop.done(packets, now)) break;
+    if (stop.done(packets, packets, now)) break;
     if (!o.quiet && now - last_print >= std::chrono::seconds(1)) {
       double dt = std::chrono::duration<double>(now - last_print).count();
       double pps = double(packets - prev_packets) / dt, bps = 8.0 * double(bytes - prev_bytes) / dt;
@@ -406,6 +410,7 @@ int capture(const Options& o) {
   ec.cores = o.cores;
   ec.filter = filter.get();
   ec.dispatcher = &disp;
+  ec.packet_limit = o.count;
   ncap::Engine eng(*dev, ec);
   ncap::install_stop_signals();
   ncap::stop_on_signal(&eng);
@@ -424,7 +429,7 @@ int capture(const Options& o) {
     auto now = Clock::now();
     double t = stop.seconds(now);
     Snapshot s = snapshot(*dev, eng, disp);
-    if (stop.done(s.total.packets, now)) break;
+    if (stop.done(s.total.packets, s.total.delivered, now)) break;
     if (!o.quiet && now - last_print >= std::chrono::seconds(1)) {
       s.hw = dev->stats();
       print_interval(s, prev, std::chrono::duration<double>(now - last_print).count(), t, o);
@@ -495,7 +500,7 @@ int main(int argc, char** argv) {
                                              "device: PCI address or spec (model:82599)")(
         "queues,q", po::value(&o.queues)->default_value(1), "RX queues (RSS), one poll thread each")(
         "cores", po::value(&cores), "cores for the poll threads, one per queue: 0,1 or 0-3")(
-        "count,c", po::value(&o.count)->default_value(0), "stop after this many packets (0 = no limit)")(
+        "count,c", po::value(&o.count)->default_value(0), "stop after this many packets passed the filter (0 = none)")(
         "duration,d", po::value(&o.duration)->default_value(0), "stop after this many seconds")(
         "idle", po::value(&o.idle)->default_value(0), "stop after this many seconds without packets (after the first)")(
         "filter,f", po::value(&o.bpf), "tcpdump filter expression")(
