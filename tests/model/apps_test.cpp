@@ -59,6 +59,7 @@ std::string tmp(const std::string& name) {
 
 struct Frame {
   std::vector<uint8_t> bytes;
+  uint64_t us = 0;  // the record's timestamp, microseconds since the epoch
 };
 std::vector<Frame> read_pcap(const std::string& path) {
   char err[PCAP_ERRBUF_SIZE];
@@ -67,7 +68,8 @@ std::vector<Frame> read_pcap(const std::string& path) {
   std::vector<Frame> out;
   pcap_pkthdr* h;
   const u_char* d;
-  while (pcap_next_ex(p, &h, &d) == 1) out.push_back({std::vector<uint8_t>(d, d + h->caplen)});
+  while (pcap_next_ex(p, &h, &d) == 1)
+    out.push_back({std::vector<uint8_t>(d, d + h->caplen), uint64_t(h->ts.tv_sec) * 1000000 + uint64_t(h->ts.tv_usec)});
   pcap_close(p);
   return out;
 }
@@ -289,6 +291,42 @@ TEST(NcapGen, SendsExactlyCountFramesWhoseBytesAndChecksumsAreRight) {
   for (size_t i = 0; i < frames.size(); ++i) ASSERT_EQ(again[i].bytes, frames[i].bytes) << "frame " << i;
   unlink(a.c_str());
   unlink(b.c_str());
+}
+
+uint64_t now_us() {
+  return uint64_t(std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count());
+}
+
+// -w stamps each frame with the wall-clock time it was handed to the NIC: inside the
+// run, in sending order per queue, and spread as the pacing spread the frames.
+TEST(NcapGen, PcapTimestampsAreWhenEachFrameWentToTheNic) {
+  const std::string a = tmp("gen_ts.pcap");
+  const uint64_t before = now_us();
+  auto r = run_cli(gen_bin(), {"-i", "model:82599", "-c", "200", "-r", "10k", "-w", a});
+  const uint64_t after = now_us();
+  ASSERT_EQ(r.status, 0) << r.out;
+  auto frames = read_pcap(a);
+  ASSERT_EQ(frames.size(), 200u);
+  for (size_t i = 0; i < frames.size(); ++i) {
+    EXPECT_GE(frames[i].us, before) << "frame " << i;
+    EXPECT_LE(frames[i].us, after) << "frame " << i;
+    if (i) {
+      EXPECT_GE(frames[i].us, frames[i - 1].us) << "frame " << i;
+    }
+  }
+  // 10k pps: frame 199 is due 19.9 ms after frame 0 (pacing never sends early).
+  EXPECT_GE(frames.back().us - frames.front().us, 19000u);
+
+  // Two queues: frame i went out on queue i % 2, in order within its queue.
+  r = run_cli(gen_bin(), {"-i", "model:82599", "-c", "2000", "-q", "2", "-w", a});
+  ASSERT_EQ(r.status, 0) << r.out;
+  frames = read_pcap(a);
+  ASSERT_EQ(frames.size(), 2000u);
+  for (size_t i = 2; i < frames.size(); ++i) EXPECT_GE(frames[i].us, frames[i - 2].us) << "frame " << i;
+  EXPECT_GE(frames.front().us, before);
+  unlink(a.c_str());
 }
 
 TEST(NcapGen, Ipv6AndTcpFramesCarryValidChecksums) {
