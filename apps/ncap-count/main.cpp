@@ -378,20 +378,24 @@ std::vector<ncap::GroupConfig> parse_groups(const std::string& s) {
 
 int capture(const Options& o) {
   if (o.device.rfind("ring:", 0) == 0) return consume_ring(o);
+  // What the command line names is checked before any device is opened: the filter and
+  // the rules file compile, the output files can be created.
+  std::unique_ptr<ncap::Filter> filter;
+  if (!o.bpf.empty() || !o.rules_file.empty()) {
+    ncap::FilterConfig fc;
+    fc.workers = o.queues;
+    filter = std::make_unique<ncap::Filter>(ncap::rules_from_cli(o.bpf, o.rules_file), fc);
+  }
+  CountDispatcher disp(o, o.queues);  // creates the -w file
+  if (!o.flows_file.empty() && !std::ofstream(o.flows_file))
+    throw ncap::Error("create " + o.flows_file, errno, "give a writable path for --flows");
   ncap::DeviceConfig cfg;
   cfg.rx_queues = o.queues;
   cfg.tx_queues = 1;
   cfg.rx_ring_size = o.descriptors;
   cfg.shared_name = o.publish;
   auto dev = ncap::open(o.device, cfg);
-  std::unique_ptr<ncap::Filter> filter;
-  if (!o.bpf.empty() || !o.rules_file.empty()) {
-    ncap::FilterConfig fc;
-    fc.workers = o.queues;
-    filter = std::make_unique<ncap::Filter>(ncap::rules_from_cli(o.bpf, o.rules_file), fc);
-    filter->offload_to(*dev);
-  }
-  CountDispatcher disp(o, o.queues);
+  if (filter) filter->offload_to(*dev);
   if (!o.publish.empty()) {
     ncap::FanOutConfig fc;
     fc.groups = o.groups;

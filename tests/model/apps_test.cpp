@@ -377,13 +377,18 @@ struct BadInput {
   const char* message;
 };
 
-class AppsRefuse : public ::testing::TestWithParam<BadInput> {};
-
-TEST_P(AppsRefuse, WithAClearMessageAndExitCode) {
-  const BadInput& b = GetParam();
+// Runs the bad command line and checks its exit code and message.
+CliResult expect_refused(const BadInput& b) {
   auto r = run_cli(std::string(b.tool) == "gen" ? gen_bin() : count_bin(), b.args);
   EXPECT_EQ(r.status, b.exit) << r.out;
   EXPECT_NE(r.out.find(b.message), std::string::npos) << r.out;
+  return r;
+}
+
+class AppsRefuse : public ::testing::TestWithParam<BadInput> {};
+
+TEST_P(AppsRefuse, WithAClearMessageAndExitCode) {
+  auto r = expect_refused(GetParam());
   EXPECT_NE(r.out.find("fix:"), std::string::npos) << "every refusal says what to do: " << r.out;
 }
 
@@ -406,5 +411,28 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"gen", {"-i", "model:82576", "-q", "17"}, 1, "the 82576 supports 1-16 RX queues (RSS) and 1-16 TX"},
         BadInput{"gen", {"-i", "model:82599", "-6", "-s", "60"}, 2, "smaller than the 62 bytes of headers"},
         BadInput{"gen", {"-i", "model:82599", "--src-ip", "10.0.0.300"}, 2, "10.0.0.300"}));
+
+// The whole command line is checked before a device is touched: with a device that does
+// not exist, the bad option (not the device) is what the tool reports.
+class AppsRefuseBeforeOpening : public ::testing::TestWithParam<BadInput> {};
+
+TEST_P(AppsRefuseBeforeOpening, TheBadOptionNotTheDevice) {
+  auto r = expect_refused(GetParam());
+  EXPECT_EQ(r.out.find("0000:07:00.0"), std::string::npos) << "the device was opened first: " << r.out;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, AppsRefuseBeforeOpening,
+    ::testing::Values(
+        BadInput{"count", {"-i", "0000:07:00.0", "-f", "udp port"}, 1, "compile the filter expression \"udp port\""},
+        BadInput{"count", {"-i", "0000:07:00.0", "--rules", "/nonexistent/rules.txt"}, 1,
+                 "open the rules file /nonexistent/rules.txt"},
+        BadInput{"count", {"-i", "0000:07:00.0", "-w", "/nonexistent/out.pcap"}, 1,
+                 "create pcap file /nonexistent/out.pcap"},
+        BadInput{"count", {"-i", "0000:07:00.0", "--flows", "/nonexistent/flows.json"}, 1,
+                 "create /nonexistent/flows.json"},
+        BadInput{"count", {"-i", "0000:07:00.0", "--cores", "64"}, 2, "core 64 does not exist"},
+        BadInput{"gen", {"-i", "0000:07:00.0", "-w", "/nonexistent/sent.pcap"}, 1,
+                 "create pcap file /nonexistent/sent.pcap"}));
 
 }  // namespace
