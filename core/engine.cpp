@@ -16,11 +16,14 @@ namespace {
 log::Category kLog("engine");
 constexpr uint32_t kMaxBurst = 512;
 
-volatile std::sig_atomic_t g_stop = 0;
+// Lock-free atomics are async-signal-safe; the handler may run on any thread and
+// stop_requested() is read by others (a volatile sig_atomic_t is only for one thread).
+std::atomic<bool> g_stop{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
 std::atomic<Engine*> g_engine{nullptr};
 
 void on_signal(int) {
-  g_stop = 1;
+  g_stop.store(true, std::memory_order_relaxed);
   if (Engine* e = g_engine.load(std::memory_order_relaxed)) e->request_stop();
 }
 
@@ -180,11 +183,11 @@ void install_stop_signals() {
     throw_errno("install SIGINT/SIGTERM handlers");
 }
 
-bool stop_requested() noexcept { return g_stop != 0; }
+bool stop_requested() noexcept { return g_stop.load(std::memory_order_relaxed); }
 
 void stop_on_signal(Engine* e) noexcept {
   g_engine.store(e);
-  if (g_stop && e) e->request_stop();
+  if (g_stop.load(std::memory_order_relaxed) && e) e->request_stop();
 }
 
 }  // namespace ncap

@@ -94,9 +94,9 @@ std::unique_ptr<Mempool> Mempool::create(const MempoolConfig& cfg) {
     pkt->pool_id = id;
     if (data_fits_page(*p, h, page)) p->ring_enqueue(&h, 1);
   }
-  // The magic goes last: an attaching process that sees it sees a complete header.
-  std::atomic_thread_fence(std::memory_order_release);
-  hdr->magic = PoolHeader::kMagic;
+  // The magic goes last, a release store: an attaching process that loads it with
+  // acquire (ring/consumer.cpp, check_pool) and sees it sees a complete header.
+  __atomic_store_n(&hdr->magic, PoolHeader::kMagic, __ATOMIC_RELEASE);
   NCAP_LOG(kLog, debug, "pool {}: {} buffers of {} bytes ({} pages)", id, p->count_, p->stride_,
            to_string(p->region_.page_kind()));
   return p;

@@ -148,7 +148,9 @@ const PoolHeader* check_pool(const DmaRegion& r, const CtlHeader& h, const std::
   if (r.size() < Mempool::kHeaderBytes)
     throw Error("pool file " + path + " is truncated", EINVAL, "the capture is broken: restart it");
   auto* ph = reinterpret_cast<const PoolHeader*>(r.addr());
-  if (ph->magic != PoolHeader::kMagic || ph->slots != h.pool_count || ph->stride != h.pool_stride ||
+  // Acquire: pairs with Mempool::create's release store of the magic.
+  if (__atomic_load_n(&ph->magic, __ATOMIC_ACQUIRE) != PoolHeader::kMagic || ph->slots != h.pool_count ||
+      ph->stride != h.pool_stride ||
       ph->first_buffer_offset != h.pool_first_buffer ||
       Mempool::kHeaderBytes + uint64_t(ph->slots) * ph->stride > r.size())
     throw Error("pool file " + path + " does not match its capture's control file", EINVAL,

@@ -138,8 +138,9 @@ FanOut::FanOut(Mempool& pool, const FanOutConfig& cfg, const std::string& name)
   for (uint32_t i = 0; i < cfg.max_consumers; ++i) new (im.sctl(i)) SlotCtl();
   im.slots.resize(cfg.max_consumers);
   im.owners = std::make_unique<uint64_t[]>(pool.slots());
-  std::atomic_thread_fence(std::memory_order_release);
-  h->magic = kCtlMagic;  // last: an attaching process that sees it sees a whole header
+  // Last, a release store: an attaching process that loads it with acquire
+  // (validate_ctl) and sees it sees a whole header.
+  __atomic_store_n(&h->magic, kCtlMagic, __ATOMIC_RELEASE);
 }
 
 FanOut::~FanOut() {
@@ -152,7 +153,7 @@ FanOut::~FanOut() {
       if (im.nfree == kStage) flush_free(pool_, im);
     }
   flush_free(pool_, im);
-  im.hdr->magic = 0;
+  __atomic_store_n(&im.hdr->magic, uint64_t(0), __ATOMIC_RELAXED);  // listings now skip it
 }
 
 std::unique_ptr<FanOut> FanOut::create(Mempool& pool, const FanOutConfig& cfg) {
