@@ -7,7 +7,7 @@
 #include <cstring>
 
 #include "ncap/counter.hpp"
-#include "log.hpp"
+#include "core/log.hpp"
 #include "ncap/error.hpp"
 
 namespace ncap {

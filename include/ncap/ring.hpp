@@ -73,11 +73,6 @@ class RingProducer {
 
   uint32_t capacity() const noexcept { return mask_ + 1; }
   bool corrupt() const noexcept { return corrupt_; }
-  // Free slots as the producer sees them now (exact: reloads the consumer's index).
-  uint32_t free_count() noexcept {
-    refresh_head();
-    return capacity() - (tail_ - head_cache_);
-  }
 
   uint32_t enqueue_burst(const T* in, uint32_t n) noexcept { return enqueue(in, n, false); }
   bool enqueue_bulk(const T* in, uint32_t n) noexcept { return enqueue(in, n, true) == n; }
