@@ -15,7 +15,8 @@
 #include <memory>
 #include <thread>
 
-#include "app.hpp"
+#include "common/app.hpp"
+#include "common/pcap_out.hpp"
 #include "flows.hpp"
 #include "ncap/device.hpp"
 #include "ncap/engine.hpp"
@@ -23,7 +24,6 @@
 #include "ncap/filter.hpp"
 #include "ncap/ring.hpp"
 #include "ncap/shm.hpp"
-#include "pcap_out.hpp"
 
 namespace po = boost::program_options;
 using namespace ncap::app;

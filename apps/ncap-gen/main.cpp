@@ -14,11 +14,11 @@
 #include <thread>
 #include <vector>
 
-#include "app.hpp"
-#include "frames.hpp"
+#include "common/app.hpp"
+#include "common/frames.hpp"
+#include "common/pcap_out.hpp"
 #include "ncap/device.hpp"
 #include "ncap/engine.hpp"
-#include "pcap_out.hpp"
 
 namespace po = boost::program_options;
 using namespace ncap::app;

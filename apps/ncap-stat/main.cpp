@@ -6,7 +6,7 @@
 #include <boost/program_options.hpp>
 #include <iostream>
 
-#include "app.hpp"
+#include "common/app.hpp"
 #include "ncap/shm.hpp"
 
 namespace po = boost::program_options;
