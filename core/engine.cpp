@@ -146,7 +146,7 @@ void Engine::run(size_t w) {
     const uint32_t want = limited ? claim(burst) : burst;
     uint32_t n = want ? rxq.rx_burst(pkts, want) : 0;
     detail::bump(st.polls, 1);
-    if (n < want) budget_.fetch_add(want - n, std::memory_order_relaxed);  // not received
+    if (limited && n < want) budget_.fetch_add(want - n, std::memory_order_relaxed);  // not received
     if (n == 0) {
       detail::bump(st.empty_polls, 1);
       if (filter) filter->quiescent(worker);
