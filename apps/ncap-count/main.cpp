@@ -63,12 +63,13 @@ struct alignas(64) Counters {
 // application). A full ring drops and counts; nothing is lost silently.
 class CountDispatcher final : public ncap::Dispatcher {
  public:
-  CountDispatcher(const Options& o, size_t workers) : o_(o), counters_(workers) {
+  // `pcap`: the -w file (created before the device was opened), or null.
+  CountDispatcher(const Options& o, size_t workers, std::unique_ptr<PcapWriter> pcap)
+      : o_(o), counters_(workers), pcap_(std::move(pcap)) {
     for (size_t w = 0; w < workers; ++w) {
       rings_.push_back(o.slow_ns ? std::make_unique<ncap::SpscRing<ncap::Packet*>>(o.ring_size) : nullptr);
       flows_.push_back(o.flows_file.empty() ? nullptr : std::make_unique<FlowTable>());
     }
-    if (!o.pcap.empty()) pcap_ = std::make_unique<PcapWriter>(o.pcap);
   }
 
   // --publish: worker w's packets go to consumers in other processes through fan-out w.
@@ -386,7 +387,7 @@ int capture(const Options& o) {
     fc.workers = o.queues;
     filter = std::make_unique<ncap::Filter>(ncap::rules_from_cli(o.bpf, o.rules_file), fc);
   }
-  CountDispatcher disp(o, o.queues);  // creates the -w file
+  auto pcap = o.pcap.empty() ? nullptr : std::make_unique<PcapWriter>(o.pcap);
   if (!o.flows_file.empty() && !std::ofstream(o.flows_file))
     throw ncap::Error("create " + o.flows_file, errno, "give a writable path for --flows");
   ncap::DeviceConfig cfg;
@@ -396,6 +397,8 @@ int capture(const Options& o) {
   cfg.shared_name = o.publish;
   auto dev = ncap::open(o.device, cfg);
   if (filter) filter->offload_to(*dev);
+  // After the device: its fan-outs hold the device's pools and must go first.
+  CountDispatcher disp(o, o.queues, std::move(pcap));
   if (!o.publish.empty()) {
     ncap::FanOutConfig fc;
     fc.groups = o.groups;
