@@ -8,7 +8,7 @@
 #include <string>
 
 #include "ncap/dma.hpp"
-#include "mmio.hpp"
+#include "core/mmio.hpp"
 
 namespace ncap {
 

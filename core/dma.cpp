@@ -17,7 +17,7 @@
 #include <sstream>
 #include <utility>
 
-#include "log.hpp"
+#include "core/log.hpp"
 #include "ncap/error.hpp"
 
 #ifndef MFD_HUGE_2MB

@@ -6,8 +6,8 @@
 #include <csignal>
 #include <cstring>
 
-#include "counter.hpp"
-#include "log.hpp"
+#include "ncap/counter.hpp"
+#include "core/log.hpp"
 #include "ncap/error.hpp"
 
 namespace ncap {
@@ -19,11 +19,14 @@ constexpr uint32_t kMaxBurst = 512;
 // longest a stop request waits for it.
 constexpr int kIdleWaitMs = 10;
 
-volatile std::sig_atomic_t g_stop = 0;
+// Lock-free atomics are async-signal-safe; the handler may run on any thread and
+// stop_requested() is read by others (a volatile sig_atomic_t is only for one thread).
+std::atomic<bool> g_stop{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
 std::atomic<Engine*> g_engine{nullptr};
 
 void on_signal(int) {
-  g_stop = 1;
+  g_stop.store(true, std::memory_order_relaxed);
   if (Engine* e = g_engine.load(std::memory_order_relaxed)) e->request_stop();
 }
 
@@ -64,6 +67,7 @@ Engine::~Engine() {
 }
 
 void Engine::start() {
+  budget_.store(cfg_.packet_limit, std::memory_order_relaxed);
   stop_.store(false);
   running_.store(true);
   // The threads wait for go_ until every one is pinned: no burst is polled on a core it
@@ -109,6 +113,17 @@ void Engine::join() {
   running_.store(false);
 }
 
+// The budget only counts: no data is published through it, so relaxed is enough.
+uint32_t Engine::claim(uint32_t want) noexcept {
+  uint64_t left = budget_.load(std::memory_order_relaxed);
+  uint32_t take;
+  do {
+    if (left == 0) return 0;
+    take = left < want ? uint32_t(left) : want;
+  } while (!budget_.compare_exchange_weak(left, left - take, std::memory_order_relaxed));
+  return take;
+}
+
 void Engine::run(size_t w) {
   RxQueue& rxq = dev_.rx(queues_[w]);
   WorkerStats& st = *stats_[w];
@@ -118,10 +133,13 @@ void Engine::run(size_t w) {
   const uint32_t burst = cfg_.burst;
   PacketFilter* filter = cfg_.filter;
   Dispatcher* disp = cfg_.dispatcher;
+  const bool limited = cfg_.packet_limit != 0;
   go_.wait(false);  // until start() has pinned every thread
   while (!stop_.load(std::memory_order_relaxed)) {
-    uint32_t n = rxq.rx_burst(pkts, burst);
+    const uint32_t want = limited ? claim(burst) : burst;
+    uint32_t n = want ? rxq.rx_burst(pkts, want) : 0;
     detail::bump(st.polls, 1);
+    if (limited && n < want) budget_.fetch_add(want - n, std::memory_order_relaxed);  // not received
     if (n == 0) {
       detail::bump(st.empty_polls, 1);
       if (filter) filter->quiescent(worker);
@@ -141,6 +159,7 @@ void Engine::run(size_t w) {
       if (nd) {
         detail::bump(st.filtered, nd);
         rxq.pool().free_bulk(dropped, nd);
+        if (limited) budget_.fetch_add(nd, std::memory_order_relaxed);  // not dispatched
       }
       filter->quiescent(worker);
     }
@@ -161,11 +180,11 @@ void install_stop_signals() {
     throw_errno("install SIGINT/SIGTERM handlers");
 }
 
-bool stop_requested() noexcept { return g_stop != 0; }
+bool stop_requested() noexcept { return g_stop.load(std::memory_order_relaxed); }
 
 void stop_on_signal(Engine* e) noexcept {
   g_engine.store(e);
-  if (g_stop && e) e->request_stop();
+  if (g_stop.load(std::memory_order_relaxed) && e) e->request_stop();
 }
 
 }  // namespace ncap

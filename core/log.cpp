@@ -1,4 +1,4 @@
-#include "log.hpp"
+#include "core/log.hpp"
 
 #include <cstdio>
 #include <cstdlib>
@@ -7,8 +7,6 @@
 
 namespace ncap::log {
 namespace {
-
-std::atomic<int> g_override{-1};
 
 int parse_level(std::string_view s) {
   if (s == "debug") return 0;
@@ -58,8 +56,6 @@ const char* level_name(Level l) {
 Category::Category(const char* name) noexcept : name_(name) {}
 
 bool Category::enabled(Level l) const noexcept {
-  int o = g_override.load(std::memory_order_relaxed);
-  if (o >= 0) return static_cast<int>(l) >= o;
   int lv = level_.load(std::memory_order_relaxed);
   if (lv < 0) {
     lv = level_from_env(name_);
@@ -73,6 +69,5 @@ void write(const Category& c, Level l, std::string_view msg) noexcept {
                msg.data());
 }
 
-void set_global_level(int level) noexcept { g_override.store(level); }
 
 }  // namespace ncap::log

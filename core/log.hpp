@@ -24,8 +24,6 @@ class Category {
 };
 
 void write(const Category& c, Level l, std::string_view msg) noexcept;
-// For tests: override the level of every category (-1 restores NCAP_LOG).
-void set_global_level(int level) noexcept;
 
 }  // namespace ncap::log
 

@@ -1,11 +1,9 @@
 #include "ncap/mempool.hpp"
 
-#include <immintrin.h>
-
 #include <algorithm>
 #include <cstring>
 
-#include "log.hpp"
+#include "core/log.hpp"
 #include "ncap/error.hpp"
 #include "ncap/ring.hpp"
 
@@ -87,21 +85,18 @@ std::unique_ptr<Mempool> Mempool::create(const MempoolConfig& cfg) {
   if (id == kMaxPools) throw Error("create a mempool", ENOSPC, "more than 4096 pools in one process");
   p->id_ = id;
 
-  uint32_t cap = next_pow2(cfg.count + 1);
-  p->ring_ = std::make_unique<uint32_t[]>(cap);
-  p->mask_ = cap - 1;
+  p->free_ = std::make_unique<MpmcRing<uint32_t>>(next_pow2(cfg.count + 1));
   const size_t page = p->region_.page_size();
-  for (uint32_t h = 0, n = 0; h < p->slots_; ++h) {
+  for (uint32_t h = 0; h < p->slots_; ++h) {
     Packet* pkt = p->packet(h);
     std::memset(pkt, 0, sizeof(Packet));
     pkt->handle = h;
     pkt->pool_id = id;
-    if (data_fits_page(*p, h, page)) p->ring_[n++] = h;
+    if (data_fits_page(*p, h, page)) p->ring_enqueue(&h, 1);
   }
-  p->prod_.head = p->prod_.tail = p->count_;
-  // The magic goes last: an attaching process that sees it sees a complete header.
-  std::atomic_thread_fence(std::memory_order_release);
-  hdr->magic = PoolHeader::kMagic;
+  // The magic goes last, a release store: an attaching process that loads it with
+  // acquire (ring/consumer.cpp, check_pool) and sees it sees a complete header.
+  __atomic_store_n(&hdr->magic, PoolHeader::kMagic, __ATOMIC_RELEASE);
   NCAP_LOG(kLog, debug, "pool {}: {} buffers of {} bytes ({} pages)", id, p->count_, p->stride_,
            to_string(p->region_.page_kind()));
   return p;
@@ -122,37 +117,6 @@ void Mempool::refresh_iova() noexcept {
     Packet* p = packet(h);
     p->buf_iova = region_.iova_of(p->data());
   }
-}
-
-// The free ring follows the rte_ring protocol: a producer (consumer) reserves slots by
-// moving head with a CAS, fills (reads) them, then waits until earlier reservations have
-// published their tail and publishes its own. The release store of a tail pairs with the
-// acquire load of that tail on the other side, so slot contents are visible before the
-// tail that covers them. Capacity exceeds count, so the producer never needs a free-space
-// check: at most `count` handles exist.
-void Mempool::ring_enqueue(const uint32_t* h, uint32_t n) noexcept {
-  uint32_t head = prod_.head.load(std::memory_order_relaxed);
-  while (!prod_.head.compare_exchange_weak(head, head + n, std::memory_order_relaxed,
-                                           std::memory_order_relaxed)) {
-  }
-  for (uint32_t i = 0; i < n; ++i) ring_[(head + i) & mask_] = h[i];
-  while (prod_.tail.load(std::memory_order_relaxed) != head) _mm_pause();
-  prod_.tail.store(head + n, std::memory_order_release);  // pairs with acquire in dequeue
-}
-
-uint32_t Mempool::ring_dequeue(uint32_t* h, uint32_t n, bool all_or_nothing) noexcept {
-  uint32_t head = cons_.head.load(std::memory_order_relaxed);
-  uint32_t take;
-  do {
-    uint32_t avail = prod_.tail.load(std::memory_order_acquire) - head;  // pairs with enqueue
-    take = std::min(n, avail);
-    if (take == 0 || (all_or_nothing && take < n)) return 0;
-  } while (!cons_.head.compare_exchange_weak(head, head + take, std::memory_order_relaxed,
-                                             std::memory_order_relaxed));
-  for (uint32_t i = 0; i < take; ++i) h[i] = ring_[(head + i) & mask_];
-  while (cons_.tail.load(std::memory_order_relaxed) != head) _mm_pause();
-  cons_.tail.store(head + take, std::memory_order_release);
-  return take;
 }
 
 uint32_t Mempool::alloc_bulk(Packet** out, uint32_t n) noexcept {
@@ -202,9 +166,7 @@ void Mempool::free_handles(const uint32_t* handles, uint32_t n) noexcept {
   }
 }
 
-uint32_t Mempool::available() const noexcept {
-  return prod_.tail.load(std::memory_order_acquire) - cons_.tail.load(std::memory_order_acquire);
-}
+uint32_t Mempool::available() const noexcept { return free_->count(); }
 
 uint32_t Mempool::Cache::alloc_bulk(Packet** out, uint32_t n) noexcept {
   if (n > kSize) return pool_.alloc_bulk(out, n);

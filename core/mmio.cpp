@@ -1,4 +1,4 @@
-#include "mmio.hpp"
+#include "core/mmio.hpp"
 
 #include <fmt/format.h>
 

@@ -1,4 +1,4 @@
-#include "registry.hpp"
+#include "core/registry.hpp"
 
 #include <fmt/format.h>
 
@@ -8,7 +8,7 @@
 
 #include "ncap/error.hpp"
 #include "ncap/pci.hpp"
-#include "vfio.hpp"
+#include "core/vfio.hpp"
 
 namespace ncap {
 

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "backend.hpp"
+#include "core/backend.hpp"
 #include "ncap/device.hpp"
 
 namespace ncap {

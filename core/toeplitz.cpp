@@ -1,4 +1,4 @@
-#include "toeplitz.hpp"
+#include "core/toeplitz.hpp"
 
 #include <cstring>
 

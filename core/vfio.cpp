@@ -1,4 +1,4 @@
-#include "vfio.hpp"
+#include "core/vfio.hpp"
 
 #include <fcntl.h>
 #include <linux/vfio.h>
@@ -13,7 +13,7 @@
 #include <map>
 #include <mutex>
 
-#include "log.hpp"
+#include "core/log.hpp"
 #include "ncap/error.hpp"
 
 namespace ncap {
@@ -139,7 +139,6 @@ class VfioContainer {
     r.clear_iova();
   }
 
-  bool noiommu() const noexcept { return noiommu_; }
 
  private:
   explicit VfioContainer(const VfioOptions& opts) {
@@ -278,8 +277,6 @@ VfioDevice::~VfioDevice() {
   if (device_fd_ >= 0) ::close(device_fd_);
   if (group_fd_ >= 0) ::close(group_fd_);
 }
-
-bool VfioDevice::no_iommu() const noexcept { return container_ && container_->noiommu(); }
 
 uint32_t VfioDevice::config_read(uint32_t off, unsigned width) const {
   uint32_t v = 0;

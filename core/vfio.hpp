@@ -15,7 +15,7 @@
 #include <memory>
 #include <string>
 
-#include "backend.hpp"
+#include "core/backend.hpp"
 #include "ncap/pci.hpp"
 
 namespace ncap {
@@ -46,9 +46,6 @@ class VfioDevice final : public Backend {
   uint32_t config_read(uint32_t off, unsigned width) const;
   void config_write(uint32_t off, uint32_t value, unsigned width);
   bool reset() noexcept;  // VFIO_DEVICE_RESET; false when the device cannot reset
-  const PciDevice& pci() const noexcept { return info_; }
-  int group() const noexcept { return group_; }
-  bool no_iommu() const noexcept;
 
  private:
   VfioDevice() = default;

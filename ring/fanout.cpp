@@ -1,20 +1,17 @@
-// The fan-out (publisher side), consumers (same or other process) and the listing.
+// The fan-out's publisher side: the poll thread's dispatch to consumer groups, the
+// ownership table, housekeeping (activations, returns, dead consumers) and publish().
+// Consumers: ring/consumer.cpp. Names, stale files and the listing: ring/captures.cpp.
 // Layout and trust rules: ring/shm_layout.hpp. Public contract: ncap/fanout.hpp, shm.hpp.
 #include "ncap/fanout.hpp"
 
-#include <dirent.h>
 #include <fmt/format.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <ctime>
-#include <thread>
 
-#include "counter.hpp"
-#include "log.hpp"
+#include "ncap/counter.hpp"
 #include "ncap/error.hpp"
 #include "ncap/filter.hpp"
 #include "ring/shm_layout.hpp"
@@ -31,8 +28,6 @@ constexpr uint32_t kMaxSlots = 64;         // one bit per slot in the ownership 
 constexpr auto kScanPeriod = std::chrono::milliseconds(20);  // state and liveness scans
 
 }  // namespace
-
-// ----------------------------------------------------------------- publisher ----
 
 struct FanOut::Impl {
   struct Slot {
@@ -68,8 +63,6 @@ struct FanOut::Impl {
 };
 
 namespace {
-
-uint64_t own_start_time() { return process_start_time(int32_t(::getpid())); }
 
 void flush_free(Mempool& pool, FanOut::Impl& im) noexcept {
   if (im.nfree) pool.free_bulk(im.to_free, im.nfree);
@@ -145,8 +138,9 @@ FanOut::FanOut(Mempool& pool, const FanOutConfig& cfg, const std::string& name)
   for (uint32_t i = 0; i < cfg.max_consumers; ++i) new (im.sctl(i)) SlotCtl();
   im.slots.resize(cfg.max_consumers);
   im.owners = std::make_unique<uint64_t[]>(pool.slots());
-  std::atomic_thread_fence(std::memory_order_release);
-  h->magic = kCtlMagic;  // last: an attaching process that sees it sees a whole header
+  // Last, a release store: an attaching process that loads it with acquire
+  // (validate_ctl) and sees it sees a whole header.
+  __atomic_store_n(&h->magic, kCtlMagic, __ATOMIC_RELEASE);
 }
 
 FanOut::~FanOut() {
@@ -159,7 +153,7 @@ FanOut::~FanOut() {
       if (im.nfree == kStage) flush_free(pool_, im);
     }
   flush_free(pool_, im);
-  im.hdr->magic = 0;
+  __atomic_store_n(&im.hdr->magic, uint64_t(0), __ATOMIC_RELAXED);  // listings now skip it
 }
 
 std::unique_ptr<FanOut> FanOut::create(Mempool& pool, const FanOutConfig& cfg) {
@@ -383,118 +377,6 @@ uint64_t FanOut::held() const noexcept {
   return n;
 }
 
-// ------------------------------------------------------------------ consumer ----
-
-namespace {
-
-uint32_t find_group(const CtlHeader& h, const std::string& group, const std::string& what) {
-  for (uint32_t g = 0; g < h.group_count; ++g)
-    if (group == h.groups[g].name) return g;
-  for (uint32_t g = 0; g < h.group_count; ++g)
-    if (group == std::to_string(g)) return g;
-  std::string names;
-  for (uint32_t g = 0; g < h.group_count; ++g) names += std::string(g ? ", " : "") + h.groups[g].name;
-  throw Error(what + " has no group '" + group + "'", ENOENT, "its groups: " + names);
-}
-
-// Claims a free slot of `ctl` for `group`, asks for activation and waits for it.
-uint32_t claim_slot(uint8_t* ctl, uint32_t group, const AttachOptions& opts, const std::string& what) {
-  const CtlHeader& h = *reinterpret_cast<const CtlHeader*>(ctl);
-  const int32_t pid = int32_t(::getpid());
-  for (uint32_t i = 0; i < h.max_consumers; ++i) {
-    SlotCtl* c = slot_ctl(ctl, h, i);
-    uint64_t expect = state_word(kSlotFree, 0);
-    if (!c->state.compare_exchange_strong(expect, state_word(kSlotClaimed, pid), std::memory_order_acq_rel)) continue;
-    c->start_time = own_start_time();
-    c->group = group;
-    c->state.store(state_word(kSlotRequest, pid), std::memory_order_release);
-    auto deadline = Clock::now() + opts.timeout;
-    for (;;) {
-      uint64_t w = c->state.load(std::memory_order_acquire);
-      if (state_of(w) == kSlotActive && pid_of(w) == pid) return i;
-      if (state_of(w) != kSlotRequest) throw Error(what + ": the publisher refused our slot", EPROTO);
-      if (Clock::now() > deadline) {
-        uint64_t req = state_word(kSlotRequest, pid);
-        c->state.compare_exchange_strong(req, state_word(kSlotFree, 0));
-        throw Error(what + ": the publisher did not take us in within " + std::to_string(opts.timeout.count()) + " ms",
-                    ETIMEDOUT, "is its poll thread running (the capture started, not stopped)?");
-      }
-      std::this_thread::sleep_for(std::chrono::microseconds(100));
-    }
-  }
-  throw Error(what + ": all " + std::to_string(h.max_consumers) + " consumer slots are taken", EBUSY,
-              "detach a consumer (ncap-stat lists them) or publish with more consumers");
-}
-
-}  // namespace
-
-void Consumer::bind(uint8_t* ctl, const uint8_t* pool_first_buffer, uint32_t slot) {
-  const CtlHeader& h = *reinterpret_cast<const CtlHeader*>(ctl);
-  ctl_ = ctl;
-  buffers_ = pool_first_buffer;
-  stride_ = h.pool_stride;
-  count_ = h.pool_count;
-  slot_ = slot;
-  group_ = slot_ctl(ctl, h, slot)->group;
-  name_ = h.name;
-  SlotRings r = slot_rings(ctl, h, slot);
-  rx_ = RingConsumer<uint32_t>(r.rx_idx, r.rx_slots, h.rx_ring_size);
-  ret_ = RingProducer<uint32_t>(r.ret_idx, r.ret_slots, h.ret_ring_size);
-  attached_ = true;
-}
-
-Consumer::~Consumer() { detach(); }
-
-uint32_t Consumer::recv_burst(const Packet** out, uint32_t n) noexcept {
-  uint32_t got = 0;
-  uint32_t h[64];
-  while (got < n) {
-    uint32_t k = rx_.dequeue_burst(h, std::min<uint32_t>(64, n - got));
-    if (k == 0) break;
-    for (uint32_t i = 0; i < k; ++i)
-      if (h[i] < count_) out[got++] = reinterpret_cast<const Packet*>(buffers_ + size_t(h[i]) * stride_);
-  }
-  received_ += got;
-  return got;
-}
-
-uint32_t Consumer::release(const Packet* const* pkts, uint32_t n) noexcept {
-  uint32_t h[64], done = 0, accepted = 0;
-  while (done < n) {
-    uint32_t k = 0;
-    for (; done < n && k < 64; ++done) {
-      auto off = reinterpret_cast<const uint8_t*>(pkts[done]) - buffers_;
-      if (off < 0 || size_t(off) % stride_ || size_t(off) / stride_ >= count_) continue;
-      h[k++] = uint32_t(size_t(off) / stride_);
-    }
-    // The return ring holds every buffer of the pool: it has room unless corrupted.
-    uint32_t put = 0;
-    for (int tries = 0; put < k && tries < 1000; ++tries) put += ret_.enqueue_burst(h + put, k - put);
-    accepted += put;
-  }
-  released_ += accepted;
-  return accepted;
-}
-
-void Consumer::detach() noexcept {
-  if (!attached_) return;
-  attached_ = false;
-  const CtlHeader& h = *reinterpret_cast<const CtlHeader*>(ctl_);
-  SlotCtl* c = slot_ctl(ctl_, h, slot_);
-  uint64_t w = state_word(kSlotActive, int32_t(::getpid()));
-  c->state.compare_exchange_strong(w, state_word(kSlotDetaching, int32_t(::getpid())), std::memory_order_acq_rel);
-  // The publisher takes back what we held; the mappings go with this object.
-}
-
-uint64_t Consumer::delivered() const noexcept {
-  const CtlHeader& h = *reinterpret_cast<const CtlHeader*>(ctl_);
-  return slot_ctl(ctl_, h, slot_)->delivered.load(std::memory_order_relaxed);
-}
-uint64_t Consumer::dropped() const noexcept {
-  const CtlHeader& h = *reinterpret_cast<const CtlHeader*>(ctl_);
-  return slot_ctl(ctl_, h, slot_)->ring_full.load(std::memory_order_relaxed);
-}
-
 std::unique_ptr<Consumer> FanOut::attach_local(const std::string& group, const AttachOptions& opts) {
   Impl& im = *impl_;
   std::string what = "capture '" + (name_.empty() ? std::string("(local)") : name_) + "'";
@@ -505,202 +387,12 @@ std::unique_ptr<Consumer> FanOut::attach_local(const std::string& group, const A
   return c;
 }
 
-// ------------------------------------------------------- naming and attaching ----
-
-namespace {
-
-log::Category kLog("fanout");
-
-// Files a publisher that is gone left under `name` (SIGKILL, crash) are ours to remove; a
-// live publisher of the same name is an error that names it.
-void remove_stale(uint64_t ns, const std::string& name) {
-  const std::string what = "capture '" + name + "'";
-  for (auto& d : capture_dirs(ns)) {
-    const std::string ctl = d + "/" + name + ".ctl", pool = d + "/" + name + ".pool";
-    struct stat st {};
-    if (::stat(ctl.c_str(), &st) == 0) {
-      int32_t pid = 0;
-      bool alive = false;
-      try {
-        DmaRegion r = DmaRegion::attach(ctl, false);
-        if (validate_ctl(r.addr(), r.size()).empty()) {
-          const CtlHeader& h = *reinterpret_cast<const CtlHeader*>(r.addr());
-          pid = h.publisher_pid;
-          alive = process_alive(h.publisher_pid, h.publisher_start);
-        }
-      } catch (const Error&) {  // unreadable: not ours to judge; creating it will say why
-        continue;
-      }
-      if (alive)
-        throw Error(what + " is already published by pid " + std::to_string(pid) + " (" + ctl + ")", EEXIST,
-                    "stop that capture, or publish under another name");
-      if (st.st_uid != ::geteuid()) continue;
-      ::unlink(ctl.c_str());
-      ::unlink(pool.c_str());
-      NCAP_LOG(kLog, warn, "{}: removed the files left by its publisher (pid {}, gone) in {}", what, pid, d);
-    } else if (::stat(pool.c_str(), &st) == 0 && st.st_uid == ::geteuid() && ::time(nullptr) - st.st_mtime > 60) {
-      // A pool without its control file, older than any publisher's setup (device open
-      // and link wait included): a crash between creating the two.
-      ::unlink(pool.c_str());
-      NCAP_LOG(kLog, warn, "{}: removed a pool file without a control file ({})", what, pool);
-    }
-  }
-}
-
-}  // namespace
-
-DmaOptions shared_pool_options(const std::string& name, const std::string& netns) {
-  check_name(name);
-  uint64_t ns = netns_inode(netns.empty() ? "/proc/self/ns/net" : netns);
-  prepare_dirs(ns);
-  remove_stale(ns, name);
-  DmaOptions o;
-  o.shared_name = relative_name(ns, name) + ".pool";
-  return o;
-}
-
-std::vector<std::string> remove_stale_captures() {
-  std::vector<std::string> removed;
-  const uint64_t ns = netns_inode();
-  for (const CaptureInfo& c : list_captures()) {
-    if (c.publisher_alive || !c.problem.empty() || c.owner_uid != ::geteuid()) continue;
-    remove_stale(ns, c.name);
-    removed.push_back(c.name);
-  }
-  return removed;
-}
-
-std::string rx_capture_name(const std::string& name, uint16_t q, uint16_t queues) {
-  return queues > 1 ? name + "-q" + std::to_string(q) : name;
-}
-
 std::unique_ptr<FanOut> publish(const std::string& name, Mempool& pool, const FanOutConfig& cfg) {
   check_name(name);
   if (pool.region().path().empty())
     throw Error("publish '" + name + "': the pool is not in a shared file", EINVAL,
                 "create the pool with DmaOptions from ncap::shared_pool_options(name)");
   return std::unique_ptr<FanOut>(new FanOut(pool, cfg, name));
-}
-
-namespace {
-
-// <dir>/<name>.ctl in this namespace's capture directories, or "" when absent.
-std::string find_ctl(const std::string& name) {
-  for (auto& d : capture_dirs(netns_inode())) {
-    std::string p = d + "/" + name + ".ctl";
-    struct stat st {};
-    if (::stat(p.c_str(), &st) == 0) return p;
-  }
-  return {};
-}
-
-const PoolHeader* check_pool(const DmaRegion& r, const CtlHeader& h, const std::string& path) {
-  if (r.size() < Mempool::kHeaderBytes)
-    throw Error("pool file " + path + " is truncated", EINVAL, "the capture is broken: restart it");
-  auto* ph = reinterpret_cast<const PoolHeader*>(r.addr());
-  if (ph->magic != PoolHeader::kMagic || ph->slots != h.pool_count || ph->stride != h.pool_stride ||
-      ph->first_buffer_offset != h.pool_first_buffer ||
-      Mempool::kHeaderBytes + uint64_t(ph->slots) * ph->stride > r.size())
-    throw Error("pool file " + path + " does not match its capture's control file", EINVAL,
-                "the capture is broken or being replaced: restart it");
-  return ph;
-}
-
-}  // namespace
-
-std::unique_ptr<Consumer> attach(const std::string& name, const std::string& group, const AttachOptions& opts) {
-  check_name(name);
-  std::string ctl_path = find_ctl(name);
-  if (ctl_path.empty())
-    throw Error("no capture named '" + name + "' in this network namespace (inode " +
-                    std::to_string(netns_inode()) + ")",
-                ENOENT, "ncap-stat lists the captures you can attach to; is the capture running here?");
-  std::string what = "capture '" + name + "' (" + ctl_path + ")";
-  std::unique_ptr<Consumer> c(new Consumer());
-  c->ctl_region_ = DmaRegion::attach(ctl_path, true);
-  std::string bad = validate_ctl(c->ctl_region_.addr(), c->ctl_region_.size());
-  if (!bad.empty()) throw Error(what + " is corrupt: " + bad, EINVAL, "restart the capture; remove the file if it has none");
-  const CtlHeader& h = *reinterpret_cast<const CtlHeader*>(c->ctl_region_.addr());
-  if (h.owner_uid != ::geteuid())
-    throw Error(what + " belongs to uid " + std::to_string(h.owner_uid), EACCES, "attach as the capturing user");
-  if (!process_alive(h.publisher_pid, h.publisher_start))
-    throw Error(what + ": its publisher (pid " + std::to_string(h.publisher_pid) + ") is gone", ESRCH,
-                "restart the capture; its files are left over");
-  c->pool_region_ = DmaRegion::attach(h.pool_path, false);  // read-only: packets only
-  check_pool(c->pool_region_, h, h.pool_path);
-  uint32_t g = find_group(h, group, what);
-  uint32_t slot = claim_slot(c->ctl_region_.addr(), g, opts, what);
-  c->bind(c->ctl_region_.addr(), c->pool_region_.addr() + h.pool_first_buffer, slot);
-  return c;
-}
-
-// ------------------------------------------------------------------ listing ----
-
-std::vector<CaptureInfo> list_captures() {
-  std::vector<CaptureInfo> out;
-  for (auto& d : capture_dirs(netns_inode())) {
-    DIR* dir = ::opendir(d.c_str());
-    if (!dir) continue;
-    while (dirent* e = ::readdir(dir)) {
-      std::string f = e->d_name;
-      if (f.size() < 5 || f.compare(f.size() - 4, 4, ".ctl") != 0) continue;
-      CaptureInfo ci;
-      ci.name = f.substr(0, f.size() - 4);
-      ci.ctl_path = d + "/" + f;
-      struct stat st {};
-      if (::stat(ci.ctl_path.c_str(), &st) == 0) ci.owner_uid = st.st_uid;
-      try {
-        DmaRegion r = DmaRegion::attach(ci.ctl_path, false);
-        std::string bad = validate_ctl(r.addr(), r.size());
-        if (!bad.empty()) throw Error("corrupt: " + bad);
-        const CtlHeader& h = *reinterpret_cast<const CtlHeader*>(r.addr());
-        ci.pool_path = h.pool_path;
-        ci.publisher_pid = h.publisher_pid;
-        ci.publisher_alive = process_alive(h.publisher_pid, h.publisher_start);
-        ci.rx_ring_size = h.rx_ring_size;
-        ci.max_consumers = h.max_consumers;
-        ci.pool_buffers = h.pool_count;
-        ci.offered = h.offered.load(std::memory_order_relaxed);
-        ci.foreign_pool = h.foreign_pool.load(std::memory_order_relaxed);
-        ci.bad_returns = h.bad_returns.load(std::memory_order_relaxed);
-        ci.reclaimed = h.reclaimed.load(std::memory_order_relaxed);
-        ci.consumers_reaped = h.consumers_reaped.load(std::memory_order_relaxed);
-        for (uint32_t g = 0; g < h.group_count; ++g)
-          ci.groups.push_back({h.groups[g].name, to_string(FanOutPolicy(h.groups[g].policy)),
-                               h.groups[g].delivered.load(std::memory_order_relaxed),
-                               h.groups[g].ring_full.load(std::memory_order_relaxed),
-                               h.groups[g].no_consumer.load(std::memory_order_relaxed)});
-        uint8_t* base = r.addr();
-        for (uint32_t i = 0; i < h.max_consumers; ++i) {
-          const SlotCtl* c = slot_ctl(base, h, i);
-          uint64_t w = c->state.load(std::memory_order_acquire);
-          uint32_t s = state_of(w);
-          if (s == kSlotFree) continue;
-          ConsumerInfo info;
-          info.slot = i;
-          info.state = s == kSlotActive ? "active" : s == kSlotDetaching ? "detaching" : "attaching";
-          info.pid = pid_of(w);
-          info.group = c->group;
-          info.delivered = c->delivered.load(std::memory_order_relaxed);
-          info.ring_full = c->ring_full.load(std::memory_order_relaxed);
-          info.returned = c->returned.load(std::memory_order_relaxed);
-          info.reclaimed = c->reclaimed.load(std::memory_order_relaxed);
-          info.bad_returns = c->bad_returns.load(std::memory_order_relaxed);
-          info.held = c->held.load(std::memory_order_relaxed);
-          SlotRings rr = slot_rings(base, h, i);
-          uint32_t used = rr.rx_idx->tail.load(std::memory_order_acquire) - rr.rx_idx->head.load(std::memory_order_acquire);
-          info.ring_used = std::min(used, h.rx_ring_size);
-          info.ring_free = h.rx_ring_size - info.ring_used;
-          ci.consumers.push_back(info);
-        }
-      } catch (const Error& e) {
-        ci.problem = e.what();
-      }
-      out.push_back(std::move(ci));
-    }
-    ::closedir(dir);
-  }
-  return out;
 }
 
 }  // namespace ncap

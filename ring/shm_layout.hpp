@@ -142,6 +142,8 @@ std::string validate_ctl(const uint8_t* base, size_t mapped_bytes);
 uint64_t process_start_time(int32_t pid) noexcept;
 // True when `pid` runs and, if start_time != 0, is the same process (not a reused pid).
 bool process_alive(int32_t pid, uint64_t start_time) noexcept;
+// process_start_time of this process.
+uint64_t own_start_time() noexcept;
 // Throws ncap::Error unless `name` is 1..48 of [A-Za-z0-9_.-] not starting with '.'.
 void check_name(const std::string& name);
 // "ncap/<netns inode>/<name>" (relative to a hugetlbfs mount or /dev/shm).
@@ -152,5 +154,13 @@ std::vector<std::string> capture_dirs(uint64_t netns);
 // Creates <base>/ncap/<netns> (mode 01777 like /tmp: every user may publish, nobody can
 // remove another user's files) under every base a region may land in.
 void prepare_dirs(uint64_t netns);
+
+// ---- attaching (ring/consumer.cpp; also FanOut::attach_local) ----
+// The index of `group` (a configured name or its index as text) in the header, or an
+// ncap::Error naming `what` and the groups it has.
+uint32_t find_group(const CtlHeader& h, const std::string& group, const std::string& what);
+// Claims a free slot of `ctl` for `group`, asks the publisher to activate it and waits
+// (up to opts.timeout) until it has.
+uint32_t claim_slot(uint8_t* ctl, uint32_t group, const AttachOptions& opts, const std::string& what);
 
 }  // namespace ncap::shm

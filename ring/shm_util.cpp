@@ -118,6 +118,8 @@ uint64_t process_start_time(int32_t pid) noexcept {
   return std::strtoull(p, nullptr, 10);
 }
 
+uint64_t own_start_time() noexcept { return process_start_time(int32_t(::getpid())); }
+
 bool process_alive(int32_t pid, uint64_t start_time) noexcept {
   uint64_t now = process_start_time(pid);
   if (now == 0) return false;
@@ -127,7 +129,9 @@ bool process_alive(int32_t pid, uint64_t start_time) noexcept {
 std::string validate_ctl(const uint8_t* base, size_t mapped) {
   if (mapped < kCtlHeaderBytes) return "it is " + std::to_string(mapped) + " bytes, shorter than its header";
   auto& h = *reinterpret_cast<const CtlHeader*>(base);
-  if (h.magic != kCtlMagic) return "bad magic (not an ncap capture, or its publisher died while creating it)";
+  // Acquire: pairs with the publisher's release store of the magic (FanOut's constructor).
+  if (__atomic_load_n(&h.magic, __ATOMIC_ACQUIRE) != kCtlMagic)
+    return "bad magic (not an ncap capture, or its publisher died while creating it)";
   if (h.version != kCtlVersion) return "version " + std::to_string(h.version) + ", this library reads " + std::to_string(kCtlVersion);
   if (h.header_bytes != kCtlHeaderBytes) return "bad header size";
   if (h.region_size > mapped)

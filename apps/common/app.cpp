@@ -1,6 +1,7 @@
 #include "app.hpp"
 
 #include <fmt/format.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <boost/program_options/errors.hpp>
@@ -75,6 +76,19 @@ long parse_long(const std::string& s, const std::string& what, const std::string
   return v;
 }
 
+// Whether a thread of this process may be pinned to `core` (the cgroup's cpuset allows
+// it): asked of the kernel by pinning the calling thread there and back, so that a poll
+// thread's pin cannot be refused after the device was opened.
+bool may_pin(int core) {
+  cpu_set_t saved, one;
+  if (sched_getaffinity(0, sizeof saved, &saved) != 0) return true;  // cannot tell: pinning will say
+  CPU_ZERO(&one);
+  CPU_SET(core, &one);
+  bool ok = sched_setaffinity(0, sizeof one, &one) == 0;
+  sched_setaffinity(0, sizeof saved, &saved);
+  return ok;
+}
+
 }  // namespace
 
 std::vector<int> parse_cores(const std::string& s) {
@@ -93,6 +107,9 @@ std::vector<int> parse_cores(const std::string& s) {
     for (long c = lo; c <= hi; ++c) {
       if (c >= online)
         throw UsageError(fmt::format("core {} does not exist: this machine has cores 0-{}", c, online - 1), fix);
+      if (!may_pin(int(c)))
+        throw UsageError(fmt::format("core {} is outside this process's cpuset", c),
+                         "give cores of its cgroup's cpuset (cat /proc/self/status | grep Cpus_allowed_list)");
       out.push_back(int(c));
     }
     if (comma == std::string::npos) break;

@@ -37,7 +37,8 @@ bool parse_command_line(int argc, char** argv, const boost::program_options::opt
 // -i was given (a PCI address or a device spec).
 void require_device(const std::string& device);
 
-// "0,2,3" or "0-3" or "0-1,4": each core must be online on this machine.
+// "0,2,3" or "0-3" or "0-1,4": each core must be online on this machine and allowed by
+// this process's cpuset (so that pinning a thread to it cannot fail later).
 std::vector<int> parse_cores(const std::string& s);
 
 // --queues within 1..128 (the chip's own limit is checked when the device opens) and,

@@ -11,7 +11,7 @@
 #include <fstream>
 #include <iostream>
 
-#include "app.hpp"
+#include "common/app.hpp"
 #include "ncap/dma.hpp"
 #include "ncap/error.hpp"
 #include "ncap/pci.hpp"

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/program_options.hpp>
 #include <chrono>
@@ -14,7 +15,8 @@
 #include <memory>
 #include <thread>
 
-#include "app.hpp"
+#include "common/app.hpp"
+#include "common/pcap_out.hpp"
 #include "flows.hpp"
 #include "ncap/device.hpp"
 #include "ncap/engine.hpp"
@@ -22,7 +24,6 @@
 #include "ncap/filter.hpp"
 #include "ncap/ring.hpp"
 #include "ncap/shm.hpp"
-#include "pcap_out.hpp"
 
 namespace po = boost::program_options;
 using namespace ncap::app;
@@ -48,8 +49,9 @@ struct Options {
   uint32_t consumers = 16;
 };
 
-// Counters of one worker, written by its poll thread (and its consumer thread for
-// `consumed`), read by the main thread once per interval.
+// Counters of one worker, read by the main thread once per interval. One writer each
+// (ncap::detail::bump): the poll thread, except `consumed` with --slow, which only the
+// consumer thread writes.
 struct alignas(64) Counters {
   std::atomic<uint64_t> delivered{0};      // passed the filter, handed to the consumer
   std::atomic<uint64_t> consumed{0};       // processed by the (slow) consumer
@@ -61,12 +63,13 @@ struct alignas(64) Counters {
 // application). A full ring drops and counts; nothing is lost silently.
 class CountDispatcher final : public ncap::Dispatcher {
  public:
-  CountDispatcher(const Options& o, size_t workers) : o_(o), counters_(workers) {
+  // `pcap`: the -w file (created before the device was opened), or null.
+  CountDispatcher(const Options& o, size_t workers, std::unique_ptr<PcapWriter> pcap)
+      : o_(o), counters_(workers), pcap_(std::move(pcap)) {
     for (size_t w = 0; w < workers; ++w) {
       rings_.push_back(o.slow_ns ? std::make_unique<ncap::SpscRing<ncap::Packet*>>(o.ring_size) : nullptr);
       flows_.push_back(o.flows_file.empty() ? nullptr : std::make_unique<FlowTable>());
     }
-    if (!o.pcap.empty()) pcap_ = std::make_unique<PcapWriter>(o.pcap);
   }
 
   // --publish: worker w's packets go to consumers in other processes through fan-out w.
@@ -80,7 +83,7 @@ class CountDispatcher final : public ncap::Dispatcher {
 
   void dispatch(ncap::Packet** pkts, uint32_t n, unsigned w) noexcept override {
     Counters& c = counters_[w];
-    c.delivered.fetch_add(n, std::memory_order_relaxed);
+    ncap::detail::bump(c.delivered, n);
     if (!fanouts_.empty()) {  // counted per group by the fan-out (delivered, ring full, no consumer)
       fanouts_[w]->dispatch(pkts, n, w);
       return;
@@ -98,12 +101,12 @@ class CountDispatcher final : public ncap::Dispatcher {
     if (auto* ring = rings_[w].get()) {
       uint32_t put = ring->enqueue_burst(pkts, n);
       if (put < n) {
-        c.consumer_full.fetch_add(n - put, std::memory_order_relaxed);
+        ncap::detail::bump(c.consumer_full, n - put);
         free(pkts + put, n - put);
       }
       return;
     }
-    c.consumed.fetch_add(n, std::memory_order_relaxed);
+    ncap::detail::bump(c.consumed, n);
     free(pkts, n);
   }
 
@@ -123,7 +126,7 @@ class CountDispatcher final : public ncap::Dispatcher {
         while (Clock::now() < until) {
         }
       }
-      counters_[w].consumed.fetch_add(n, std::memory_order_relaxed);
+      ncap::detail::bump(counters_[w].consumed, n);
       free(p, n);
     }
   }
@@ -158,7 +161,7 @@ Snapshot snapshot(ncap::Device& dev, ncap::Engine& eng, const CountDispatcher& d
   Snapshot s;
   for (size_t w = 0; w < eng.workers(); ++w) {
     const ncap::WorkerStats& ws = eng.stats(w);
-    const ncap::QueueStats& qs = dev.rx(eng.queue_of(w)).stats();
+    const ncap::QueueStats qs = dev.rx(eng.queue_of(w)).stats();
     Snapshot::Queue q;
     q.packets = ws.rx_packets.load(std::memory_order_relaxed);
     q.bytes = ws.rx_bytes.load(std::memory_order_relaxed);
@@ -279,15 +282,18 @@ void write_flows(const CountDispatcher& d, const ncap::Engine& eng, const std::s
 
 void print_published(const std::vector<std::unique_ptr<ncap::FanOut>>& fanouts, const Options& o);
 
-// -c COUNT, -d SECONDS and --idle SECONDS (without packets, after the first).
+// -c COUNT, -d SECONDS and --idle SECONDS (without packets, after the first). The
+// count itself is exact where the packets are taken: the engine's packet_limit, or the
+// ring consumer's burst size (this only notices that it was reached).
 class StopRule {
  public:
   StopRule(const Options& o, Clock::time_point start) : o_(o), start_(start), last_change_(start) {}
   // Seconds since the start, for the caller's output.
   double seconds(Clock::time_point now) const { return std::chrono::duration<double>(now - start_).count(); }
-  bool done(uint64_t packets, Clock::time_point now) {
+  // `counted`: what -c counts (packets that passed the filter).
+  bool done(uint64_t packets, uint64_t counted, Clock::time_point now) {
     if (packets != last_packets_) last_packets_ = packets, last_change_ = now;
-    if (o_.count && packets >= o_.count) return true;
+    if (o_.count && counted >= o_.count) return true;
     if (o_.duration > 0 && seconds(now) >= o_.duration) return true;
     return o_.idle > 0 && packets > 0 && std::chrono::duration<double>(now - last_change_).count() >= o_.idle;
   }
@@ -311,14 +317,14 @@ int consume_ring(const Options& o) {
   uint64_t packets = 0, bytes = 0, prev_packets = 0, prev_bytes = 0;
   const ncap::Packet* p[64];
   while (!ncap::stop_requested()) {
-    uint32_t n = c->recv_burst(p, 64);
+    uint32_t n = c->recv_burst(p, o.count ? uint32_t(std::min<uint64_t>(64, o.count - packets)) : 64);
     for (uint32_t i = 0; i < n; ++i) bytes += p[i]->len;
     packets += n;
     c->release(p, n);
     auto now = Clock::now();
     if (n == 0) std::this_thread::sleep_for(std::chrono::microseconds(50));
     double t = stop.seconds(now);
-    if (stop.done(packets, now)) break;
+    if (stop.done(packets, packets, now)) break;
     if (!o.quiet && now - last_print >= std::chrono::seconds(1)) {
       double dt = std::chrono::duration<double>(now - last_print).count();
       double pps = double(packets - prev_packets) / dt, bps = 8.0 * double(bytes - prev_bytes) / dt;
@@ -370,20 +376,26 @@ std::vector<ncap::GroupConfig> parse_groups(const std::string& s) {
 
 int capture(const Options& o) {
   if (o.device.rfind("ring:", 0) == 0) return consume_ring(o);
+  // What the command line names is checked before any device is opened: the filter and
+  // the rules file compile, the output files can be created.
+  std::unique_ptr<ncap::Filter> filter;
+  if (!o.bpf.empty() || !o.rules_file.empty()) {
+    ncap::FilterConfig fc;
+    fc.workers = o.queues;
+    filter = std::make_unique<ncap::Filter>(ncap::rules_from_cli(o.bpf, o.rules_file), fc);
+  }
+  auto pcap = o.pcap.empty() ? nullptr : std::make_unique<PcapWriter>(o.pcap);
+  if (!o.flows_file.empty() && !std::ofstream(o.flows_file))
+    throw ncap::Error("create " + o.flows_file, errno, "give a writable path for --flows");
   ncap::DeviceConfig cfg;
   cfg.rx_queues = o.queues;
   cfg.tx_queues = 1;
   cfg.rx_ring_size = o.descriptors;
   cfg.shared_name = o.publish;
   auto dev = ncap::open(o.device, cfg);
-  std::unique_ptr<ncap::Filter> filter;
-  if (!o.bpf.empty() || !o.rules_file.empty()) {
-    ncap::FilterConfig fc;
-    fc.workers = o.queues;
-    filter = std::make_unique<ncap::Filter>(ncap::rules_from_cli(o.bpf, o.rules_file), fc);
-    filter->offload_to(*dev);
-  }
-  CountDispatcher disp(o, o.queues);
+  if (filter) filter->offload_to(*dev);
+  // After the device: its fan-outs hold the device's pools and must go first.
+  CountDispatcher disp(o, o.queues, std::move(pcap));
   if (!o.publish.empty()) {
     ncap::FanOutConfig fc;
     fc.groups = o.groups;
@@ -402,6 +414,7 @@ int capture(const Options& o) {
   ec.cores = o.cores;
   ec.filter = filter.get();
   ec.dispatcher = &disp;
+  ec.packet_limit = o.count;
   ncap::Engine eng(*dev, ec);
   ncap::install_stop_signals();
   ncap::stop_on_signal(&eng);
@@ -420,7 +433,7 @@ int capture(const Options& o) {
     auto now = Clock::now();
     double t = stop.seconds(now);
     Snapshot s = snapshot(*dev, eng, disp);
-    if (stop.done(s.total.packets, now)) break;
+    if (stop.done(s.total.packets, s.total.delivered, now)) break;
     if (now - last_print >= std::chrono::seconds(1)) {
       s.hw = dev->stats();  // also what ncap-stat shows of this device
       if (!o.quiet) print_interval(s, prev, std::chrono::duration<double>(now - last_print).count(), t, o);
@@ -495,7 +508,7 @@ int main(int argc, char** argv) {
                                              "device: PCI address or spec (model:82599)")(
         "queues,q", po::value(&o.queues)->default_value(1), "RX queues (RSS), one poll thread each")(
         "cores", po::value(&cores), "cores for the poll threads, one per queue: 0,1 or 0-3")(
-        "count,c", po::value(&o.count)->default_value(0), "stop after this many packets (0 = no limit)")(
+        "count,c", po::value(&o.count)->default_value(0), "stop after this many packets passed the filter (0 = none)")(
         "duration,d", po::value(&o.duration)->default_value(0), "stop after this many seconds")(
         "idle", po::value(&o.idle)->default_value(0), "stop after this many seconds without packets (after the first)")(
         "filter,f", po::value(&o.bpf), "tcpdump filter expression")(

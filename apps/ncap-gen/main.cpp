@@ -1,7 +1,8 @@
 // ncap-gen: a packet generator (like pfsend). Synthetic UDP/TCP over IPv4/IPv6 frames of
 // a size or size range, over N flows, at a rate in packets/s or bits/s, from one thread
 // per TX queue; a final summary. Frame i is a pure function of (--seed, i)
-// (apps/common/frames.hpp), so --write-pcap records exactly what was sent.
+// (apps/common/frames.hpp), so --write-pcap records exactly what was sent, each frame
+// with the wall-clock time it was handed to the NIC (its tx_burst call).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -11,12 +12,13 @@
 #include <iostream>
 #include <optional>
 #include <thread>
+#include <vector>
 
-#include "app.hpp"
-#include "frames.hpp"
+#include "common/app.hpp"
+#include "common/frames.hpp"
+#include "common/pcap_out.hpp"
 #include "ncap/device.hpp"
 #include "ncap/engine.hpp"
-#include "pcap_out.hpp"
 
 namespace po = boost::program_options;
 using namespace ncap::app;
@@ -36,9 +38,24 @@ struct Options {
   bool json = false;
 };
 
+// Frames [previous k_end, k_end) of a queue's sequence went to the NIC in one
+// tx_burst call at wall-clock time ns (what -w writes as their timestamp).
+struct SentRun {
+  uint64_t k_end;
+  uint64_t ns;
+};
+
+// Written by the queue's sender thread, read by main after it joined.
 struct alignas(64) QueueResult {
   uint64_t frames = 0, bytes = 0, ring_full_retries = 0;
+  std::vector<SentRun> sent;  // with -w only: 16 bytes per tx_burst call
 };
+
+uint64_t wall_ns() {
+  return uint64_t(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
 
 // Queue q sends frames q, q + N, q + 2N, ... (N = queues) at rate/N.
 void send_queue(ncap::TxQueue& tx, const Options& o, uint16_t q, Clock::time_point end, QueueResult& r) {
@@ -50,6 +67,8 @@ void send_queue(ncap::TxQueue& tx, const Options& o, uint16_t q, Clock::time_poi
   constexpr uint32_t kBurst = 32;
   ncap::Packet* pkts[kBurst];
   uint64_t k = 0;
+  const bool record = !o.pcap.empty();
+  if (record) r.sent.reserve(4096);
   while (k < mine && !ncap::stop_requested()) {
     auto now = Clock::now();
     if (o.duration > 0 && now >= end) break;
@@ -77,8 +96,10 @@ void send_queue(ncap::TxQueue& tx, const Options& o, uint16_t q, Clock::time_poi
     }
     uint32_t done = 0;
     while (done < got) {
+      const uint64_t ns = record ? wall_ns() : 0;
       uint32_t sent = tx.tx_burst(pkts + done, got - done);
       done += sent;
+      if (record && sent) r.sent.push_back({k + done, ns});
       if (done < got) {  // descriptor ring full: the NIC is behind; never drop, retry
         ++r.ring_full_retries;
         tx.tx_flush();
@@ -92,18 +113,21 @@ void send_queue(ncap::TxQueue& tx, const Options& o, uint16_t q, Clock::time_poi
   while (tx.tx_flush() != 0 && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::microseconds(50));
 }
 
-void write_pcap(const Options& o, const std::vector<QueueResult>& res) {
-  PcapWriter w(o.pcap);
+void write_pcap(const Options& o, const std::vector<QueueResult>& res, PcapWriter& w) {
   std::vector<uint8_t> buf(kMaxFrame);
   const uint64_t n = o.queues;
+  std::vector<size_t> run(n, 0);  // per queue: the SentRun of its next frame
   // The sent set is {q + n*k : k < frames(q)}: write it in index order.
   uint64_t end = 0;
   for (uint64_t q = 0; q < n; ++q)
     if (res[q].frames) end = std::max(end, q + n * (res[q].frames - 1) + 1);
   for (uint64_t i = 0; i < end; ++i) {
-    if (i / n >= res[i % n].frames) continue;
+    const uint64_t q = i % n, k = i / n;
+    if (k >= res[q].frames) continue;
+    const std::vector<SentRun>& sent = res[q].sent;
+    while (sent[run[q]].k_end <= k) ++run[q];
     uint16_t len = build_frame(o.frame, i, buf.data());
-    w.write(buf.data(), len, 0);
+    w.write(buf.data(), len, sent[run[q]].ns);
   }
   w.close();
 }
@@ -124,6 +148,8 @@ void check_rate_fits(const Options& o, ncap::Device& dev, const ncap::LinkStatus
 }
 
 int generate(const Options& o) {
+  std::optional<PcapWriter> pcap;  // created first: a bad path is refused before any device opens
+  if (!o.pcap.empty()) pcap.emplace(o.pcap);
   ncap::DeviceConfig cfg;
   cfg.tx_queues = o.queues;
   cfg.rx_queues = 1;
@@ -161,7 +187,7 @@ int generate(const Options& o) {
   double secs = std::chrono::duration<double>(Clock::now() - start).count();
   ncap::HardwareStats hw = dev->stats();
   dev->stop();
-  if (!o.pcap.empty()) write_pcap(o, res);
+  if (pcap) write_pcap(o, res, *pcap);
 
   uint64_t frames = 0, bytes = 0, retries = 0;
   for (auto& r : res) frames += r.frames, bytes += r.bytes, retries += r.ring_full_retries;

@@ -7,7 +7,7 @@
 #include <boost/program_options.hpp>
 #include <iostream>
 
-#include "app.hpp"
+#include "common/app.hpp"
 #include "ncap/device.hpp"
 #include "ncap/shm.hpp"
 

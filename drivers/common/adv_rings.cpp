@@ -39,7 +39,7 @@ uint32_t RxRing::fill() noexcept {
   for (uint32_t i = 0; i < mask_; ++i) {
     Packet* p;
     if (cache_.alloc_bulk(&p, 1) != 1) {
-      ++stats_.pool_empty;
+      detail::bump(counters_.pool_empty, 1);
       break;
     }
     bufs_[i] = p;
@@ -68,7 +68,7 @@ void RxRing::refill() noexcept {
     tail_ = (tail_ + got) & mask_;
     done += got;
     if (got < chunk) {
-      ++stats_.pool_empty;  // the other slots stay empty until the application frees buffers
+      detail::bump(counters_.pool_empty, 1);  // the other slots stay empty until the application frees buffers
       break;
     }
   }
@@ -96,7 +96,7 @@ uint32_t RxRing::rx_burst(Packet** out, uint32_t n) noexcept {
     i = (i + 1) & mask_;
     if (__builtin_expect(status & error_mask_, 0)) {
       // A frame the NIC marked bad: counted and recycled, never handed out.
-      ++stats_.frame_errors;
+      detail::bump(counters_.frame_errors, 1);
       if (nbad < 256) bad[nbad++] = p;
       else cache_.free_bulk(&p, 1);
       continue;
@@ -116,8 +116,8 @@ uint32_t RxRing::rx_burst(Packet** out, uint32_t n) noexcept {
   }
   next_ = i;
   if (nbad) cache_.free_bulk(bad, nbad);
-  stats_.packets += got;
-  stats_.bytes += bytes;
+  detail::bump(counters_.packets, got);
+  detail::bump(counters_.bytes, bytes);
   // Refill in batches: one tail write per kRefillBatch consumed descriptors, or as soon
   // as the NIC would otherwise run dry.
   uint32_t consumed = (next_ - tail_ - 1) & mask_;
@@ -181,7 +181,7 @@ uint32_t TxRing::tx_burst(Packet** in, uint32_t n) noexcept {
     free_slots = mask_ - in_flight();
   }
   uint32_t take = std::min(n, free_slots);
-  if (take < n) stats_.ring_full += n - take;
+  if (take < n) detail::bump(counters_.ring_full, n - take);
   if (take == 0) return 0;
   uint32_t i = tail_;
   uint64_t bytes = 0;
@@ -201,8 +201,8 @@ uint32_t TxRing::tx_burst(Packet** in, uint32_t n) noexcept {
   tail_ = i;
   RegisterIo::write_barrier();
   io_->write32(tail_reg_, tail_);
-  stats_.packets += take;
-  stats_.bytes += bytes;
+  detail::bump(counters_.packets, take);
+  detail::bump(counters_.bytes, bytes);
   return take;
 }
 

@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "ncap/error.hpp"
-#include "ncap/fanout.hpp"
+#include "ncap/shm.hpp"
 
 namespace ncap::intel {
 

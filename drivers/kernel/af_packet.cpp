@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "drivers/kernel/kernel_queues.hpp"
+#include "ncap/counter.hpp"
 #include "ncap/error.hpp"
 
 namespace ncap::kernel {
@@ -73,7 +74,7 @@ class PacketRxQueue final : public KernelRxQueue {
     n = std::min(n, kMaxBurst);
     // Buffers for the whole burst at once; those not filled go back at the end.
     const uint32_t have = cache_.alloc_burst(bufs_, n);
-    if (have < n) stats_.pool_empty += 1;  // consumers hold the buffers: frames wait in the block
+    if (have < n) detail::bump(counters_.pool_empty, 1);  // consumers hold the buffers: frames wait in the block
     uint32_t got = 0, used = 0;
     uint64_t bytes = 0;
     while (used < have) {
@@ -91,7 +92,7 @@ class PacketRxQueue final : public KernelRxQueue {
         tagged = false;
       }
       if (len + (tagged ? kVlanTag : 0) > pool_->data_room() || len < 2 * 6) {
-        stats_.frame_errors += 1;  // larger than the frame room (GRO on?); the buffer is reused
+        detail::bump(counters_.frame_errors, 1);  // larger than the frame room (GRO on?); the buffer is reused
       } else {
         ++used;
         uint8_t* d = p->data();
@@ -119,8 +120,8 @@ class PacketRxQueue final : public KernelRxQueue {
       next_packet();
     }
     if (used < have) cache_.free_bulk(bufs_ + used, have - used);
-    stats_.packets += got;
-    stats_.bytes += bytes;
+    detail::bump(counters_.packets, got);
+    detail::bump(counters_.bytes, bytes);
     return got;
   }
 
@@ -201,12 +202,12 @@ class PacketTxQueue final : public TxQueue {
       uint64_t bytes = 0;
       for (int i = 0; i < r; ++i) bytes += in[sent + uint32_t(i)]->len;
       pool_->free_bulk(in + sent, uint32_t(r));  // sendmmsg copied them
-      stats_.packets += uint64_t(r);
-      stats_.bytes += bytes;
+      detail::bump(counters_.packets, uint64_t(r));
+      detail::bump(counters_.bytes, bytes);
       sent += uint32_t(r);
       if (uint32_t(r) < k) break;
     }
-    if (sent < n) stats_.ring_full += n - sent;
+    if (sent < n) detail::bump(counters_.ring_full, n - sent);
     return sent;
   }
   uint32_t tx_flush() noexcept override { return 0; }  // the kernel owns what it accepted

@@ -32,6 +32,7 @@
 #include "core/log.hpp"
 #include "drivers/kernel/kernel_queues.hpp"
 #include "drivers/kernel/netns.hpp"
+#include "ncap/counter.hpp"
 #include "ncap/error.hpp"
 
 namespace ncap::kernel {
@@ -242,8 +243,8 @@ class XdpRxQueue final : public KernelRxQueue {
       }
       xsk_ring_cons__release(&rx_, got);
       naps_ = 0;
-      stats_.packets += got;
-      stats_.bytes += bytes;
+      detail::bump(counters_.packets, got);
+      detail::bump(counters_.bytes, bytes);
     }
     refill();
     return got;
@@ -276,7 +277,7 @@ class XdpRxQueue final : public KernelRxQueue {
       Packet* bufs[kRefill];
       const uint32_t have = cache_->alloc_burst(bufs, kRefill);
       if (have == 0) {
-        stats_.pool_empty += 1;  // consumers hold every buffer: the kernel will count what it drops
+        detail::bump(counters_.pool_empty, 1);  // consumers hold every buffer: the kernel will count what it drops
         break;
       }
       uint32_t idx = 0;

@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "core/spec_options.hpp"
+#include "ncap/counter.hpp"
 #include "ncap/error.hpp"
 
 namespace ncap::trace {
@@ -70,12 +71,12 @@ class TraceRxQueue final : public RxQueue {
       if (spec_.pace > 0 && now_ns() < due_) break;
       Packet* p;
       if (cache_.alloc_burst(&p, 1) == 0) {  // consumers hold every buffer: the record waits
-        ++stats_.pool_empty;
+        detail::bump(counters_.pool_empty, 1);
         break;
       }
       have_ = false;
       if (hdr_->caplen > pool_->data_room()) {
-        ++stats_.frame_errors;
+        detail::bump(counters_.frame_errors, 1);
         cache_.free_bulk(&p, 1);
         continue;
       }
@@ -91,8 +92,8 @@ class TraceRxQueue final : public RxQueue {
       bytes += p->len;
       out[got++] = p;
     }
-    stats_.packets += got;
-    stats_.bytes += bytes;
+    detail::bump(counters_.packets, got);
+    detail::bump(counters_.bytes, bytes);
     return got;
   }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -13,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ncap/counter.hpp"
 #include "ncap/mempool.hpp"
 #include "ncap/packet.hpp"
 
@@ -82,13 +84,29 @@ struct HardwareStats {
   uint64_t rx_errors = 0;        // CRC, alignment, symbol, length errors
 };
 
-// Per-queue software counters, kept by the queue's owner thread.
+// Per-queue software counters: a snapshot (RxQueue::stats(), TxQueue::stats()).
 struct QueueStats {
   uint64_t packets = 0;
   uint64_t bytes = 0;
   uint64_t pool_empty = 0;       // RX: refill found no free buffer (descriptor left empty)
   uint64_t ring_full = 0;        // TX: no free descriptor, packet not accepted
   uint64_t frame_errors = 0;     // RX: frames the NIC marked bad and we dropped
+};
+
+// The live counters behind QueueStats. Written only by the queue's owner thread, with
+// ncap::detail::bump (ncap/counter.hpp: a relaxed load and store, no locked RMW); read
+// by any thread (ncap-count's main thread, a status line). Relaxed: each value is
+// monotonic and a reader may be one burst behind.
+struct QueueCounters {
+  std::atomic<uint64_t> packets{0};
+  std::atomic<uint64_t> bytes{0};
+  std::atomic<uint64_t> pool_empty{0};
+  std::atomic<uint64_t> ring_full{0};
+  std::atomic<uint64_t> frame_errors{0};
+  QueueStats snapshot() const noexcept {
+    constexpr auto r = std::memory_order_relaxed;
+    return {packets.load(r), bytes.load(r), pool_empty.load(r), ring_full.load(r), frame_errors.load(r)};
+  }
 };
 
 class RxQueue {
@@ -105,12 +123,13 @@ class RxQueue {
   // engine's poll thread then ends.
   virtual bool exhausted() const noexcept { return false; }
   uint16_t id() const noexcept { return id_; }
-  const QueueStats& stats() const noexcept { return stats_; }
+  // From any thread.
+  QueueStats stats() const noexcept { return counters_.snapshot(); }
 
  protected:
   explicit RxQueue(uint16_t id) : id_(id) {}
   uint16_t id_;
-  QueueStats stats_;
+  QueueCounters counters_;
 };
 
 class TxQueue {
@@ -124,12 +143,13 @@ class TxQueue {
   virtual uint32_t tx_flush() noexcept = 0;
   virtual Mempool& pool() noexcept = 0;  // where to allocate frames for this queue
   uint16_t id() const noexcept { return id_; }
-  const QueueStats& stats() const noexcept { return stats_; }
+  // From any thread.
+  QueueStats stats() const noexcept { return counters_.snapshot(); }
 
  protected:
   explicit TxQueue(uint16_t id) : id_(id) {}
   uint16_t id_;
-  QueueStats stats_;
+  QueueCounters counters_;
 };
 
 // Hardware filter rules a driver may take over (see filter/). The software engine asks

@@ -65,6 +65,12 @@ struct EngineConfig {
   uint32_t burst = 32;
   PacketFilter* filter = nullptr; // optional
   Dispatcher* dispatcher = nullptr;  // required
+  // Take no more packets from the queues once this many have passed the filter, summed
+  // over every poll thread (tcpdump's -c); 0 = no limit. Each poll thread claims its
+  // burst from a shared budget before rx_burst and gives back what it did not dispatch,
+  // so exactly this many are dispatched, every packet received is dispatched or
+  // filtered, and the rest stay in the NIC. Costs one CAS per poll when set.
+  uint64_t packet_limit = 0;
 };
 
 // Per-queue counters, written only by that queue's poll thread, read by anyone
@@ -97,6 +103,7 @@ class Engine {
 
  private:
   void run(size_t worker);
+  uint32_t claim(uint32_t want) noexcept;  // up to `want` packets of the budget
   Device& dev_;
   EngineConfig cfg_;
   std::vector<uint16_t> queues_;
@@ -104,8 +111,11 @@ class Engine {
   std::vector<std::thread> threads_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> running_{false};
-  std::atomic<bool> go_{false};
-  std::atomic<unsigned> live_{0};  // poll threads not yet ended  // start() has pinned every poll thread (or is giving up)
+  std::atomic<bool> go_{false};  // start() has pinned every poll thread (or is giving up)
+  std::atomic<unsigned> live_{0};  // poll threads not yet ended
+  // packet_limit: packets not yet claimed by a poll thread (claims not dispatched are
+  // given back). Its own cache line: every poll thread writes it.
+  alignas(64) std::atomic<uint64_t> budget_{0};
 };
 
 // Pins `thread` to `core`; throws ncap::Error naming `what` and the core when the system

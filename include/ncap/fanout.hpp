@@ -106,16 +106,7 @@ class FanOut final : public Dispatcher {
   std::unique_ptr<Impl> impl_;
 };
 
-// DmaOptions that put a pool where publish(name, ...) expects it (a file on hugetlbfs
-// in the directory of the network namespace `netns`, empty = this process's). Create
-// the pool with them, then publish it with the same netns in FanOutConfig.
-DmaOptions shared_pool_options(const std::string& name, const std::string& netns = "");
-
-// The capture name of RX queue q when a device publishes its queues under `name`
-// (DeviceConfig::shared_name): `name` itself with one queue, `name-qQ` with several.
-std::string rx_capture_name(const std::string& name, uint16_t q, uint16_t queues);
-
-// Publishes `pool` (created with shared_pool_options(name)) and a fan-out over it under
+// Publishes `pool` (created with shared_pool_options(name), ncap/shm.hpp) and a fan-out over it under
 // `name` in this network namespace. Other processes attach with ncap::attach(name, group).
 // The files disappear when the FanOut is destroyed.
 std::unique_ptr<FanOut> publish(const std::string& name, Mempool& pool, const FanOutConfig& cfg);

@@ -10,7 +10,7 @@
 // QEMU's igb model (hw/net/net_tx_pkt.c, net_tx_pkt_add_raw_fragment_pci) maps each TX
 // fragment whole and silently skips the frame when the mapping comes back short.
 //
-// Free buffers sit in a lock-free multi-producer/multi-consumer ring; a thread that
+// Free buffers sit in a lock-free multi-producer/multi-consumer ring (MpmcRing); a thread that
 // allocates or frees a lot keeps a Mempool::Cache so it touches the shared ring only once
 // per bulk. Buffers are never freed twice by the pool itself: ownership is the caller's.
 #pragma once
@@ -23,6 +23,7 @@
 
 #include "ncap/dma.hpp"
 #include "ncap/packet.hpp"
+#include "ncap/ring.hpp"
 
 namespace ncap {
 
@@ -103,9 +104,12 @@ class Mempool {
 
  private:
   Mempool() = default;
-  // The shared free ring (rte_ring-like MP/MC with head/tail pairs).
-  uint32_t ring_dequeue(uint32_t* h, uint32_t n, bool all_or_nothing) noexcept;
-  void ring_enqueue(const uint32_t* h, uint32_t n) noexcept;
+  // The shared free ring of handles (MpmcRing, ncap/ring.hpp). Its capacity exceeds
+  // `count`, so a free always has room (at most `count` handles exist).
+  uint32_t ring_dequeue(uint32_t* h, uint32_t n, bool all_or_nothing) noexcept {
+    return all_or_nothing ? (free_->dequeue_bulk(h, n) ? n : 0) : free_->dequeue_burst(h, n);
+  }
+  void ring_enqueue(const uint32_t* h, uint32_t n) noexcept { free_->enqueue_bulk(h, n); }
 
   DmaRegion region_;
   uint8_t* buffers_ = nullptr;
@@ -115,14 +119,7 @@ class Mempool {
   uint32_t data_room_ = 0;
   uint16_t id_ = 0;
 
-  std::unique_ptr<uint32_t[]> ring_;
-  uint32_t mask_ = 0;
-  struct alignas(64) HeadTail {
-    std::atomic<uint32_t> head{0};
-    std::atomic<uint32_t> tail{0};
-  };
-  HeadTail prod_;
-  HeadTail cons_;
+  std::unique_ptr<MpmcRing<uint32_t>> free_;
 };
 
 // Frees packets of any pools (Packet::pool_id), each run of one pool in one call.

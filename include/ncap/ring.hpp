@@ -1,4 +1,6 @@
-// Lock-free rings of trivially copyable items (ncap uses 32-bit buffer handles).
+// Lock-free rings of trivially copyable items (ncap uses 32-bit buffer handles): the
+// SPSC ring (RingProducer/RingConsumer over shared RingIndexes, SpscRing in process) and
+// the MPMC ring (MpmcRing, further down).
 //
 // SPSC: power-of-two size, free-running 32-bit indexes (differences are taken modulo
 // 2^32, so wrap-around is harmless), the producer's index (tail) and the consumer's
@@ -71,11 +73,6 @@ class RingProducer {
 
   uint32_t capacity() const noexcept { return mask_ + 1; }
   bool corrupt() const noexcept { return corrupt_; }
-  // Free slots as the producer sees them now (exact: reloads the consumer's index).
-  uint32_t free_count() noexcept {
-    refresh_head();
-    return capacity() - (tail_ - head_cache_);
-  }
 
   uint32_t enqueue_burst(const T* in, uint32_t n) noexcept { return enqueue(in, n, false); }
   bool enqueue_bulk(const T* in, uint32_t n) noexcept { return enqueue(in, n, true) == n; }
@@ -214,59 +211,87 @@ class SpscRing {
   alignas(kCacheLine) RingConsumer<T> cons_;
 };
 
-// Multi-producer single-consumer ring (in process): producers reserve slots by moving
-// prod_head with a CAS, fill them, then publish in reservation order by moving prod_tail
-// (a later reservation waits for earlier ones). Pairs:
-//   (1) producer fills slots, prod_tail.store(release) -> consumer prod_tail.load(acquire);
-//   (2) consumer reads slots, cons_head.store(release) -> producer cons_head.load(acquire)
-//       before reserving (so it never overwrites unread slots).
+// Multi-producer/multi-consumer ring (in process): the rte_ring protocol. Each side
+// (producers, consumers) has a head and a tail on its own cache line. A thread reserves
+// slots by moving its side's head with a CAS, copies, then publishes by moving its
+// side's tail, in reservation order: it waits until the tail reaches its own head, so
+// the other side never sees a hole. Free-running 32-bit indexes as in the SPSC ring.
+// The acquire/release pairs:
+//   (1) producer fills its slots, then prod_.tail.store(release)  ->  consumer
+//       prod_.tail.load(acquire) when it reserves, then reads those slots;
+//   (2) consumer reads its slots, then cons_.tail.store(release)  ->  producer
+//       cons_.tail.load(acquire) when it reserves, then overwrites those slots;
+//   (3) a thread's tail.store(release)  ->  the next one of its side, waiting with
+//       tail.load(acquire) for its turn: so its own release in (1) or (2) also covers
+//       the earlier threads' slots (rte_ring waits relaxed, right on x86 only; acquire
+//       costs nothing there and is what the C++ model and ThreadSanitizer need).
+// Heads carry no data: their CAS is relaxed. A thread preempted between reserving and
+// publishing holds up the later ones of its side: after a short spin they give it the
+// core (with more threads than cores, pure spinning burns whole time slices).
+// Used with one consumer thread it is an MPSC ring (every consumer CAS succeeds at once);
+// the mempool's free list uses it with many of each.
 template <class T>
-class MpscRing {
+class MpmcRing {
   static_assert(std::is_trivially_copyable_v<T>);
 
  public:
-  explicit MpscRing(uint32_t size) : mask_(size - 1) {
-    if (!is_pow2(size)) throw std::invalid_argument("MpscRing size must be a power of two >= 2");
+  explicit MpmcRing(uint32_t size) : mask_(size - 1) {
+    if (!is_pow2(size)) throw std::invalid_argument("MpmcRing size must be a power of two >= 2");
     slots_.reset(new (std::align_val_t(kCacheLine)) T[size]);
   }
   uint32_t capacity() const noexcept { return mask_ + 1; }
-
-  // ---- any producer thread ----
-  uint32_t enqueue_burst(const T* in, uint32_t n) noexcept { return enqueue(in, n, false); }
-  bool enqueue_bulk(const T* in, uint32_t n) noexcept { return enqueue(in, n, true) == n; }
-  // ---- the consumer thread ----
-  uint32_t dequeue_burst(T* out, uint32_t n) noexcept {
-    uint32_t h = cons_.head;
-    uint32_t avail = cons_.tail_cache - h;
-    if (avail < n) {
-      cons_.tail_cache = prod_tail_.load(std::memory_order_acquire);  // pair (1)
-      avail = cons_.tail_cache - h;
-      if (avail < n) n = avail;
-    }
-    for (uint32_t i = 0; i < n; ++i) out[i] = slots_[(h + i) & mask_];
-    cons_.head = h + n;
-    cons_head_.store(h + n, std::memory_order_release);  // pair (2)
-    return n;
+  // Items published and not yet taken; exact only when no thread is inside a call.
+  uint32_t count() const noexcept {
+    return prod_.tail.load(std::memory_order_acquire) - cons_.tail.load(std::memory_order_acquire);
   }
 
+  // ---- any thread ----
+  uint32_t enqueue_burst(const T* in, uint32_t n) noexcept { return enqueue(in, n, false); }
+  bool enqueue_bulk(const T* in, uint32_t n) noexcept { return enqueue(in, n, true) == n; }
+  uint32_t dequeue_burst(T* out, uint32_t n) noexcept { return dequeue(out, n, false); }
+  bool dequeue_bulk(T* out, uint32_t n) noexcept { return dequeue(out, n, true) == n; }
+
  private:
-  uint32_t enqueue(const T* in, uint32_t n, bool all) noexcept {
-    uint32_t head = prod_head_.load(std::memory_order_relaxed);
-    uint32_t take;
-    do {
-      uint32_t free_slots = capacity() - (head - cons_head_.load(std::memory_order_acquire));  // pair (2)
-      take = n < free_slots ? n : free_slots;
-      if (take == 0 || (all && take < n)) return 0;
-    } while (!prod_head_.compare_exchange_weak(head, head + take, std::memory_order_relaxed,
-                                               std::memory_order_relaxed));
-    for (uint32_t i = 0; i < take; ++i) slots_[(head + i) & mask_] = in[i];
-    // Earlier reservations publish first, so the consumer never sees a hole. A producer
-    // preempted between reserving and publishing holds the others up: after a short spin
-    // give it the core (with more threads than cores, pure spinning takes whole slices).
-    for (uint32_t spins = 0; prod_tail_.load(std::memory_order_relaxed) != head; ++spins)
+  // One side's pair; the two sides on their own cache lines (as rte_ring's headtail).
+  struct alignas(kCacheLine) HeadTail {
+    std::atomic<uint32_t> head{0};  // reservations (CAS, relaxed)
+    std::atomic<uint32_t> tail{0};  // completions (release)
+  };
+
+  // Waits until the earlier reservations of side `ht` have published, then publishes
+  // [from, from + n).
+  static void publish(HeadTail& ht, uint32_t from, uint32_t n) noexcept {
+    for (uint32_t spins = 0; ht.tail.load(std::memory_order_acquire) != from; ++spins)  // pair (3)
       if (spins < 128) _mm_pause();
       else std::this_thread::yield();
-    prod_tail_.store(head + take, std::memory_order_release);  // pair (1)
+    ht.tail.store(from + n, std::memory_order_release);  // pair (1) or (2), and (3)
+  }
+
+  uint32_t enqueue(const T* in, uint32_t n, bool all) noexcept {
+    uint32_t head = prod_.head.load(std::memory_order_relaxed);
+    uint32_t take;
+    do {
+      uint32_t free_slots = capacity() - (head - cons_.tail.load(std::memory_order_acquire));  // pair (2)
+      take = n < free_slots ? n : free_slots;
+      if (take == 0 || (all && take < n)) return 0;
+    } while (!prod_.head.compare_exchange_weak(head, head + take, std::memory_order_relaxed,
+                                               std::memory_order_relaxed));
+    for (uint32_t i = 0; i < take; ++i) slots_[(head + i) & mask_] = in[i];
+    publish(prod_, head, take);  // pair (1): the slots before the tail that covers them
+    return take;
+  }
+
+  uint32_t dequeue(T* out, uint32_t n, bool all) noexcept {
+    uint32_t head = cons_.head.load(std::memory_order_relaxed);
+    uint32_t take;
+    do {
+      uint32_t avail = prod_.tail.load(std::memory_order_acquire) - head;  // pair (1)
+      take = n < avail ? n : avail;
+      if (take == 0 || (all && take < n)) return 0;
+    } while (!cons_.head.compare_exchange_weak(head, head + take, std::memory_order_relaxed,
+                                               std::memory_order_relaxed));
+    for (uint32_t i = 0; i < take; ++i) out[i] = slots_[(head + i) & mask_];
+    publish(cons_, head, take);  // pair (2): the slots are read before they are handed back
     return take;
   }
 
@@ -275,13 +300,8 @@ class MpscRing {
   };
   const uint32_t mask_;
   std::unique_ptr<T[], AlignedDelete> slots_;
-  alignas(kCacheLine) std::atomic<uint32_t> prod_head_{0};
-  alignas(kCacheLine) std::atomic<uint32_t> prod_tail_{0};
-  alignas(kCacheLine) std::atomic<uint32_t> cons_head_{0};
-  struct alignas(kCacheLine) ConsumerState {
-    uint32_t head = 0;
-    uint32_t tail_cache = 0;
-  } cons_;
+  HeadTail prod_;
+  HeadTail cons_;
 };
 
 }  // namespace ncap

@@ -94,6 +94,18 @@ class Consumer {
 std::unique_ptr<Consumer> attach(const std::string& name, const std::string& group,
                                  const AttachOptions& opts = {});
 
+// ---- names: where a publisher's files go ----
+// DmaOptions that put a pool where publish(name, ...) expects it (a file on hugetlbfs
+// in the directory of the network namespace `netns`, empty = this process's). Files a
+// publisher of `name` that is gone left there are removed first; a live one is an
+// error. Create the pool with them, then publish it with the same netns in FanOutConfig.
+// (Drivers call it for DeviceConfig::shared_name.)
+DmaOptions shared_pool_options(const std::string& name, const std::string& netns = "");
+
+// The capture name of RX queue q when a device publishes its queues under `name`
+// (DeviceConfig::shared_name): `name` itself with one queue, `name-qQ` with several.
+std::string rx_capture_name(const std::string& name, uint16_t q, uint16_t queues);
+
 // ---- runtime view (ncap-stat) ----
 struct ConsumerInfo {
   uint32_t slot = 0;

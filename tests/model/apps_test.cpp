@@ -59,6 +59,7 @@ std::string tmp(const std::string& name) {
 
 struct Frame {
   std::vector<uint8_t> bytes;
+  uint64_t us = 0;  // the record's timestamp, microseconds since the epoch
 };
 std::vector<Frame> read_pcap(const std::string& path) {
   char err[PCAP_ERRBUF_SIZE];
@@ -67,7 +68,8 @@ std::vector<Frame> read_pcap(const std::string& path) {
   std::vector<Frame> out;
   pcap_pkthdr* h;
   const u_char* d;
-  while (pcap_next_ex(p, &h, &d) == 1) out.push_back({std::vector<uint8_t>(d, d + h->caplen)});
+  while (pcap_next_ex(p, &h, &d) == 1)
+    out.push_back({std::vector<uint8_t>(d, d + h->caplen), uint64_t(h->ts.tv_sec) * 1000000 + uint64_t(h->ts.tv_usec)});
   pcap_close(p);
   return out;
 }
@@ -155,6 +157,39 @@ TEST(NcapCount, WritesWhatItReceivedToPcap) {
     EXPECT_EQ(be16(&frames[i].bytes[34]), 1024 + i % 3) << "frame " << i << " out of order";
   }
   unlink(out.c_str());
+}
+
+// tcpdump's -c: exactly COUNT packets counted and written, from a source faster than
+// the tool, over one queue or several; every packet taken from the NIC is accounted.
+TEST(NcapCount, CountStopsAtExactlyCountPacketsCountedAndWritten) {
+  const std::string out = tmp("count.pcap");
+  auto r = run_cli(count_bin(), {"-i", "model:82599?gen=inf&size=64&flows=16", "-c", "3000", "-w", out, "--json",
+                                 "--quiet"});
+  ASSERT_EQ(r.status, 0) << r.out;
+  std::string s = summary(r);
+  EXPECT_EQ(num(s, "packets"), 3000u) << s;
+  EXPECT_EQ(num(s, "delivered"), 3000u) << s;
+  EXPECT_EQ(num(s, "bytes"), 3000u * 64) << s;
+  EXPECT_EQ(read_pcap(out).size(), 3000u);
+  unlink(out.c_str());
+
+  r = run_cli(count_bin(), {"-i", "model:82599?gen=inf&size=64&flows=64", "-q", "4", "-c", "3000", "--json",
+                            "--quiet"});
+  ASSERT_EQ(r.status, 0) << r.out;
+  s = summary(r);
+  EXPECT_EQ(num(s, "packets"), 3000u) << s;
+  EXPECT_EQ(num(s, "delivered"), 3000u) << s;
+  uint64_t per_queue = 0;
+  for (int q = 0; q < 4; ++q) per_queue += num(s, "packets", "\"queue\":" + std::to_string(q) + ",");
+  EXPECT_EQ(per_queue, 3000u) << s;
+
+  // With a filter, -c counts the packets that passed it; the rest received were filtered.
+  r = run_cli(count_bin(), {"-i", "model:82599?gen=inf&size=64&flows=64", "-q", "2", "-c", "100", "-f",
+                            "udp src port 1024", "--json", "--quiet"});
+  ASSERT_EQ(r.status, 0) << r.out;
+  s = summary(r);
+  EXPECT_EQ(num(s, "delivered"), 100u) << s;
+  EXPECT_EQ(num(s, "packets"), num(s, "delivered") + num(s, "filtered", "drops")) << s;
 }
 
 TEST(NcapCount, PublishedQueuesReachConsumerProcessesWithEveryPacketAccounted) {
@@ -258,6 +293,42 @@ TEST(NcapGen, SendsExactlyCountFramesWhoseBytesAndChecksumsAreRight) {
   unlink(b.c_str());
 }
 
+uint64_t now_us() {
+  return uint64_t(std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count());
+}
+
+// -w stamps each frame with the wall-clock time it was handed to the NIC: inside the
+// run, in sending order per queue, and spread as the pacing spread the frames.
+TEST(NcapGen, PcapTimestampsAreWhenEachFrameWentToTheNic) {
+  const std::string a = tmp("gen_ts.pcap");
+  const uint64_t before = now_us();
+  auto r = run_cli(gen_bin(), {"-i", "model:82599", "-c", "200", "-r", "10k", "-w", a});
+  const uint64_t after = now_us();
+  ASSERT_EQ(r.status, 0) << r.out;
+  auto frames = read_pcap(a);
+  ASSERT_EQ(frames.size(), 200u);
+  for (size_t i = 0; i < frames.size(); ++i) {
+    EXPECT_GE(frames[i].us, before) << "frame " << i;
+    EXPECT_LE(frames[i].us, after) << "frame " << i;
+    if (i) {
+      EXPECT_GE(frames[i].us, frames[i - 1].us) << "frame " << i;
+    }
+  }
+  // 10k pps: frame 199 is due 19.9 ms after frame 0 (pacing never sends early).
+  EXPECT_GE(frames.back().us - frames.front().us, 19000u);
+
+  // Two queues: frame i went out on queue i % 2, in order within its queue.
+  r = run_cli(gen_bin(), {"-i", "model:82599", "-c", "2000", "-q", "2", "-w", a});
+  ASSERT_EQ(r.status, 0) << r.out;
+  frames = read_pcap(a);
+  ASSERT_EQ(frames.size(), 2000u);
+  for (size_t i = 2; i < frames.size(); ++i) EXPECT_GE(frames[i].us, frames[i - 2].us) << "frame " << i;
+  EXPECT_GE(frames.front().us, before);
+  unlink(a.c_str());
+}
+
 TEST(NcapGen, Ipv6AndTcpFramesCarryValidChecksums) {
   const std::string a = tmp("gen6.pcap");
   auto r = run_cli(gen_bin(), {"-i", "model:82576", "-c", "200", "-s", "80-400", "-6", "-p", "tcp", "-w", a});
@@ -306,13 +377,18 @@ struct BadInput {
   const char* message;
 };
 
-class AppsRefuse : public ::testing::TestWithParam<BadInput> {};
-
-TEST_P(AppsRefuse, WithAClearMessageAndExitCode) {
-  const BadInput& b = GetParam();
+// Runs the bad command line and checks its exit code and message.
+CliResult expect_refused(const BadInput& b) {
   auto r = run_cli(std::string(b.tool) == "gen" ? gen_bin() : count_bin(), b.args);
   EXPECT_EQ(r.status, b.exit) << r.out;
   EXPECT_NE(r.out.find(b.message), std::string::npos) << r.out;
+  return r;
+}
+
+class AppsRefuse : public ::testing::TestWithParam<BadInput> {};
+
+TEST_P(AppsRefuse, WithAClearMessageAndExitCode) {
+  auto r = expect_refused(GetParam());
   EXPECT_NE(r.out.find("fix:"), std::string::npos) << "every refusal says what to do: " << r.out;
 }
 
@@ -335,5 +411,28 @@ INSTANTIATE_TEST_SUITE_P(
         BadInput{"gen", {"-i", "model:82576", "-q", "17"}, 1, "the 82576 supports 1-16 RX queues (RSS) and 1-16 TX"},
         BadInput{"gen", {"-i", "model:82599", "-6", "-s", "60"}, 2, "smaller than the 62 bytes of headers"},
         BadInput{"gen", {"-i", "model:82599", "--src-ip", "10.0.0.300"}, 2, "10.0.0.300"}));
+
+// The whole command line is checked before a device is touched: with a device that does
+// not exist, the bad option (not the device) is what the tool reports.
+class AppsRefuseBeforeOpening : public ::testing::TestWithParam<BadInput> {};
+
+TEST_P(AppsRefuseBeforeOpening, TheBadOptionNotTheDevice) {
+  auto r = expect_refused(GetParam());
+  EXPECT_EQ(r.out.find("0000:07:00.0"), std::string::npos) << "the device was opened first: " << r.out;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, AppsRefuseBeforeOpening,
+    ::testing::Values(
+        BadInput{"count", {"-i", "0000:07:00.0", "-f", "udp port"}, 1, "compile the filter expression \"udp port\""},
+        BadInput{"count", {"-i", "0000:07:00.0", "--rules", "/nonexistent/rules.txt"}, 1,
+                 "open the rules file /nonexistent/rules.txt"},
+        BadInput{"count", {"-i", "0000:07:00.0", "-w", "/nonexistent/out.pcap"}, 1,
+                 "create pcap file /nonexistent/out.pcap"},
+        BadInput{"count", {"-i", "0000:07:00.0", "--flows", "/nonexistent/flows.json"}, 1,
+                 "create /nonexistent/flows.json"},
+        BadInput{"count", {"-i", "0000:07:00.0", "--cores", "64"}, 2, "core 64 does not exist"},
+        BadInput{"gen", {"-i", "0000:07:00.0", "-w", "/nonexistent/sent.pcap"}, 1,
+                 "create pcap file /nonexistent/sent.pcap"}));
 
 }  // namespace

@@ -1,9 +1,12 @@
-// SPSC/MPSC rings: burst vs bulk semantics, wrap-around of slots and of the 32-bit
-// indexes, defence against a corrupt peer index, and a two-thread stress of 10^8
-// handles in which every handle must arrive once, in order.
+// SPSC and MPMC rings: burst vs bulk semantics, wrap-around of slots and of the 32-bit
+// indexes, defence against a corrupt peer index, a two-thread stress of 10^8 handles in
+// which every handle must arrive once, in order, and many-thread stresses of the MPMC
+// ring (every handle once, each producer's handles in order).
 #include "ncap/ring.hpp"
 
 #include <gtest/gtest.h>
+
+#include "tests/common/sanitizers.hpp"
 
 #include <numeric>
 #include <thread>
@@ -129,12 +132,37 @@ void stress(Ring& ring, uint64_t total) {
 // 10^8 handles, i.e. 10^8 enqueues and 10^8 dequeues of one handle each.
 TEST(SpscRingStress, HundredMillionHandlesNoneLostNoneDuplicated) {
   ncap::SpscRing<uint32_t> ring(1024);
-  stress(ring, 100'000'000ull);
+  stress(ring, ncap::test::stress_iterations(100'000'000ull));
 }
 
-TEST(MpscRing, ManyProducersEveryHandleArrivesOnce) {
-  ncap::MpscRing<uint32_t> ring(256);
-  constexpr uint32_t kProducers = 3, kPer = 2'000'000;
+TEST(MpmcRing, RejectsSizesThatAreNotPowersOfTwoAndMovesAllOrNothingInBulk) {
+  EXPECT_THROW(ncap::MpmcRing<uint32_t>(12), std::invalid_argument);
+  ncap::MpmcRing<uint32_t> r(8);
+  uint32_t in[10];
+  std::iota(in, in + 10, 100u);
+  EXPECT_FALSE(r.enqueue_bulk(in, 9));
+  EXPECT_EQ(r.enqueue_burst(in, 10), 8u);
+  EXPECT_EQ(r.count(), 8u);
+  uint32_t out[10] = {};
+  EXPECT_FALSE(r.dequeue_bulk(out, 9));
+  EXPECT_TRUE(r.dequeue_bulk(out, 5));
+  EXPECT_EQ(r.dequeue_burst(out + 5, 10), 3u);
+  for (uint32_t i = 0; i < 8; ++i) EXPECT_EQ(out[i], 100 + i);
+  // Wrap the 32-bit indexes' slots many times.
+  for (uint32_t k = 0; k < 1000; ++k) {
+    ASSERT_TRUE(r.enqueue_bulk(in, 7));
+    ASSERT_TRUE(r.dequeue_bulk(out, 7));
+    ASSERT_EQ(out[6], 106u);
+  }
+  EXPECT_EQ(r.count(), 0u);
+}
+
+// `consumers` threads dequeue while 3 producers enqueue: every handle once, and each
+// consumer sees each producer's handles in the order they were sent.
+void mpmc_stress(uint32_t consumers) {
+  ncap::MpmcRing<uint32_t> ring(256);
+  constexpr uint32_t kProducers = 3;
+  const uint32_t kPer = uint32_t(ncap::test::stress_iterations(2'000'000));
   std::vector<std::thread> producers;
   for (uint32_t p = 0; p < kProducers; ++p)
     producers.emplace_back([&, p] {
@@ -151,26 +179,37 @@ TEST(MpscRing, ManyProducersEveryHandleArrivesOnce) {
         sent += n;
       }
     });
-  std::vector<uint8_t> seen(kProducers * kPer, 0);
-  std::vector<uint32_t> last(kProducers, 0);
-  uint64_t got = 0, dup = 0, reordered = 0;
-  uint32_t buf[32];
-  while (got < uint64_t(kProducers) * kPer) {
-    uint32_t n = ring.dequeue_burst(buf, 32);
-    if (n == 0) std::this_thread::yield();
-    for (uint32_t i = 0; i < n; ++i) {
-      dup += seen[buf[i]]++;
-      uint32_t p = buf[i] / kPer, k = buf[i] % kPer;
-      reordered += k != 0 && k <= last[p];  // each producer's handles stay in order
-      last[p] = k;
-    }
-    got += n;
-  }
+  std::vector<std::atomic<uint8_t>> seen(uint64_t(kProducers) * kPer);
+  std::atomic<uint64_t> got{0}, reordered{0};
+  std::vector<std::thread> takers;
+  for (uint32_t c = 0; c < consumers; ++c)
+    takers.emplace_back([&] {
+      std::vector<uint32_t> last(kProducers, 0);
+      uint32_t buf[32];
+      uint64_t bad = 0;
+      while (got.load(std::memory_order_relaxed) < uint64_t(kProducers) * kPer) {
+        uint32_t n = ring.dequeue_burst(buf, 32);
+        if (n == 0) std::this_thread::yield();
+        for (uint32_t i = 0; i < n; ++i) {
+          seen[buf[i]].fetch_add(1, std::memory_order_relaxed);
+          uint32_t p = buf[i] / kPer, k = buf[i] % kPer;
+          bad += k != 0 && k <= last[p];
+          last[p] = k;
+        }
+        got.fetch_add(n, std::memory_order_relaxed);
+      }
+      reordered.fetch_add(bad);
+    });
   for (auto& t : producers) t.join();
-  EXPECT_EQ(dup, 0u);
-  EXPECT_EQ(reordered, 0u);
-  EXPECT_EQ(got, uint64_t(kProducers) * kPer);
-  EXPECT_EQ(std::count(seen.begin(), seen.end(), 1), static_cast<long>(kProducers * kPer));
+  for (auto& t : takers) t.join();
+  EXPECT_EQ(reordered.load(), 0u);
+  EXPECT_EQ(got.load(), uint64_t(kProducers) * kPer);
+  uint64_t once = 0;
+  for (auto& v : seen) once += v.load() == 1;
+  EXPECT_EQ(once, uint64_t(kProducers) * kPer) << "a handle was lost or duplicated";
 }
+
+TEST(MpmcRing, ManyProducersOneConsumerEveryHandleArrivesOnceInOrder) { mpmc_stress(1); }
+TEST(MpmcRing, ManyProducersManyConsumersEveryHandleArrivesOnce) { mpmc_stress(3); }
 
 }  // namespace
