@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/build_info.hpp"
 #include "ncap/device.hpp"
 #include "ncap/engine.hpp"
 #include "registry.hpp"
@@ -210,6 +211,7 @@ void bench_tx(const char* driver, const char* chip_name, uint32_t batch, bool li
 }  // namespace
 
 int main(int argc, char** argv) {
+  ncap::bench::print_build_info("driver_bench");
   bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
   if (argc > 1 && !quick) {
     std::fprintf(stderr, "usage: driver_bench [--quick]\n");

@@ -34,6 +34,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/build_info.hpp"
 #include "ncap/filter.hpp"
 
 namespace {
@@ -536,6 +537,7 @@ void bench_content() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ncap::bench::print_build_info("filter_bench");
   std::string only;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];

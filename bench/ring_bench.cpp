@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/build_info.hpp"
 #include "ncap/engine.hpp"
 #include "ncap/ring.hpp"
 #pragma GCC diagnostic push
@@ -87,6 +88,7 @@ double best_of(int n, F f) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ncap::bench::print_build_info("ring_bench");
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
   const uint64_t total = quick ? 5'000'000 : 50'000'000;
   const int rounds = quick ? 1 : 3;

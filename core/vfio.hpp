@@ -2,9 +2,13 @@
 //
 // Sequence (Documentation/driver-api/vfio.rst, "VFIO Usage Example"): iommu_group from
 // sysfs -> container (API version, TYPE1 extension) -> group viable -> attach group to
-// container -> set IOMMU type -> device fd -> region info -> mmap BAR0 -> config space:
-// memory space + bus master -> reset -> DMA map every pool. Teardown turns bus mastering
-// off before any DMA mapping goes away.
+// container -> set IOMMU type -> device fd -> region info -> mmap BAR0 -> reset
+// (VFIO_DEVICE_RESET, when the device offers it) -> config space: memory space + bus
+// master -> DMA map every pool (core/vfio.cpp, VfioDevice::open). Reset first, so the
+// device never masters DMA with the state its last user left; the kernel clears the
+// Command register for the reset and then restores its saved copy (drivers/pci/pci.c,
+// pci_dev_save_and_disable), so both bits are set explicitly after it. Teardown turns bus
+// mastering off before any DMA mapping goes away.
 //
 // One container per process: every device and every pool share it, so a pool mapped once
 // is reachable by all devices. IOVAs come from a simple bump allocator, aligned to the

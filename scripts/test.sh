@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 
 bash scripts/setup.sh
+scripts/check-format.sh  # first: fails in seconds, before the build (needs clang-format-14)
 
 build=${NCAP_BUILD:-build}
 asan=${NCAP_BUILD_ASAN:-build-asan}
