@@ -15,7 +15,7 @@ BASE_PKGS=(
   build-essential g++ meson ninja-build pkg-config git
   libgtest-dev libgmock-dev libbenchmark-dev
   libboost-program-options-dev libfmt-dev libpcap-dev libhyperscan-dev
-  linux-libc-dev clang libclang-rt-14-dev llvm
+  linux-libc-dev clang libclang-rt-14-dev llvm clang-format-14
   busybox-static cpio gzip xz-utils kmod iproute2 tcpdump python3
 )
 # Packages that must come from bookworm-backports (QEMU 10 and what it drags along;
