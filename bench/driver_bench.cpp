@@ -220,7 +220,8 @@ int main(int argc, char** argv) {
   ncap::pin_thread(pthread_self(), 0, "the benchmark thread");
   calibrate_timer();
   double ghz = tsc_ghz();
-  std::printf("# timer overhead %llu cycles (subtracted per call)\n", static_cast<unsigned long long>(g_timer_overhead));
+  std::printf("# timer overhead %llu cycles (subtracted per call)\n",
+              static_cast<unsigned long long>(g_timer_overhead));
   std::printf("# TSC %.3f GHz\n", ghz);
   uint64_t total = quick ? 200000 : 2000000;
   struct Target {

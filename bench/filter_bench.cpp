@@ -67,7 +67,8 @@ double ns_per_packet(uint64_t pkts, F&& fn) {
 }
 
 void compare(const std::string& metric, double ours, const std::string& peer, double theirs) {
-  std::printf("compare %s ours=%.2f peer=%s:%.2f ratio=%.2f\n", metric.c_str(), ours, peer.c_str(), theirs, theirs / ours);
+  std::printf("compare %s ours=%.2f peer=%s:%.2f ratio=%.2f\n", metric.c_str(), ours, peer.c_str(), theirs,
+              theirs / ours);
   std::printf("cycles_per_packet filter.%s %.1f\n", metric.c_str(), ours * g_ghz);
   std::fflush(stdout);
 }
@@ -86,9 +87,26 @@ std::vector<uint8_t> frame_of(const Flow& f, size_t payload, bool vlan = false) 
   b.insert(b.end(), {0x08, 0x00});
   size_t l4 = f.proto == 6 ? 20 : 8;
   size_t total = 20 + l4 + payload;
-  uint8_t ip[20] = {0x45, 0, uint8_t(total >> 8), uint8_t(total), 0, 1, 0, 0, 64, f.proto, 0, 0,
-                    uint8_t(f.src >> 24), uint8_t(f.src >> 16), uint8_t(f.src >> 8), uint8_t(f.src),
-                    uint8_t(f.dst >> 24), uint8_t(f.dst >> 16), uint8_t(f.dst >> 8), uint8_t(f.dst)};
+  uint8_t ip[20] = {0x45,
+                    0,
+                    uint8_t(total >> 8),
+                    uint8_t(total),
+                    0,
+                    1,
+                    0,
+                    0,
+                    64,
+                    f.proto,
+                    0,
+                    0,
+                    uint8_t(f.src >> 24),
+                    uint8_t(f.src >> 16),
+                    uint8_t(f.src >> 8),
+                    uint8_t(f.src),
+                    uint8_t(f.dst >> 24),
+                    uint8_t(f.dst >> 16),
+                    uint8_t(f.dst >> 8),
+                    uint8_t(f.dst)};
   b.insert(b.end(), ip, ip + 20);
   b.insert(b.end(), {uint8_t(f.sport >> 8), uint8_t(f.sport), uint8_t(f.dport >> 8), uint8_t(f.dport)});
   if (f.proto == 6) {
@@ -105,7 +123,7 @@ std::vector<uint8_t> frame_of(const Flow& f, size_t payload, bool vlan = false) 
 class Arena {
  public:
   explicit Arena(const std::vector<std::vector<uint8_t>>& frames) : n_(frames.size()) {
-    mem_ = static_cast<uint8_t*>(::operator new(n_ * kStride, std::align_val_t(64)));
+    mem_ = static_cast<uint8_t*>(::operator new(n_* kStride, std::align_val_t(64)));
     for (size_t i = 0; i < n_; ++i) {
       Packet* p = pkt(i);
       std::memset(p, 0, Packet::kMetaSize);
@@ -146,7 +164,8 @@ void bench_parse() {
   std::mt19937 g(2);
   std::vector<std::vector<uint8_t>> frames;
   for (int i = 0; i < 4096; ++i) {
-    Flow f{uint8_t(g() % 2 ? 6 : 17), uint32_t(g()), uint32_t(0x0a000000u | (g() & 0xffffff)), uint16_t(g()), uint16_t(g() % 2000)};
+    Flow f{uint8_t(g() % 2 ? 6 : 17), uint32_t(g()), uint32_t(0x0a000000u | (g() & 0xffffff)), uint16_t(g()),
+           uint16_t(g() % 2000)};
     frames.push_back(frame_of(f, 0));
   }
   Arena a(frames);
@@ -176,7 +195,10 @@ void bench_bpf() {
   std::vector<std::vector<uint8_t>> frames;
   for (int i = 0; i < 1024; ++i) {
     Flow f{uint8_t(g() % 2 ? 6 : 17), uint32_t(0x0a000000u | (g() & 0xffff)), uint32_t(0xc0a80000u | (g() & 0xff)),
-           uint16_t(1024 + g() % 1000), uint16_t(g() % 4 == 0 ? 53 : g() % 3 == 0 ? 80 : 1000 + g() % 100)};
+           uint16_t(1024 + g() % 1000),
+           uint16_t(g() % 4 == 0   ? 53
+                    : g() % 3 == 0 ? 80
+                                   : 1000 + g() % 100)};
     frames.push_back(frame_of(f, 64, g() % 8 == 0));
   }
   const int rounds = g_quick ? 200 : 2000;
@@ -261,7 +283,9 @@ std::vector<GenRule> gen_rules(size_t n, std::mt19937& g) {
 }
 
 Flow flow_in(const GenRule& r, std::mt19937& g) {
-  auto pick = [&](uint32_t base, int len) { return len == 32 ? base : len == 0 ? uint32_t(g()) : base | (g() & (~0u >> len)); };
+  auto pick = [&](uint32_t base, int len) {
+    return len == 32 ? base : len == 0 ? uint32_t(g()) : base | (g() & (~0u >> len));
+  };
   Flow f;
   f.proto = uint8_t(r.proto >= 0 ? r.proto : (g() % 2 ? 6 : 17));
   f.src = r.src_len ? pick(r.src, r.src_len) : uint32_t(g());
@@ -398,15 +422,17 @@ void bench_rules() {
       mismatch += arena.pkt(i)->rule_id != results[i];
       matched += results[i] != 0;
     }
-    std::printf("# rules.%zu: %zu of %zu packets (%zu distinct flows) match a rule; verdict mismatches vs rte_acl: %zu\n", n,
-                matched, flows.size(), std::min(g_flows, flows.size()), mismatch);
+    std::printf(
+        "# rules.%zu: %zu of %zu packets (%zu distinct flows) match a rule; verdict mismatches vs rte_acl: %zu\n", n,
+        matched, flows.size(), std::min(g_flows, flows.size()), mismatch);
     const int rounds = g_quick ? 20 : 200;
     uint64_t total = uint64_t(rounds) * flows.size();
     double ours = ns_per_packet(total, [&] { run_filter(filter, arena, rounds); });
     double theirs = ns_per_packet(total, [&] {
       for (int r = 0; r < rounds; ++r)
         for (size_t base = 0; base < flows.size(); base += 32)
-          rte_acl_classify(ctx, ptrs.data() + base, results.data() + base, uint32_t(std::min<size_t>(32, flows.size() - base)), 1);
+          rte_acl_classify(ctx, ptrs.data() + base, results.data() + base,
+                           uint32_t(std::min<size_t>(32, flows.size() - base)), 1);
     });
     compare("rules." + std::to_string(n), ours, "dpdk_rte_acl", theirs);
     rte_acl_free(ctx);
@@ -455,7 +481,8 @@ void bench_precise() {
   double ns1 = ns_per_packet(total, [&] { run_filter(one, a1, rounds); });
   double ns100k = ns_per_packet(total, [&] { run_filter(many, a2, rounds); });
   std::printf("compare precise_rules_scaling ours=%.2f peer=one-rule:%.2f ratio=%.2f\n", ns100k, ns1, ns1 / ns100k);
-  std::printf("cycles_per_packet filter.precise.100000 %.1f\ncycles_per_packet filter.precise.1 %.1f\n", ns100k * g_ghz, ns1 * g_ghz);
+  std::printf("cycles_per_packet filter.precise.100000 %.1f\ncycles_per_packet filter.precise.1 %.1f\n", ns100k * g_ghz,
+              ns1 * g_ghz);
   uint64_t dropped = many.counters().dropped;
   std::printf("# precise: %llu of %llu packets dropped by a precise rule (1:256 expected)\n",
               (unsigned long long)dropped, (unsigned long long)many.counters().evaluated);
@@ -498,7 +525,8 @@ void bench_content() {
     for (auto& e : exprs) ptrs.push_back(e.c_str());
     hs_database_t* db = nullptr;
     hs_compile_error_t* err = nullptr;
-    if (hs_compile_multi(ptrs.data(), flags.data(), ids.data(), unsigned(npat), HS_MODE_BLOCK, nullptr, &db, &err) != HS_SUCCESS) {
+    if (hs_compile_multi(ptrs.data(), flags.data(), ids.data(), unsigned(npat), HS_MODE_BLOCK, nullptr, &db, &err) !=
+        HS_SUCCESS) {
       std::printf("# hs_compile_multi failed: %s\n", err ? err->message : "?");
       return;
     }
@@ -564,7 +592,8 @@ int main(int argc, char** argv) {
   // rte_acl allocates with rte_zmalloc_socket: it needs the EAL's memory subsystem.
   // No hugepages, no PCI scan, one lcore, no shared config files (--no-huge implies
   // legacy memory, which --in-memory refuses).
-  const char* eal_args[] = {"filter_bench", "--no-huge", "--no-pci", "-l", "0", "--no-shconf", "-m", "512", "--log-level=error", nullptr};
+  const char* eal_args[] = {"filter_bench", "--no-huge", "--no-pci",          "-l",   "0", "--no-shconf",
+                            "-m",           "512",       "--log-level=error", nullptr};
   int eal_argc = int(std::size(eal_args)) - 1;
   g_eal = rte_eal_init(eal_argc, const_cast<char**>(eal_args)) >= 0;
   try {

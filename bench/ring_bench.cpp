@@ -10,8 +10,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -95,13 +95,15 @@ int main(int argc, char** argv) {
 
   double ours = best_of(rounds, [&] {
     auto r = std::make_unique<ncap::SpscRing<uint32_t>>(kSize);
-    return run(total, [&](uint32_t* b, uint32_t n) { return r->enqueue_burst(b, n); },
-               [&](uint32_t* b, uint32_t n) { return r->dequeue_burst(b, n); });
+    return run(
+        total, [&](uint32_t* b, uint32_t n) { return r->enqueue_burst(b, n); },
+        [&](uint32_t* b, uint32_t n) { return r->dequeue_burst(b, n); });
   });
   double peer = best_of(rounds, [&] {
     rte_ring* r = make_rte_ring("spsc", RING_F_SP_ENQ | RING_F_SC_DEQ);
-    double v = run(total, [&](uint32_t* b, uint32_t n) { return rte_ring_enqueue_burst_elem(r, b, 4, n, nullptr); },
-                   [&](uint32_t* b, uint32_t n) { return rte_ring_dequeue_burst_elem(r, b, 4, n, nullptr); });
+    double v = run(
+        total, [&](uint32_t* b, uint32_t n) { return rte_ring_enqueue_burst_elem(r, b, 4, n, nullptr); },
+        [&](uint32_t* b, uint32_t n) { return rte_ring_dequeue_burst_elem(r, b, 4, n, nullptr); });
     std::free(r);
     return v;
   });
@@ -109,13 +111,15 @@ int main(int argc, char** argv) {
 
   ours = best_of(rounds, [&] {
     auto r = std::make_unique<ncap::MpmcRing<uint32_t>>(kSize);
-    return run(total, [&](uint32_t* b, uint32_t n) { return r->enqueue_burst(b, n); },
-               [&](uint32_t* b, uint32_t n) { return r->dequeue_burst(b, n); });
+    return run(
+        total, [&](uint32_t* b, uint32_t n) { return r->enqueue_burst(b, n); },
+        [&](uint32_t* b, uint32_t n) { return r->dequeue_burst(b, n); });
   });
   peer = best_of(rounds, [&] {
     rte_ring* r = make_rte_ring("mpmc", 0);  // multi-producer, multi-consumer
-    double v = run(total, [&](uint32_t* b, uint32_t n) { return rte_ring_enqueue_burst_elem(r, b, 4, n, nullptr); },
-                   [&](uint32_t* b, uint32_t n) { return rte_ring_dequeue_burst_elem(r, b, 4, n, nullptr); });
+    double v = run(
+        total, [&](uint32_t* b, uint32_t n) { return rte_ring_enqueue_burst_elem(r, b, 4, n, nullptr); },
+        [&](uint32_t* b, uint32_t n) { return rte_ring_dequeue_burst_elem(r, b, 4, n, nullptr); });
     std::free(r);
     return v;
   });

@@ -125,9 +125,10 @@ int main(int argc, char** argv) {
     const double peer_rate = 2.0 * rebuilds / (us_since(peer0) / 1e6);
     const Stats a = stats(add_us), r = stats(remove_us), pa = stats(peer_add), pr = stats(peer_remove);
     const std::string tag = "." + std::to_string(n);
-    std::printf("# %u installed: add mean %.2f p99 %.2f max %.1f us, remove mean %.2f p99 %.2f max %.1f us (%u each); "
-                "whole-set rebuild add %.0f us, remove %.0f us (%u each)\n",
-                n, a.mean_us, a.p99_us, a.max_us, r.mean_us, r.p99_us, r.max_us, ops, pa.mean_us, pr.mean_us, rebuilds);
+    std::printf(
+        "# %u installed: add mean %.2f p99 %.2f max %.1f us, remove mean %.2f p99 %.2f max %.1f us (%u each); "
+        "whole-set rebuild add %.0f us, remove %.0f us (%u each)\n",
+        n, a.mean_us, a.p99_us, a.max_us, r.mean_us, r.p99_us, r.max_us, ops, pa.mean_us, pr.mean_us, rebuilds);
     compare("precise_add_us" + tag, a.mean_us, pa.mean_us, true);
     compare("precise_remove_us" + tag, r.mean_us, pr.mean_us, true);
     compare("precise_changes_per_s" + tag, ours_rate, peer_rate, false);

@@ -7,8 +7,8 @@
 #include <memory>
 #include <string>
 
-#include "ncap/dma.hpp"
 #include "core/mmio.hpp"
+#include "ncap/dma.hpp"
 
 namespace ncap {
 

@@ -44,10 +44,10 @@ PageKind kind_of(size_t page) {
 }
 
 std::string hugepage_fix(size_t page, size_t need_pages) {
-  std::string sys = page == k1G ? "/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages"
-                                : "/proc/sys/vm/nr_hugepages";
-  return "reserve hugepages: echo " + std::to_string(need_pages + 64) + " > " + sys +
-         " (or: ncap-bind --hugepages " + std::to_string(need_pages + 64) + ")";
+  std::string sys =
+      page == k1G ? "/sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages" : "/proc/sys/vm/nr_hugepages";
+  return "reserve hugepages: echo " + std::to_string(need_pages + 64) + " > " + sys + " (or: ncap-bind --hugepages " +
+         std::to_string(need_pages + 64) + ")";
 }
 
 }  // namespace
@@ -140,8 +140,8 @@ DmaRegion DmaRegion::allocate(size_t bytes, const DmaOptions& opts) {
       if (!path.empty()) ::unlink(path.c_str());
       size_t need = len / page;
       size_t have = free_hugepages(page);
-      last_problem = "mmap of " + std::to_string(need) + " " + to_string(kind_of(page)) +
-                     " hugepages failed (" + std::strerror(e) + "; " + std::to_string(have) + " free)";
+      last_problem = "mmap of " + std::to_string(need) + " " + to_string(kind_of(page)) + " hugepages failed (" +
+                     std::strerror(e) + "; " + std::to_string(have) + " free)";
       if (!opts.allow_small_pages && page == sizes.back())
         throw Error("allocate " + std::to_string(len) + " bytes of DMA memory: " + last_problem, e,
                     hugepage_fix(page, need));
@@ -160,8 +160,8 @@ DmaRegion DmaRegion::allocate(size_t bytes, const DmaOptions& opts) {
 
   if (!opts.allow_small_pages) {
     size_t need = round_up(bytes, k2M) / k2M;
-    throw Error("allocate " + std::to_string(bytes) + " bytes of hugepage DMA memory: " + last_problem,
-                ENOMEM, hugepage_fix(k2M, need));
+    throw Error("allocate " + std::to_string(bytes) + " bytes of hugepage DMA memory: " + last_problem, ENOMEM,
+                hugepage_fix(k2M, need));
   }
   // Fallback: 4 KiB pages. The IOMMU makes this work; TLB misses make it slower.
   size_t len = round_up(bytes, k4K);
@@ -188,8 +188,8 @@ DmaRegion DmaRegion::allocate(size_t bytes, const DmaOptions& opts) {
     ::close(fd);
     throw Error("mmap " + std::to_string(len) + " bytes of DMA memory", e);
   }
-  NCAP_LOG(kLog, warn, "no hugepages ({}); using {} bytes of 4 KiB pages, which costs TLB misses. {}",
-           last_problem, len, hugepage_fix(k2M, round_up(bytes, k2M) / k2M));
+  NCAP_LOG(kLog, warn, "no hugepages ({}); using {} bytes of 4 KiB pages, which costs TLB misses. {}", last_problem,
+           len, hugepage_fix(k2M, round_up(bytes, k2M) / k2M));
   r.addr_ = static_cast<uint8_t*>(a);
   r.size_ = len;
   r.kind_ = PageKind::small_4k;
@@ -202,9 +202,9 @@ DmaRegion DmaRegion::allocate(size_t bytes, const DmaOptions& opts) {
 DmaRegion DmaRegion::attach(const std::string& path, bool writable) {
   int fd = ::open(path.c_str(), (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
   if (fd < 0)
-    throw_errno("open shared DMA file " + path,
-                errno == EACCES ? "the file belongs to another user: run as the capturing user"
-                                : "is the capture running and publishing this name?");
+    throw_errno("open shared DMA file " + path, errno == EACCES
+                                                    ? "the file belongs to another user: run as the capturing user"
+                                                    : "is the capture running and publishing this name?");
   struct stat st {};
   struct statfs sfs {};
   if (::fstat(fd, &st) != 0 || ::fstatfs(fd, &sfs) != 0) {
@@ -214,7 +214,8 @@ DmaRegion DmaRegion::attach(const std::string& path, bool writable) {
   }
   if (st.st_size <= 0) {
     ::close(fd);
-    throw Error("shared DMA file " + path + " is empty", EINVAL, "the publisher died while creating it; remove the file");
+    throw Error("shared DMA file " + path + " is empty", EINVAL,
+                "the publisher died while creating it; remove the file");
   }
   int prot = PROT_READ | (writable ? PROT_WRITE : 0);
   void* a = ::mmap(nullptr, static_cast<size_t>(st.st_size), prot, MAP_SHARED, fd, 0);

@@ -6,8 +6,8 @@
 #include <csignal>
 #include <cstring>
 
-#include "ncap/counter.hpp"
 #include "core/log.hpp"
+#include "ncap/counter.hpp"
 #include "ncap/error.hpp"
 
 namespace ncap {
@@ -82,7 +82,8 @@ void Engine::start() {
     for (size_t w = 0; w < queues_.size(); ++w) {
       threads_.emplace_back([this, w] { run(w); });
       if (!cfg_.cores.empty())
-        pin_thread(threads_.back().native_handle(), cfg_.cores[w], "the poll thread of RX queue " + std::to_string(queues_[w]));
+        pin_thread(threads_.back().native_handle(), cfg_.cores[w],
+                   "the poll thread of RX queue " + std::to_string(queues_[w]));
     }
   } catch (...) {
     request_stop();

@@ -14,10 +14,7 @@ std::string compose(const std::string& what, int err, const std::string& fix) {
 }  // namespace
 
 Error::Error(std::string what, int err, std::string fix)
-    : std::runtime_error(compose(what, err, fix)),
-      operation_(std::move(what)),
-      errnum_(err),
-      fix_(std::move(fix)) {}
+    : std::runtime_error(compose(what, err, fix)), operation_(std::move(what)), errnum_(err), fix_(std::move(fix)) {}
 
 void throw_errno(std::string what, std::string fix) {
   int e = errno;

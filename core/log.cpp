@@ -65,9 +65,7 @@ bool Category::enabled(Level l) const noexcept {
 }
 
 void write(const Category& c, Level l, std::string_view msg) noexcept {
-  std::fprintf(stderr, "ncap %s [%s]: %.*s\n", level_name(l), c.name(), static_cast<int>(msg.size()),
-               msg.data());
+  std::fprintf(stderr, "ncap %s [%s]: %.*s\n", level_name(l), c.name(), static_cast<int>(msg.size()), msg.data());
 }
-
 
 }  // namespace ncap::log

@@ -28,9 +28,9 @@ void write(const Category& c, Level l, std::string_view msg) noexcept;
 }  // namespace ncap::log
 
 #define NCAP_LOG(cat, lvl, ...)                                                       \
-  do {                                                                                 \
-    if ((cat).enabled(::ncap::log::Level::lvl))                                        \
-      ::ncap::log::write((cat), ::ncap::log::Level::lvl, ::fmt::format(__VA_ARGS__));   \
+  do {                                                                                \
+    if ((cat).enabled(::ncap::log::Level::lvl))                                       \
+      ::ncap::log::write((cat), ::ncap::log::Level::lvl, ::fmt::format(__VA_ARGS__)); \
   } while (0)
 
 #ifdef NCAP_ENABLE_FASTPATH_LOG

@@ -39,9 +39,8 @@ class RegisterIo {
                   std::chrono::microseconds poll = std::chrono::microseconds(100));
   // The same for conditions it cannot: throws ncap::Error "timeout waiting for <what>
   // (reg 0x.. = 0x.., mask 0x.., want 0x..) after N ms" with `fix` as the hint.
-  void wait(uint32_t off, uint32_t mask, uint32_t value, std::chrono::milliseconds timeout,
-            const std::string& what, const std::string& fix = {},
-            std::chrono::microseconds poll = std::chrono::microseconds(100));
+  void wait(uint32_t off, uint32_t mask, uint32_t value, std::chrono::milliseconds timeout, const std::string& what,
+            const std::string& fix = {}, std::chrono::microseconds poll = std::chrono::microseconds(100));
 
   // Memory barrier between descriptor writes in DMA memory and the doorbell (tail)
   // write. x86 stores are not reordered with other stores, so a compiler barrier

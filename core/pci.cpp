@@ -55,8 +55,7 @@ std::string link_name(const std::string& path) {
 void write_file(const std::string& path, const std::string& value, const std::string& what) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0)
-    throw_errno(what + ": open " + path,
-                errno == EACCES || errno == EPERM ? "this needs root (or CAP_SYS_ADMIN)" : "");
+    throw_errno(what + ": open " + path, errno == EACCES || errno == EPERM ? "this needs root (or CAP_SYS_ADMIN)" : "");
   ssize_t n = ::write(fd, value.data(), value.size());
   int e = errno;
   ::close(fd);
@@ -89,9 +88,7 @@ std::string PciAddress::str() const {
   return buf;
 }
 
-std::string PciSysfs::device_path(const PciAddress& a) const {
-  return root_ + "/bus/pci/devices/" + a.str();
-}
+std::string PciSysfs::device_path(const PciAddress& a) const { return root_ + "/bus/pci/devices/" + a.str(); }
 
 PciDevice PciSysfs::read(const PciAddress& a) const {
   std::string dir = device_path(a);
@@ -133,9 +130,8 @@ std::vector<PciDevice> PciSysfs::list() const {
     auto a = PciAddress::parse(e.path().filename().string());
     if (a) out.push_back(read(*a));
   }
-  std::sort(out.begin(), out.end(), [](const PciDevice& x, const PciDevice& y) {
-    return x.address.str() < y.address.str();
-  });
+  std::sort(out.begin(), out.end(),
+            [](const PciDevice& x, const PciDevice& y) { return x.address.str() < y.address.str(); });
   return out;
 }
 

@@ -6,9 +6,9 @@
 #include <map>
 #include <mutex>
 
+#include "core/vfio.hpp"
 #include "ncap/error.hpp"
 #include "ncap/pci.hpp"
-#include "core/vfio.hpp"
 
 namespace ncap {
 
@@ -76,9 +76,9 @@ std::vector<std::string> known_specs() {
 std::unique_ptr<Device> open_backend(std::unique_ptr<Backend> b, const DeviceConfig& cfg) {
   const DriverInfo* d = find_driver(b->vendor_id(), b->device_id());
   if (!d)
-    throw Error(fmt::format("{}: no ncap driver for PCI id {:04x}:{:04x}", b->address(), b->vendor_id(),
-                            b->device_id()),
-                ENODEV, "ncap drives Intel 82575/82576 (igb) and 82598/82599 (ixgbe); see ncap-bind --list");
+    throw Error(
+        fmt::format("{}: no ncap driver for PCI id {:04x}:{:04x}", b->address(), b->vendor_id(), b->device_id()),
+        ENODEV, "ncap drives Intel 82575/82576 (igb) and 82598/82599 (ixgbe); see ncap-bind --list");
   return d->create(std::move(b), cfg);
 }
 
@@ -109,8 +109,8 @@ std::unique_ptr<Device> open_untracked(std::string_view spec, const DeviceConfig
   if (const char* s = std::getenv("NCAP_DEV_ROOT")) vo.dev_root = s;
   PciDevice pd = PciSysfs(vo.sysfs_root).read(*addr);
   if (!find_driver(pd.vendor, pd.device))
-    throw Error(fmt::format("{} ({:04x}:{:04x}) is not a NIC ncap drives", addr->str(), pd.vendor, pd.device),
-                ENODEV, "ncap drives Intel 82575/82576 (igb) and 82598/82599 (ixgbe); see ncap-bind --list");
+    throw Error(fmt::format("{} ({:04x}:{:04x}) is not a NIC ncap drives", addr->str(), pd.vendor, pd.device), ENODEV,
+                "ncap drives Intel 82575/82576 (igb) and 82598/82599 (ixgbe); see ncap-bind --list");
   return open_backend(VfioDevice::open(*addr, vo), cfg);
 }
 

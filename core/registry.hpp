@@ -14,8 +14,7 @@
 
 namespace ncap {
 
-using DriverFactory =
-    std::function<std::unique_ptr<Device>(std::unique_ptr<Backend>, const DeviceConfig&)>;
+using DriverFactory = std::function<std::unique_ptr<Device>(std::unique_ptr<Backend>, const DeviceConfig&)>;
 
 struct PciId {
   uint16_t vendor;
@@ -24,20 +23,18 @@ struct PciId {
 };
 
 struct DriverInfo {
-  std::string name;         // "igb"
+  std::string name;  // "igb"
   std::vector<PciId> ids;
   DriverFactory create;
 };
 
 // Opens a spec with this prefix ("model" for "model:82599") and returns the backend; the
 // device is then created by the driver that owns the backend's PCI id.
-using BackendOpener = std::function<std::unique_ptr<Backend>(std::string_view rest,
-                                                             const DeviceConfig&)>;
+using BackendOpener = std::function<std::unique_ptr<Backend>(std::string_view rest, const DeviceConfig&)>;
 
 // Opens a spec with this prefix ("kernel" for "kernel:eth0") as a whole Device: backends
 // that are not PCI functions (kernel sockets, trace files) have no registers to drive.
-using DeviceOpener = std::function<std::unique_ptr<Device>(std::string_view rest,
-                                                           const DeviceConfig&)>;
+using DeviceOpener = std::function<std::unique_ptr<Device>(std::string_view rest, const DeviceConfig&)>;
 
 void register_driver(DriverInfo d);
 void register_backend_prefix(std::string prefix, std::string help, BackendOpener open);

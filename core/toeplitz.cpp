@@ -34,8 +34,7 @@ constexpr uint8_t kProtoUdp = 17;
 uint16_t be16(const uint8_t* p) { return uint16_t((p[0] << 8) | p[1]); }
 }  // namespace
 
-size_t rss_input(const uint8_t* f, size_t len, const RssFieldsEnabled& en, uint8_t* in,
-                 uint8_t* rss_type) noexcept {
+size_t rss_input(const uint8_t* f, size_t len, const RssFieldsEnabled& en, uint8_t* in, uint8_t* rss_type) noexcept {
   *rss_type = 0;
   if (len < 14) return 0;
   size_t l3 = 14;

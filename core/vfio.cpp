@@ -67,9 +67,9 @@ class VfioContainer {
       throw_errno("attach " + group_path + " to the VFIO container");
     if (iommu_set_) return;
     // The IOMMU model is chosen once, after the first group joined (vfio.rst).
-    int type = noiommu ? VFIO_NOIOMMU_IOMMU
-                       : (::ioctl(fd_, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) == 1 ? VFIO_TYPE1v2_IOMMU
-                                                                                       : VFIO_TYPE1_IOMMU);
+    int type =
+        noiommu ? VFIO_NOIOMMU_IOMMU
+                : (::ioctl(fd_, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) == 1 ? VFIO_TYPE1v2_IOMMU : VFIO_TYPE1_IOMMU);
     if (!noiommu && ::ioctl(fd_, VFIO_CHECK_EXTENSION, type) != 1)
       throw Error("the VFIO container does not support the Type1 IOMMU", ENOTSUP,
                   "load vfio_iommu_type1: modprobe vfio_iommu_type1");
@@ -91,8 +91,8 @@ class VfioContainer {
       // Without an IOMMU the device sees physical addresses: only a region inside one
       // hugepage is physically contiguous.
       if (r.size() > r.page_size())
-        throw Error("no-IOMMU mode: DMA region of " + std::to_string(r.size()) + " bytes spans several pages",
-                    EINVAL, "use 1 GiB pages or smaller pools, or enable the IOMMU");
+        throw Error("no-IOMMU mode: DMA region of " + std::to_string(r.size()) + " bytes spans several pages", EINVAL,
+                    "use 1 GiB pages or smaller pools, or enable the IOMMU");
       iova = r.physical_address(r.addr());
     } else {
       uint64_t align = r.page_size();
@@ -112,8 +112,8 @@ class VfioContainer {
                                                                           : std::to_string(rl.rlim_cur) + " bytes") +
                                             ": raise it (ulimit -l unlimited) or run as root"
                                       : "";
-        throw Error("VFIO DMA map of " + std::to_string(r.size()) + " bytes at IOVA 0x" + fmt::format("{:x}", iova),
-                    e, fix);
+        throw Error("VFIO DMA map of " + std::to_string(r.size()) + " bytes at IOVA 0x" + fmt::format("{:x}", iova), e,
+                    fix);
       }
       next_iova_ = iova + r.size();
     }
@@ -139,14 +139,12 @@ class VfioContainer {
     r.clear_iova();
   }
 
-
  private:
   explicit VfioContainer(const VfioOptions& opts) {
     std::string path = opts.dev_root + "/vfio/vfio";
     fd_ = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
     if (fd_ < 0)
-      throw_errno("open " + path, errno == ENOENT ? "load the VFIO modules: modprobe vfio-pci"
-                                                  : nonroot_recipe(path));
+      throw_errno("open " + path, errno == ENOENT ? "load the VFIO modules: modprobe vfio-pci" : nonroot_recipe(path));
     if (::ioctl(fd_, VFIO_GET_API_VERSION) != VFIO_API_VERSION)
       throw Error("unknown VFIO API version", ENOTSUP, "the kernel's VFIO is too old or too new");
   }
@@ -173,12 +171,12 @@ std::string vfio_diagnose(const PciAddress& addr, const VfioOptions& opts) {
     return a + " is bound to " + bound + ", not vfio-pci.\n  fix: ncap-bind " + a;
   }
   if (d.iommu_group < 0)
-    return a + " has no IOMMU group: the IOMMU is off.\n  fix: add intel_iommu=on iommu=pt (AMD: "
-               "amd_iommu=on) to the kernel command line and reboot" +
+    return a +
+           " has no IOMMU group: the IOMMU is off.\n  fix: add intel_iommu=on iommu=pt (AMD: "
+           "amd_iommu=on) to the kernel command line and reboot" +
            std::string(opts.allow_no_iommu ? "" : "; or, unsafe, use no-IOMMU mode (--no-iommu)");
   bool noiommu = opts.allow_no_iommu && !sysfs.iommu_enabled() && noiommu_enabled(opts.sysfs_root);
-  std::string group_dev =
-      opts.dev_root + "/vfio/" + (noiommu ? "noiommu-" : "") + std::to_string(d.iommu_group);
+  std::string group_dev = opts.dev_root + "/vfio/" + (noiommu ? "noiommu-" : "") + std::to_string(d.iommu_group);
   if (::access(group_dev.c_str(), F_OK) != 0)
     return group_dev + " does not exist although " + a + " is bound to vfio-pci.\n  fix: modprobe vfio-pci";
   if (::access(group_dev.c_str(), R_OK | W_OK) != 0)
@@ -224,8 +222,7 @@ std::unique_ptr<VfioDevice> VfioDevice::open(const PciAddress& addr, const VfioO
   dev->group_fd_ = ::open(gpath.c_str(), O_RDWR | O_CLOEXEC);
   if (dev->group_fd_ < 0)
     throw_errno("open VFIO group " + gpath,
-                errno == EBUSY ? "another process (or another ncap device) holds this group"
-                               : nonroot_recipe(gpath));
+                errno == EBUSY ? "another process (or another ncap device) holds this group" : nonroot_recipe(gpath));
   vfio_group_status st{};
   st.argsz = sizeof st;
   if (::ioctl(dev->group_fd_, VFIO_GROUP_GET_STATUS, &st) != 0) throw_errno("VFIO_GROUP_GET_STATUS on " + gpath);
@@ -252,8 +249,8 @@ std::unique_ptr<VfioDevice> VfioDevice::open(const PciAddress& addr, const VfioO
   if (::ioctl(dev->device_fd_, VFIO_DEVICE_GET_REGION_INFO, &bar) != 0) throw_errno("BAR0 region info of " + name);
   if (!(bar.flags & VFIO_REGION_INFO_FLAG_MMAP) || bar.size == 0)
     throw Error("BAR0 of " + name + " cannot be mmapped", ENOTSUP, "is this a memory BAR device?");
-  void* m = ::mmap(nullptr, bar.size, PROT_READ | PROT_WRITE, MAP_SHARED, dev->device_fd_,
-                   static_cast<off_t>(bar.offset));
+  void* m =
+      ::mmap(nullptr, bar.size, PROT_READ | PROT_WRITE, MAP_SHARED, dev->device_fd_, static_cast<off_t>(bar.offset));
   if (m == MAP_FAILED) throw_errno("mmap BAR0 of " + name);
   dev->bar0_ = m;
   dev->bar0_size_ = bar.size;
@@ -262,8 +259,7 @@ std::unique_ptr<VfioDevice> VfioDevice::open(const PciAddress& addr, const VfioO
   // Reset to a known state, then enable memory decoding and bus mastering (DMA).
   vfio_device_info di{};
   di.argsz = sizeof di;
-  if (::ioctl(dev->device_fd_, VFIO_DEVICE_GET_INFO, &di) == 0 && (di.flags & VFIO_DEVICE_FLAGS_RESET))
-    dev->reset();
+  if (::ioctl(dev->device_fd_, VFIO_DEVICE_GET_INFO, &di) == 0 && (di.flags & VFIO_DEVICE_FLAGS_RESET)) dev->reset();
   uint32_t cmd = dev->config_read(kPciCommand, 2);
   dev->config_write(kPciCommand, cmd | kCmdMemorySpace | kCmdBusMaster, 2);
   NCAP_LOG(kLog, info, "{}: VFIO group {}{}, BAR0 {} KiB", name, dev->group_, noiommu ? " (no-IOMMU)" : "",

@@ -10,7 +10,7 @@ constexpr size_t kBoundsPerBucket = 4;
 }  // namespace
 
 void AddrPortIndex::build(const std::vector<std::pair<uint32_t, uint32_t>>& ranges, const std::vector<ListEntry>& rules,
-                      unsigned key_bits) {
+                          unsigned key_bits) {
   bounds_.clear();
   offs_.clear();
   ids_.clear();

@@ -36,23 +36,74 @@ static_assert(offsetof(BpfInsn, k) == offsetof(struct bpf_insn, k));
 constexpr uint32_t kMaxInsns = 65536;  // far above what pcap_compile emits for real filters
 
 enum Op : uint8_t {
-  kRetK, kRetA,
-  kLdWAbs, kLdHAbs, kLdBAbs, kLdWInd, kLdHInd, kLdBInd, kLdLen, kLdxLen, kLdxMsh,
-  kLdImm, kLdxImm, kLdMem, kLdxMem, kSt, kStx,
-  kJa, kJgtK, kJgeK, kJeqK, kJsetK, kJgtX, kJgeX, kJeqX, kJsetX,
-  kAddX, kSubX, kMulX, kDivX, kModX, kAndX, kOrX, kXorX, kLshX, kRshX,
-  kAddK, kSubK, kMulK, kDivK, kModK, kAndK, kOrK, kXorK, kLshK, kRshK,
-  kNeg, kTax, kTxa,
+  kRetK,
+  kRetA,
+  kLdWAbs,
+  kLdHAbs,
+  kLdBAbs,
+  kLdWInd,
+  kLdHInd,
+  kLdBInd,
+  kLdLen,
+  kLdxLen,
+  kLdxMsh,
+  kLdImm,
+  kLdxImm,
+  kLdMem,
+  kLdxMem,
+  kSt,
+  kStx,
+  kJa,
+  kJgtK,
+  kJgeK,
+  kJeqK,
+  kJsetK,
+  kJgtX,
+  kJgeX,
+  kJeqX,
+  kJsetX,
+  kAddX,
+  kSubX,
+  kMulX,
+  kDivX,
+  kModX,
+  kAndX,
+  kOrX,
+  kXorX,
+  kLshX,
+  kRshX,
+  kAddK,
+  kSubK,
+  kMulK,
+  kDivK,
+  kModK,
+  kAndK,
+  kOrK,
+  kXorK,
+  kLshK,
+  kRshK,
+  kNeg,
+  kTax,
+  kTxa,
   // fused absolute load + jump on constant (k = offset, k2 = constant)
-  kLdBJeq, kLdBJgt, kLdBJge, kLdBJset,
-  kLdHJeq, kLdHJgt, kLdHJge, kLdHJset,
-  kLdWJeq, kLdWJgt, kLdWJge, kLdWJset,
+  kLdBJeq,
+  kLdBJgt,
+  kLdBJge,
+  kLdBJset,
+  kLdHJeq,
+  kLdHJgt,
+  kLdHJge,
+  kLdHJset,
+  kLdWJeq,
+  kLdWJgt,
+  kLdWJge,
+  kLdWJset,
   kOpCount
 };
 
 struct Ins {
   uint8_t op;
-  bool ret;     // conditional jump whose both targets are "ret #k": return rt / rf directly
+  bool ret;  // conditional jump whose both targets are "ret #k": return rt / rf directly
   uint32_t k;
   uint32_t k2;
   uint32_t jt;  // absolute instruction index
@@ -168,7 +219,8 @@ const std::string& BpfProgram::expression() const noexcept {
 
 std::string BpfProgram::check(std::span<const BpfInsn> f) {
   if (f.empty()) return "the program is empty";
-  if (f.size() > kMaxInsns) return "the program has " + std::to_string(f.size()) + " instructions (limit " + std::to_string(kMaxInsns) + ")";
+  if (f.size() > kMaxInsns)
+    return "the program has " + std::to_string(f.size()) + " instructions (limit " + std::to_string(kMaxInsns) + ")";
   const uint64_t len = f.size();
   for (uint64_t i = 0; i < len; ++i) {
     const BpfInsn& in = f[i];
@@ -176,20 +228,33 @@ std::string BpfProgram::check(std::span<const BpfInsn> f) {
     Op op = decode(in.code);
     if (op == kOpCount) return at + fmt::format("unknown opcode {:#06x}", in.code);
     switch (op) {
-      case kLdMem: case kLdxMem: case kSt: case kStx:
+      case kLdMem:
+      case kLdxMem:
+      case kSt:
+      case kStx:
         if (in.k >= BPF_MEMWORDS) return at + "memory slot " + std::to_string(in.k) + " (slots are 0-15)";
         break;
-      case kDivK: case kModK:
+      case kDivK:
+      case kModK:
         if (in.k == 0) return at + "division by constant 0";
         break;
-      case kLshK: case kRshK:
+      case kLshK:
+      case kRshK:
         if (in.k >= 32) return at + "shift by " + std::to_string(in.k) + " (must be < 32)";
         break;
       case kJa:
         // forward only: backward jumps (libpcap's "protochain") could loop
-        if (static_cast<int32_t>(in.k) < 0 || i + 1 + in.k >= len) return at + "jump out of the program or backward (protochain is not supported)";
+        if (static_cast<int32_t>(in.k) < 0 || i + 1 + in.k >= len)
+          return at + "jump out of the program or backward (protochain is not supported)";
         break;
-      case kJgtK: case kJgeK: case kJeqK: case kJsetK: case kJgtX: case kJgeX: case kJeqX: case kJsetX:
+      case kJgtK:
+      case kJgeK:
+      case kJeqK:
+      case kJsetK:
+      case kJgtX:
+      case kJgeX:
+      case kJeqX:
+      case kJsetX:
         if (i + 1 + in.jt >= len || i + 1 + in.jf >= len) return at + "conditional jump past the end";
         break;
       default: break;
@@ -201,7 +266,8 @@ std::string BpfProgram::check(std::span<const BpfInsn> f) {
 
 BpfProgram BpfProgram::load(std::span<const BpfInsn> f) {
   std::string why = check(f);
-  if (!why.empty()) throw Error("load a BPF program: " + why, EINVAL, "give a program produced by pcap_compile or fix the instruction");
+  if (!why.empty())
+    throw Error("load a BPF program: " + why, EINVAL, "give a program produced by pcap_compile or fix the instruction");
   BpfProgram prog;
   prog.impl_ = std::make_unique<Impl>();
   Impl& im = *prog.impl_;
@@ -264,8 +330,9 @@ BpfProgram BpfProgram::compile(std::string_view expression, uint32_t snaplen) {
     if (pcap_compile(dead, &bp, expr.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
       std::string msg = pcap_geterr(dead);
       pcap_close(dead);
-      throw Error("compile the filter expression \"" + expr + "\": " + msg, EINVAL,
-                  "use tcpdump syntax (man 7 pcap-filter), e.g. \"udp and port 53\"; check it with: tcpdump -d '" + expr + "'");
+      throw Error(
+          "compile the filter expression \"" + expr + "\": " + msg, EINVAL,
+          "use tcpdump syntax (man 7 pcap-filter), e.g. \"udp and port 53\"; check it with: tcpdump -d '" + expr + "'");
     }
     pcap_close(dead);
   }
@@ -281,16 +348,12 @@ uint32_t BpfProgram::run_interpreted(const uint8_t* p, uint32_t wirelen, uint32_
   if (!impl_ || impl_->code.empty()) return ~0u;  // no filter accepts everything
   const Ins* const prog = impl_->code.data();
   static const void* const kLabels[kOpCount] = {
-      &&RetK, &&RetA,
-      &&LdWAbs, &&LdHAbs, &&LdBAbs, &&LdWInd, &&LdHInd, &&LdBInd, &&LdLen, &&LdxLen, &&LdxMsh,
-      &&LdImm, &&LdxImm, &&LdMem, &&LdxMem, &&St, &&Stx,
-      &&Ja, &&JgtK, &&JgeK, &&JeqK, &&JsetK, &&JgtX, &&JgeX, &&JeqX, &&JsetX,
-      &&AddX, &&SubX, &&MulX, &&DivX, &&ModX, &&AndX, &&OrX, &&XorX, &&LshX, &&RshX,
-      &&AddK, &&SubK, &&MulK, &&DivK, &&ModK, &&AndK, &&OrK, &&XorK, &&LshK, &&RshK,
-      &&Neg, &&Tax, &&Txa,
-      &&LdBJeq, &&LdBJgt, &&LdBJge, &&LdBJset,
-      &&LdHJeq, &&LdHJgt, &&LdHJge, &&LdHJset,
-      &&LdWJeq, &&LdWJgt, &&LdWJge, &&LdWJset,
+      &&RetK,   &&RetA,    &&LdWAbs, &&LdHAbs, &&LdBAbs, &&LdWInd,  &&LdHInd, &&LdBInd, &&LdLen,   &&LdxLen, &&LdxMsh,
+      &&LdImm,  &&LdxImm,  &&LdMem,  &&LdxMem, &&St,     &&Stx,     &&Ja,     &&JgtK,   &&JgeK,    &&JeqK,   &&JsetK,
+      &&JgtX,   &&JgeX,    &&JeqX,   &&JsetX,  &&AddX,   &&SubX,    &&MulX,   &&DivX,   &&ModX,    &&AndX,   &&OrX,
+      &&XorX,   &&LshX,    &&RshX,   &&AddK,   &&SubK,   &&MulK,    &&DivK,   &&ModK,   &&AndK,    &&OrK,    &&XorK,
+      &&LshK,   &&RshK,    &&Neg,    &&Tax,    &&Txa,    &&LdBJeq,  &&LdBJgt, &&LdBJge, &&LdBJset, &&LdHJeq, &&LdHJgt,
+      &&LdHJge, &&LdHJset, &&LdWJeq, &&LdWJgt, &&LdWJge, &&LdWJset,
   };
   uint32_t A = 0, X = 0;
   uint32_t mem[BPF_MEMWORDS];
@@ -298,84 +361,193 @@ uint32_t BpfProgram::run_interpreted(const uint8_t* p, uint32_t wirelen, uint32_
   const uint64_t len = buflen;
   const Ins* pc = prog;
 
-#define NCAP_BPF_NEXT() goto *kLabels[(++pc)->op]
-#define NCAP_BPF_JUMP(cond)                           \
-  do {                                                \
-    const bool c_ = (cond);                           \
-    if (pc->ret) return pick(c_, pc->rt, pc->rf);     \
-    pc = prog + (c_ ? pc->jt : pc->jf);               \
-    goto *kLabels[pc->op];                            \
+#define NCAP_BPF_NEXT() goto* kLabels[(++pc)->op]
+#define NCAP_BPF_JUMP(cond)                       \
+  do {                                            \
+    const bool c_ = (cond);                       \
+    if (pc->ret) return pick(c_, pc->rt, pc->rf); \
+    pc = prog + (c_ ? pc->jt : pc->jf);           \
+    goto* kLabels[pc->op];                        \
   } while (0)
 // The fused forms: load (with the same bounds rule as the plain load), then jump.
-#define NCAP_BPF_FUSED(size, load, cond)                 \
-  do {                                                   \
-    if (uint64_t{pc->k} + (size) > len) return 0;        \
-    A = load;                                            \
-    NCAP_BPF_JUMP(cond);                                 \
+#define NCAP_BPF_FUSED(size, load, cond)          \
+  do {                                            \
+    if (uint64_t{pc->k} + (size) > len) return 0; \
+    A = load;                                     \
+    NCAP_BPF_JUMP(cond);                          \
   } while (0)
 
-  goto *kLabels[pc->op];
-RetK: return pc->k;
-RetA: return A;
-LdWAbs: if (uint64_t{pc->k} + 4 > len) return 0; A = ld32(p + pc->k); NCAP_BPF_NEXT();
-LdHAbs: if (uint64_t{pc->k} + 2 > len) return 0; A = ld16(p + pc->k); NCAP_BPF_NEXT();
-LdBAbs: if (uint64_t{pc->k} + 1 > len) return 0; A = p[pc->k]; NCAP_BPF_NEXT();
-LdWInd: if (uint64_t{pc->k} + X + 4 > len) return 0; A = ld32(p + (uint64_t{pc->k} + X)); NCAP_BPF_NEXT();
-LdHInd: if (uint64_t{pc->k} + X + 2 > len) return 0; A = ld16(p + (uint64_t{pc->k} + X)); NCAP_BPF_NEXT();
-LdBInd: if (uint64_t{pc->k} + X + 1 > len) return 0; A = p[uint64_t{pc->k} + X]; NCAP_BPF_NEXT();
-LdLen: A = wirelen; NCAP_BPF_NEXT();
-LdxLen: X = wirelen; NCAP_BPF_NEXT();
-LdxMsh: if (uint64_t{pc->k} + 1 > len) return 0; X = (p[pc->k] & 0xfu) << 2; NCAP_BPF_NEXT();
-LdImm: A = pc->k; NCAP_BPF_NEXT();
-LdxImm: X = pc->k; NCAP_BPF_NEXT();
-LdMem: A = mem[pc->k]; NCAP_BPF_NEXT();
-LdxMem: X = mem[pc->k]; NCAP_BPF_NEXT();
-St: mem[pc->k] = A; NCAP_BPF_NEXT();
-Stx: mem[pc->k] = X; NCAP_BPF_NEXT();
-Ja: pc = prog + pc->jt; goto *kLabels[pc->op];
-JgtK: NCAP_BPF_JUMP(A > pc->k);
-JgeK: NCAP_BPF_JUMP(A >= pc->k);
-JeqK: NCAP_BPF_JUMP(A == pc->k);
-JsetK: NCAP_BPF_JUMP(A & pc->k);
-JgtX: NCAP_BPF_JUMP(A > X);
-JgeX: NCAP_BPF_JUMP(A >= X);
-JeqX: NCAP_BPF_JUMP(A == X);
-JsetX: NCAP_BPF_JUMP(A & X);
-AddX: A += X; NCAP_BPF_NEXT();
-SubX: A -= X; NCAP_BPF_NEXT();
-MulX: A *= X; NCAP_BPF_NEXT();
-DivX: if (X == 0) return 0; A /= X; NCAP_BPF_NEXT();
-ModX: if (X == 0) return 0; A %= X; NCAP_BPF_NEXT();
-AndX: A &= X; NCAP_BPF_NEXT();
-OrX: A |= X; NCAP_BPF_NEXT();
-XorX: A ^= X; NCAP_BPF_NEXT();
-LshX: A = X < 32 ? A << X : 0; NCAP_BPF_NEXT();
-RshX: A = X < 32 ? A >> X : 0; NCAP_BPF_NEXT();
-AddK: A += pc->k; NCAP_BPF_NEXT();
-SubK: A -= pc->k; NCAP_BPF_NEXT();
-MulK: A *= pc->k; NCAP_BPF_NEXT();
-DivK: A /= pc->k; NCAP_BPF_NEXT();   // k != 0 checked at load
-ModK: A %= pc->k; NCAP_BPF_NEXT();
-AndK: A &= pc->k; NCAP_BPF_NEXT();
-OrK: A |= pc->k; NCAP_BPF_NEXT();
-XorK: A ^= pc->k; NCAP_BPF_NEXT();
-LshK: A <<= pc->k; NCAP_BPF_NEXT();  // k < 32 checked at load
-RshK: A >>= pc->k; NCAP_BPF_NEXT();
-Neg: A = 0u - A; NCAP_BPF_NEXT();
-Tax: X = A; NCAP_BPF_NEXT();
-Txa: A = X; NCAP_BPF_NEXT();
-LdBJeq: NCAP_BPF_FUSED(1, p[pc->k], A == pc->k2);
-LdBJgt: NCAP_BPF_FUSED(1, p[pc->k], A > pc->k2);
-LdBJge: NCAP_BPF_FUSED(1, p[pc->k], A >= pc->k2);
-LdBJset: NCAP_BPF_FUSED(1, p[pc->k], A & pc->k2);
-LdHJeq: NCAP_BPF_FUSED(2, ld16(p + pc->k), A == pc->k2);
-LdHJgt: NCAP_BPF_FUSED(2, ld16(p + pc->k), A > pc->k2);
-LdHJge: NCAP_BPF_FUSED(2, ld16(p + pc->k), A >= pc->k2);
-LdHJset: NCAP_BPF_FUSED(2, ld16(p + pc->k), A & pc->k2);
-LdWJeq: NCAP_BPF_FUSED(4, ld32(p + pc->k), A == pc->k2);
-LdWJgt: NCAP_BPF_FUSED(4, ld32(p + pc->k), A > pc->k2);
-LdWJge: NCAP_BPF_FUSED(4, ld32(p + pc->k), A >= pc->k2);
-LdWJset: NCAP_BPF_FUSED(4, ld32(p + pc->k), A & pc->k2);
+  goto* kLabels[pc->op];
+RetK:
+  return pc->k;
+RetA:
+  return A;
+LdWAbs:
+  if (uint64_t{pc->k} + 4 > len) return 0;
+  A = ld32(p + pc->k);
+  NCAP_BPF_NEXT();
+LdHAbs:
+  if (uint64_t{pc->k} + 2 > len) return 0;
+  A = ld16(p + pc->k);
+  NCAP_BPF_NEXT();
+LdBAbs:
+  if (uint64_t{pc->k} + 1 > len) return 0;
+  A = p[pc->k];
+  NCAP_BPF_NEXT();
+LdWInd:
+  if (uint64_t{pc->k} + X + 4 > len) return 0;
+  A = ld32(p + (uint64_t{pc->k} + X));
+  NCAP_BPF_NEXT();
+LdHInd:
+  if (uint64_t{pc->k} + X + 2 > len) return 0;
+  A = ld16(p + (uint64_t{pc->k} + X));
+  NCAP_BPF_NEXT();
+LdBInd:
+  if (uint64_t{pc->k} + X + 1 > len) return 0;
+  A = p[uint64_t{pc->k} + X];
+  NCAP_BPF_NEXT();
+LdLen:
+  A = wirelen;
+  NCAP_BPF_NEXT();
+LdxLen:
+  X = wirelen;
+  NCAP_BPF_NEXT();
+LdxMsh:
+  if (uint64_t{pc->k} + 1 > len) return 0;
+  X = (p[pc->k] & 0xfu) << 2;
+  NCAP_BPF_NEXT();
+LdImm:
+  A = pc->k;
+  NCAP_BPF_NEXT();
+LdxImm:
+  X = pc->k;
+  NCAP_BPF_NEXT();
+LdMem:
+  A = mem[pc->k];
+  NCAP_BPF_NEXT();
+LdxMem:
+  X = mem[pc->k];
+  NCAP_BPF_NEXT();
+St:
+  mem[pc->k] = A;
+  NCAP_BPF_NEXT();
+Stx:
+  mem[pc->k] = X;
+  NCAP_BPF_NEXT();
+Ja:
+  pc = prog + pc->jt;
+  goto* kLabels[pc->op];
+JgtK:
+  NCAP_BPF_JUMP(A > pc->k);
+JgeK:
+  NCAP_BPF_JUMP(A >= pc->k);
+JeqK:
+  NCAP_BPF_JUMP(A == pc->k);
+JsetK:
+  NCAP_BPF_JUMP(A & pc->k);
+JgtX:
+  NCAP_BPF_JUMP(A > X);
+JgeX:
+  NCAP_BPF_JUMP(A >= X);
+JeqX:
+  NCAP_BPF_JUMP(A == X);
+JsetX:
+  NCAP_BPF_JUMP(A & X);
+AddX:
+  A += X;
+  NCAP_BPF_NEXT();
+SubX:
+  A -= X;
+  NCAP_BPF_NEXT();
+MulX:
+  A *= X;
+  NCAP_BPF_NEXT();
+DivX:
+  if (X == 0) return 0;
+  A /= X;
+  NCAP_BPF_NEXT();
+ModX:
+  if (X == 0) return 0;
+  A %= X;
+  NCAP_BPF_NEXT();
+AndX:
+  A &= X;
+  NCAP_BPF_NEXT();
+OrX:
+  A |= X;
+  NCAP_BPF_NEXT();
+XorX:
+  A ^= X;
+  NCAP_BPF_NEXT();
+LshX:
+  A = X < 32 ? A << X : 0;
+  NCAP_BPF_NEXT();
+RshX:
+  A = X < 32 ? A >> X : 0;
+  NCAP_BPF_NEXT();
+AddK:
+  A += pc->k;
+  NCAP_BPF_NEXT();
+SubK:
+  A -= pc->k;
+  NCAP_BPF_NEXT();
+MulK:
+  A *= pc->k;
+  NCAP_BPF_NEXT();
+DivK:
+  A /= pc->k;
+  NCAP_BPF_NEXT();  // k != 0 checked at load
+ModK:
+  A %= pc->k;
+  NCAP_BPF_NEXT();
+AndK:
+  A &= pc->k;
+  NCAP_BPF_NEXT();
+OrK:
+  A |= pc->k;
+  NCAP_BPF_NEXT();
+XorK:
+  A ^= pc->k;
+  NCAP_BPF_NEXT();
+LshK:
+  A <<= pc->k;
+  NCAP_BPF_NEXT();  // k < 32 checked at load
+RshK:
+  A >>= pc->k;
+  NCAP_BPF_NEXT();
+Neg:
+  A = 0u - A;
+  NCAP_BPF_NEXT();
+Tax:
+  X = A;
+  NCAP_BPF_NEXT();
+Txa:
+  A = X;
+  NCAP_BPF_NEXT();
+LdBJeq:
+  NCAP_BPF_FUSED(1, p[pc->k], A == pc->k2);
+LdBJgt:
+  NCAP_BPF_FUSED(1, p[pc->k], A > pc->k2);
+LdBJge:
+  NCAP_BPF_FUSED(1, p[pc->k], A >= pc->k2);
+LdBJset:
+  NCAP_BPF_FUSED(1, p[pc->k], A & pc->k2);
+LdHJeq:
+  NCAP_BPF_FUSED(2, ld16(p + pc->k), A == pc->k2);
+LdHJgt:
+  NCAP_BPF_FUSED(2, ld16(p + pc->k), A > pc->k2);
+LdHJge:
+  NCAP_BPF_FUSED(2, ld16(p + pc->k), A >= pc->k2);
+LdHJset:
+  NCAP_BPF_FUSED(2, ld16(p + pc->k), A & pc->k2);
+LdWJeq:
+  NCAP_BPF_FUSED(4, ld32(p + pc->k), A == pc->k2);
+LdWJgt:
+  NCAP_BPF_FUSED(4, ld32(p + pc->k), A > pc->k2);
+LdWJge:
+  NCAP_BPF_FUSED(4, ld32(p + pc->k), A >= pc->k2);
+LdWJset:
+  NCAP_BPF_FUSED(4, ld32(p + pc->k), A & pc->k2);
   __builtin_unreachable();
 #undef NCAP_BPF_NEXT
 #undef NCAP_BPF_JUMP

@@ -65,7 +65,7 @@ class Emitter {
     if (buflen_r9) b({0x41, 0x81, 0xf9});  // cmp r9d, imm32
     else b({0x81, 0xfa});                  // cmp edx, imm32
     u32(static_cast<uint32_t>(need));
-    jcc_ret0(kB);            // buflen < need
+    jcc_ret0(kB);  // buflen < need
   }
 
   std::vector<uint8_t> code;
@@ -125,7 +125,8 @@ std::unique_ptr<BpfJit> BpfJit::compile(std::span<const BpfInsn> f) {
   const uint32_t len = static_cast<uint32_t>(f.size());
   bool uses_mem = false;
   for (const auto& in : f)
-    uses_mem |= in.code == (BPF_LD | BPF_MEM) || in.code == (BPF_LDX | BPF_MEM) || in.code == BPF_ST || in.code == BPF_STX;
+    uses_mem |=
+        in.code == (BPF_LD | BPF_MEM) || in.code == (BPF_LDX | BPF_MEM) || in.code == BPF_ST || in.code == BPF_STX;
   bool divides = false, indexed = false, reads_x = false;
   for (const auto& in : f) {
     const uint16_t cls = BPF_CLASS(in.code);
@@ -142,10 +143,10 @@ std::unique_ptr<BpfJit> BpfJit::compile(std::span<const BpfInsn> f) {
   e.frame = uses_mem;
   e.buflen_r9 = divides;
   if (uses_mem) e.b({0x48, 0x83, 0xec, 0x40});  // sub rsp, 64 (scratch memory)
-  if (divides) e.b({0x41, 0x89, 0xd1});        // mov r9d, edx (buflen)
-  else if (indexed) e.b({0x89, 0xd2});         // mov edx, edx (zero the upper half: compared as 64 bits)
-  if (!a_first) e.b({0x31, 0xc0});             // A = 0
-  if (reads_x) e.b({0x31, 0xc9});              // X = 0
+  if (divides) e.b({0x41, 0x89, 0xd1});         // mov r9d, edx (buflen)
+  else if (indexed) e.b({0x89, 0xd2});          // mov edx, edx (zero the upper half: compared as 64 bits)
+  if (!a_first) e.b({0x31, 0xc0});              // A = 0
+  if (reads_x) e.b({0x31, 0xc9});               // X = 0
   if (uses_mem)
     for (uint8_t off = 0; off < 64; off += 8) {
       e.b({0x48, 0xc7, 0x44, 0x24, off});  // mov qword [rsp+off], 0
@@ -159,23 +160,36 @@ std::unique_ptr<BpfJit> BpfJit::compile(std::span<const BpfInsn> f) {
     const uint32_t k = in.k;
     const uint8_t d8 = static_cast<uint8_t>(k * 4);  // scratch slot offset (k < 16)
     switch (in.code) {
-      case BPF_RET | BPF_K: e.b({0xb8}); e.u32(k); e.epilogue(); break;
+      case BPF_RET | BPF_K:
+        e.b({0xb8});
+        e.u32(k);
+        e.epilogue();
+        break;
       case BPF_RET | BPF_A: e.epilogue(); break;
-      case BPF_LD | BPF_W | BPF_ABS: e.need_bytes(uint64_t{k} + 4); load_abs(e, k, 4, 0); break;
-      case BPF_LD | BPF_H | BPF_ABS: e.need_bytes(uint64_t{k} + 2); load_abs(e, k, 2, 0); break;
-      case BPF_LD | BPF_B | BPF_ABS: e.need_bytes(uint64_t{k} + 1); load_abs(e, k, 1, 0); break;
+      case BPF_LD | BPF_W | BPF_ABS:
+        e.need_bytes(uint64_t{k} + 4);
+        load_abs(e, k, 4, 0);
+        break;
+      case BPF_LD | BPF_H | BPF_ABS:
+        e.need_bytes(uint64_t{k} + 2);
+        load_abs(e, k, 2, 0);
+        break;
+      case BPF_LD | BPF_B | BPF_ABS:
+        e.need_bytes(uint64_t{k} + 1);
+        load_abs(e, k, 1, 0);
+        break;
       case BPF_LD | BPF_W | BPF_IND:
       case BPF_LD | BPF_H | BPF_IND:
       case BPF_LD | BPF_B | BPF_IND: {
         uint8_t size = BPF_SIZE(in.code) == BPF_W ? 4 : BPF_SIZE(in.code) == BPF_H ? 2 : 1;
-        e.b({0x41, 0xb8});            // mov r8d, k
+        e.b({0x41, 0xb8});  // mov r8d, k
         e.u32(k);
-        e.b({0x49, 0x01, 0xc8});      // add r8, rcx       (X + k, 64-bit: no wrap)
-        e.b({0x4d, 0x8d, 0x58, size});// lea r11, [r8+size]
-        if (e.buflen_r9) e.b({0x4d, 0x39, 0xcb});  // cmp r11, r9
-        else e.b({0x49, 0x39, 0xd3});              // cmp r11, rdx
-        e.jcc_ret0(kA);               // past buflen
-        if (size == 4) e.b({0x42, 0x8b, 0x04, 0x07, 0x0f, 0xc8});              // mov eax,[rdi+r8]; bswap
+        e.b({0x49, 0x01, 0xc8});                                   // add r8, rcx       (X + k, 64-bit: no wrap)
+        e.b({0x4d, 0x8d, 0x58, size});                             // lea r11, [r8+size]
+        if (e.buflen_r9) e.b({0x4d, 0x39, 0xcb});                  // cmp r11, r9
+        else e.b({0x49, 0x39, 0xd3});                              // cmp r11, rdx
+        e.jcc_ret0(kA);                                            // past buflen
+        if (size == 4) e.b({0x42, 0x8b, 0x04, 0x07, 0x0f, 0xc8});  // mov eax,[rdi+r8]; bswap
         else if (size == 2) e.b({0x42, 0x0f, 0xb7, 0x04, 0x07, 0x66, 0xc1, 0xc0, 0x08});
         else e.b({0x42, 0x0f, 0xb6, 0x04, 0x07});
         break;
@@ -187,8 +201,14 @@ std::unique_ptr<BpfJit> BpfJit::compile(std::span<const BpfInsn> f) {
         load_abs(e, k, 1, 1);
         e.b({0x83, 0xe1, 0x0f, 0xc1, 0xe1, 0x02});  // and ecx, 15; shl ecx, 2
         break;
-      case BPF_LD | BPF_IMM: e.b({0xb8}); e.u32(k); break;
-      case BPF_LDX | BPF_IMM: e.b({0xb9}); e.u32(k); break;
+      case BPF_LD | BPF_IMM:
+        e.b({0xb8});
+        e.u32(k);
+        break;
+      case BPF_LDX | BPF_IMM:
+        e.b({0xb9});
+        e.u32(k);
+        break;
       case BPF_LD | BPF_MEM: e.b({0x8b, 0x44, 0x24, d8}); break;
       case BPF_LDX | BPF_MEM: e.b({0x8b, 0x4c, 0x24, d8}); break;
       case BPF_ST: e.b({0x89, 0x44, 0x24, d8}); break;
@@ -214,9 +234,9 @@ std::unique_ptr<BpfJit> BpfJit::compile(std::span<const BpfInsn> f) {
         Cc cc = cond_of(in.code);
         uint32_t t = i + 1 + in.jt, fl = i + 1 + in.jf;
         if (is_ret_k(t) && is_ret_k(fl)) {
-          e.b({0xb8});                      // mov eax, false value
+          e.b({0xb8});  // mov eax, false value
           e.u32(f[fl].k);
-          e.b({0xba});                      // mov edx, true value
+          e.b({0xba});  // mov edx, true value
           e.u32(f[t].k);
           e.b({0x0f, static_cast<uint8_t>(0x40 | cc), 0xc2});  // cmovcc eax, edx
           e.epilogue();
@@ -232,17 +252,35 @@ std::unique_ptr<BpfJit> BpfJit::compile(std::span<const BpfInsn> f) {
         }
         break;
       }
-      case BPF_ALU | BPF_ADD | BPF_K: e.b({0x05}); e.u32(k); break;
-      case BPF_ALU | BPF_SUB | BPF_K: e.b({0x2d}); e.u32(k); break;
-      case BPF_ALU | BPF_AND | BPF_K: e.b({0x25}); e.u32(k); break;
-      case BPF_ALU | BPF_OR | BPF_K: e.b({0x0d}); e.u32(k); break;
-      case BPF_ALU | BPF_XOR | BPF_K: e.b({0x35}); e.u32(k); break;
-      case BPF_ALU | BPF_MUL | BPF_K: e.b({0x69, 0xc0}); e.u32(k); break;  // imul eax, eax, imm32
+      case BPF_ALU | BPF_ADD | BPF_K:
+        e.b({0x05});
+        e.u32(k);
+        break;
+      case BPF_ALU | BPF_SUB | BPF_K:
+        e.b({0x2d});
+        e.u32(k);
+        break;
+      case BPF_ALU | BPF_AND | BPF_K:
+        e.b({0x25});
+        e.u32(k);
+        break;
+      case BPF_ALU | BPF_OR | BPF_K:
+        e.b({0x0d});
+        e.u32(k);
+        break;
+      case BPF_ALU | BPF_XOR | BPF_K:
+        e.b({0x35});
+        e.u32(k);
+        break;
+      case BPF_ALU | BPF_MUL | BPF_K:
+        e.b({0x69, 0xc0});
+        e.u32(k);
+        break;  // imul eax, eax, imm32
       case BPF_ALU | BPF_DIV | BPF_K:
       case BPF_ALU | BPF_MOD | BPF_K:
         e.b({0x31, 0xd2, 0x41, 0xb8});  // xor edx, edx; mov r8d, k
         e.u32(k);
-        e.b({0x41, 0xf7, 0xf0});        // div r8d
+        e.b({0x41, 0xf7, 0xf0});                            // div r8d
         if (BPF_OP(in.code) == BPF_MOD) e.b({0x89, 0xd0});  // mov eax, edx
         break;
       case BPF_ALU | BPF_LSH | BPF_K: e.b({0xc1, 0xe0, static_cast<uint8_t>(k)}); break;
@@ -255,8 +293,8 @@ std::unique_ptr<BpfJit> BpfJit::compile(std::span<const BpfInsn> f) {
       case BPF_ALU | BPF_MUL | BPF_X: e.b({0x0f, 0xaf, 0xc1}); break;  // imul eax, ecx
       case BPF_ALU | BPF_DIV | BPF_X:
       case BPF_ALU | BPF_MOD | BPF_X:
-        e.b({0x85, 0xc9});  // test ecx, ecx
-        e.jcc_ret0(kE);     // X == 0: return 0
+        e.b({0x85, 0xc9});              // test ecx, ecx
+        e.jcc_ret0(kE);                 // X == 0: return 0
         e.b({0x31, 0xd2, 0xf7, 0xf1});  // xor edx, edx; div ecx
         if (BPF_OP(in.code) == BPF_MOD) e.b({0x89, 0xd0});
         break;
@@ -270,8 +308,7 @@ std::unique_ptr<BpfJit> BpfJit::compile(std::span<const BpfInsn> f) {
       case BPF_ALU | BPF_NEG: e.b({0xf7, 0xd8}); break;
       case BPF_MISC | BPF_TAX: e.b({0x89, 0xc1}); break;
       case BPF_MISC | BPF_TXA: e.b({0x89, 0xc8}); break;
-      default:
-        return nullptr;  // check() rejects it; never reached for a loaded program
+      default: return nullptr;  // check() rejects it; never reached for a loaded program
     }
   }
   const size_t ret0 = e.code.size();

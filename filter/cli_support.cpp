@@ -30,14 +30,15 @@ std::string to_text(const FilterCounters& c) {
 
 std::string to_json(const FilterCounters& c) {
   std::string s = "{\"evaluated\":" + std::to_string(c.evaluated) + ",\"passed\":" + std::to_string(c.passed) +
-                  ",\"dropped\":" + std::to_string(c.dropped) + ",\"default_decided\":" + std::to_string(c.default_decided) +
-                  ",\"bpf_rejected\":" + std::to_string(c.bpf_rejected) + ",\"bad_worker\":" + std::to_string(c.bad_worker) +
-                  ",\"rules\":[";
+                  ",\"dropped\":" + std::to_string(c.dropped) +
+                  ",\"default_decided\":" + std::to_string(c.default_decided) +
+                  ",\"bpf_rejected\":" + std::to_string(c.bpf_rejected) +
+                  ",\"bad_worker\":" + std::to_string(c.bad_worker) + ",\"rules\":[";
   for (size_t i = 0; i < c.rules.size(); ++i) {
     const auto& r = c.rules[i];
-    s += std::string(i ? "," : "") + "{\"id\":" + std::to_string(r.id) + ",\"precise\":" + (r.precise ? "true" : "false") +
-         ",\"packets\":" + std::to_string(r.packets) + ",\"bytes\":" + std::to_string(r.bytes) +
-         ",\"decided\":" + std::to_string(r.decided) + "}";
+    s += std::string(i ? "," : "") + "{\"id\":" + std::to_string(r.id) +
+         ",\"precise\":" + (r.precise ? "true" : "false") + ",\"packets\":" + std::to_string(r.packets) +
+         ",\"bytes\":" + std::to_string(r.bytes) + ",\"decided\":" + std::to_string(r.decided) + "}";
   }
   return s + "]}";
 }

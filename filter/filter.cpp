@@ -50,7 +50,7 @@ struct Filter::State {
   std::atomic<uint64_t> bad_worker{0};
 
   mutable std::mutex mu;  // control path only
-  RuleSetSpec spec;  // without the precise rules (the current set's precise() has them)
+  RuleSetSpec spec;       // without the precise rules (the current set's precise() has them)
   std::vector<std::pair<detail::RuleSet*, uint64_t>> retired;
   // precise rules replaced as a whole (replace()), until their grace period is over
   std::vector<std::pair<std::shared_ptr<detail::PreciseRules>, uint64_t>> retired_precise;

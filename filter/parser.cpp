@@ -19,10 +19,19 @@ namespace {
   uint32_t hdr = 0;  // bytes of L4 header before the payload
   switch (proto) {
     case kProtoTcp: {
-      if (off + 20 > end) { h.flags |= kTruncated; return; }
+      if (off + 20 > end) {
+        h.flags |= kTruncated;
+        return;
+      }
       uint32_t doff = (p[off + 12] >> 4) * 4u;
-      if (doff < 20) { h.flags |= kMalformed; return; }
-      if (off + doff > end) { h.flags |= kTruncated; return; }
+      if (doff < 20) {
+        h.flags |= kMalformed;
+        return;
+      }
+      if (off + doff > end) {
+        h.flags |= kTruncated;
+        return;
+      }
       h.src_port = be16(p + off);
       h.dst_port = be16(p + off + 2);
       h.tcp_flags = p[off + 13];
@@ -30,9 +39,15 @@ namespace {
       break;
     }
     case kProtoUdp: {
-      if (off + 8 > end) { h.flags |= kTruncated; return; }
+      if (off + 8 > end) {
+        h.flags |= kTruncated;
+        return;
+      }
       uint32_t ulen = be16(p + off + 4);
-      if (ulen < 8) { h.flags |= kMalformed; return; }
+      if (ulen < 8) {
+        h.flags |= kMalformed;
+        return;
+      }
       h.src_port = be16(p + off);
       h.dst_port = be16(p + off + 2);
       if (off + ulen < end) end = off + ulen;  // the rest is padding
@@ -40,7 +55,10 @@ namespace {
       break;
     }
     case kProtoSctp:
-      if (off + 12 > end) { h.flags |= kTruncated; return; }
+      if (off + 12 > end) {
+        h.flags |= kTruncated;
+        return;
+      }
       h.src_port = be16(p + off);
       h.dst_port = be16(p + off + 2);
       hdr = 12;
@@ -48,7 +66,10 @@ namespace {
     case kProtoIcmp:
     case kProtoIcmp6:
       // type, code, checksum, then 4 bytes of type-specific rest-of-header
-      if (off + 8 > end) { h.flags |= kTruncated; return; }
+      if (off + 8 > end) {
+        h.flags |= kTruncated;
+        return;
+      }
       h.icmp_type = p[off];
       h.icmp_code = p[off + 1];
       hdr = 8;
@@ -67,12 +88,24 @@ namespace {
 
 [[gnu::always_inline]] inline void parse_ipv4(const uint8_t* p, uint32_t off, uint32_t caplen,
                                               ParsedHeaders& h) noexcept {
-  if (off + kIpv4MinHeader > caplen) { h.flags |= kTruncated; return; }
-  if ((p[off] >> 4) != 4) { h.flags |= kMalformed; return; }
+  if (off + kIpv4MinHeader > caplen) {
+    h.flags |= kTruncated;
+    return;
+  }
+  if ((p[off] >> 4) != 4) {
+    h.flags |= kMalformed;
+    return;
+  }
   uint32_t ihl = (p[off] & 0xf) * 4u;
   uint32_t total = be16(p + off + 2);
-  if (ihl < kIpv4MinHeader || total < ihl) { h.flags |= kMalformed; return; }
-  if (off + ihl > caplen) { h.flags |= kTruncated; return; }
+  if (ihl < kIpv4MinHeader || total < ihl) {
+    h.flags |= kMalformed;
+    return;
+  }
+  if (off + ihl > caplen) {
+    h.flags |= kTruncated;
+    return;
+  }
   h.flags |= kIpv4;
   h.ip_version = 4;
   if (ihl > kIpv4MinHeader) h.flags |= kIpOptions;
@@ -86,7 +119,7 @@ namespace {
     end = caplen;
   }
   uint16_t frag = be16(p + off + 6);
-  uint16_t frag_offset = frag & 0x1fff;      // in 8-byte units
+  uint16_t frag_offset = frag & 0x1fff;  // in 8-byte units
   bool more_fragments = (frag & 0x2000) != 0;
   if (frag_offset || more_fragments) {
     h.flags |= kFragment;
@@ -101,8 +134,14 @@ namespace {
 }
 
 void parse_ipv6(const uint8_t* p, uint32_t off, uint32_t caplen, ParsedHeaders& h) noexcept {
-  if (off + kIpv6Header > caplen) { h.flags |= kTruncated; return; }
-  if ((p[off] >> 4) != 6) { h.flags |= kMalformed; return; }
+  if (off + kIpv6Header > caplen) {
+    h.flags |= kTruncated;
+    return;
+  }
+  if ((p[off] >> 4) != 6) {
+    h.flags |= kMalformed;
+    return;
+  }
   h.flags |= kIpv6;
   h.ip_version = 6;
   std::memcpy(h.src_ip, p + off + 8, 16);
@@ -122,15 +161,27 @@ void parse_ipv6(const uint8_t* p, uint32_t off, uint32_t caplen, ParsedHeaders& 
       case kProtoHopOpts:
       case kProtoRouting:
       case kProtoDstOpts:
-        if (cur + 2 > end) { h.l4_proto = next; h.flags |= kTruncated; return; }
+        if (cur + 2 > end) {
+          h.l4_proto = next;
+          h.flags |= kTruncated;
+          return;
+        }
         len = (p[cur + 1] + 1u) * 8u;
         break;
       case kProtoAh:
-        if (cur + 2 > end) { h.l4_proto = next; h.flags |= kTruncated; return; }
+        if (cur + 2 > end) {
+          h.l4_proto = next;
+          h.flags |= kTruncated;
+          return;
+        }
         len = (p[cur + 1] + 2u) * 4u;
         break;
       case kProtoFragment: {
-        if (cur + 8 > end) { h.l4_proto = next; h.flags |= kTruncated; return; }
+        if (cur + 8 > end) {
+          h.l4_proto = next;
+          h.flags |= kTruncated;
+          return;
+        }
         uint16_t fo = be16(p + cur + 2);
         h.flags |= kFragment;
         if ((fo >> 3) != 0) {  // not the first fragment: no transport header
@@ -149,12 +200,18 @@ void parse_ipv6(const uint8_t* p, uint32_t off, uint32_t caplen, ParsedHeaders& 
         h.payload_offset = static_cast<uint16_t>(cur);
         h.payload_len = static_cast<uint16_t>(end - cur);
         return;
-      default:
-        parse_l4(p, cur, end, next, h);
-        return;
+      default: parse_l4(p, cur, end, next, h); return;
     }
-    if (i >= kMaxIpv6Ext) { h.l4_proto = next; h.flags |= kMalformed; return; }
-    if (cur + len > end) { h.l4_proto = next; h.flags |= kTruncated; return; }
+    if (i >= kMaxIpv6Ext) {
+      h.l4_proto = next;
+      h.flags |= kMalformed;
+      return;
+    }
+    if (cur + len > end) {
+      h.l4_proto = next;
+      h.flags |= kTruncated;
+      return;
+    }
     next = p[cur];
     cur += len;
   }
@@ -167,7 +224,9 @@ uint8_t classify_http(const uint8_t* s, uint32_t n) noexcept {
   if (n == 0) return kHttpNone;
   auto starts = [&](const char* m, uint32_t len) { return n >= len && std::memcmp(s, m, len) == 0; };
   switch (s[0]) {
-    case 'G': if (starts("GET ", 4)) return kHttpGet; break;
+    case 'G':
+      if (starts("GET ", 4)) return kHttpGet;
+      break;
     case 'P':
       if (starts("POST ", 5)) return kHttpPost;
       if (starts("PUT ", 4)) return kHttpPut;
@@ -177,17 +236,24 @@ uint8_t classify_http(const uint8_t* s, uint32_t n) noexcept {
       if (starts("HEAD ", 5)) return kHttpHead;
       if (starts("HTTP/", 5)) return kHttpResponse;
       break;
-    case 'D': if (starts("DELETE ", 7)) return kHttpDelete; break;
-    case 'O': if (starts("OPTIONS ", 8)) return kHttpOptions; break;
-    case 'T': if (starts("TRACE ", 6)) return kHttpTrace; break;
-    case 'C': if (starts("CONNECT ", 8)) return kHttpConnect; break;
+    case 'D':
+      if (starts("DELETE ", 7)) return kHttpDelete;
+      break;
+    case 'O':
+      if (starts("OPTIONS ", 8)) return kHttpOptions;
+      break;
+    case 'T':
+      if (starts("TRACE ", 6)) return kHttpTrace;
+      break;
+    case 'C':
+      if (starts("CONNECT ", 8)) return kHttpConnect;
+      break;
     default: break;
   }
   return kHttpOther;
 }
 
-void parse_headers(const uint8_t* p, uint32_t caplen, uint16_t rx_flags, uint16_t vlan_tci,
-                   ParsedHeaders& h) noexcept {
+void parse_headers(const uint8_t* p, uint32_t caplen, uint16_t rx_flags, uint16_t vlan_tci, ParsedHeaders& h) noexcept {
   detail::parse_headers_inline(p, caplen, rx_flags, vlan_tci, h);
 }
 
@@ -226,10 +292,8 @@ void detail::parse_headers_general(const uint8_t* p, uint32_t caplen, uint16_t r
   }
   h.ethertype = et;
   h.l3_offset = static_cast<uint16_t>(off);
-  if (et == kEthIpv4)
-    parse_ipv4(p, off, caplen, h);
-  else if (et == kEthIpv6)
-    parse_ipv6(p, off, caplen, h);
+  if (et == kEthIpv4) parse_ipv4(p, off, caplen, h);
+  else if (et == kEthIpv6) parse_ipv6(p, off, caplen, h);
 }
 
 }  // namespace ncap

@@ -19,23 +19,23 @@ void parse_headers_general(const uint8_t* frame, uint32_t caplen, uint16_t rx_fl
                            ParsedHeaders& h) noexcept;
 
 // Header constants and reads of the parser.
-constexpr uint16_t kEthVlan = 0x8100;    // IEEE 802.1Q
-constexpr uint16_t kEthQinQ = 0x88a8;    // IEEE 802.1ad service tag
-constexpr uint16_t kEthQinQOld = 0x9100; // pre-standard QinQ
+constexpr uint16_t kEthVlan = 0x8100;     // IEEE 802.1Q
+constexpr uint16_t kEthQinQ = 0x88a8;     // IEEE 802.1ad service tag
+constexpr uint16_t kEthQinQOld = 0x9100;  // pre-standard QinQ
 constexpr uint16_t kEthIpv4 = 0x0800;
 constexpr uint16_t kEthIpv6 = 0x86dd;
 constexpr uint32_t kEthHeader = 14;
 constexpr uint32_t kVlanTag = 4;
-constexpr unsigned kMaxTags = 2;         // outer + inner; a third tag ends the parse
+constexpr unsigned kMaxTags = 2;  // outer + inner; a third tag ends the parse
 constexpr uint32_t kIpv4MinHeader = 20;
 constexpr uint32_t kIpv6Header = 40;
 // Extension headers walked before giving up (RFC 8200 recommends each appear at most
 // once or twice; a longer chain is hostile).
 constexpr unsigned kMaxIpv6Ext = 8;
 
-constexpr uint8_t kProtoHopOpts = 0, kProtoIcmp = 1, kProtoTcp = 6, kProtoUdp = 17,
-                  kProtoRouting = 43, kProtoFragment = 44, kProtoEsp = 50, kProtoAh = 51,
-                  kProtoIcmp6 = 58, kProtoNone = 59, kProtoDstOpts = 60, kProtoSctp = 132;
+constexpr uint8_t kProtoHopOpts = 0, kProtoIcmp = 1, kProtoTcp = 6, kProtoUdp = 17, kProtoRouting = 43,
+                  kProtoFragment = 44, kProtoEsp = 50, kProtoAh = 51, kProtoIcmp6 = 58, kProtoNone = 59,
+                  kProtoDstOpts = 60, kProtoSctp = 132;
 
 inline uint16_t be16(const uint8_t* p) noexcept { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
 // The transports whose header starts with source and destination ports.

@@ -124,7 +124,7 @@ uint32_t PreciseDict::find_exact(const PreciseKey& k, bool* oneway) const noexce
 
 void PreciseDict::erase(const PreciseKey& k) noexcept {
   Slot* e = slot_of(k);
-  if (!e) return;  // absent (the caller knew better)
+  if (!e) return;                                    // absent (the caller knew better)
   e->value.store(kTomb, std::memory_order_release);  // [1]
   Arrays* a = arrays_.load(std::memory_order_relaxed);
   a->live.store(a->live.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);

@@ -75,7 +75,7 @@ class PreciseDict {
   struct Slot {
     std::atomic<uint32_t> value{kEmpty};  // record number, kEmpty or kTomb ([1], [2])
     std::atomic<uint32_t> oneway{0};      // 1: the key matches only in its orientation
-    std::atomic<uint64_t> key[5]{};   // the PreciseKey's 40 bytes
+    std::atomic<uint64_t> key[5]{};       // the PreciseKey's 40 bytes
   };
   struct Arrays {
     std::unique_ptr<std::atomic<uint64_t>[]> bloom;
@@ -83,7 +83,7 @@ class PreciseDict {
     std::unique_ptr<Slot[]> slots;
     uint64_t slot_mask = 0;
     std::atomic<uint32_t> live{0};  // keys present (read by poll threads: any at all?)
-    uint32_t used = 0;               // live keys + tombstones (control thread only)
+    uint32_t used = 0;              // live keys + tombstones (control thread only)
   };
   static constexpr uint32_t kEmpty = 0xffffffffu, kTomb = 0xfffffffeu;
 

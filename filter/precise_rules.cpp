@@ -94,9 +94,9 @@ void PreciseRules::update(const std::vector<PreciseRule>& add, const std::vector
     const PreciseKey k = key_of(r), rk = reversed(k);
     bool other_oneway = false;
     if (uint32_t other = holder(k, &other_oneway))
-      throw Error("precise rules " + std::to_string(other) + " and " + std::to_string(r.id) +
-                      " have the same 5-tuple and VLAN",
-                  EINVAL, "remove one of them");
+      throw Error(
+          "precise rules " + std::to_string(other) + " and " + std::to_string(r.id) + " have the same 5-tuple and VLAN",
+          EINVAL, "remove one of them");
     // the reply's tuple: another rule's unless both match one way only
     if (uint32_t other = rk == k ? 0 : holder(rk, &other_oneway); other && !(other_oneway && r.oneway))
       throw Error("precise rule " + std::to_string(r.id) + " is rule " + std::to_string(other) +

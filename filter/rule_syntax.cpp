@@ -22,7 +22,7 @@ namespace {
 
 struct Token {
   std::string text;
-  unsigned col;     // 1-based
+  unsigned col;  // 1-based
   bool quoted;
 };
 
@@ -56,7 +56,8 @@ std::vector<Token> tokenize(std::string_view line, std::string_view src, unsigne
       }
       if (!closed) fail(src, ln, t.col, "expected a closing '\"' for the string that starts here");
     } else {
-      while (i < line.size() && !std::isspace(static_cast<unsigned char>(line[i])) && line[i] != '#') t.text += line[i++];
+      while (i < line.size() && !std::isspace(static_cast<unsigned char>(line[i])) && line[i] != '#')
+        t.text += line[i++];
     }
     out.push_back(std::move(t));
   }
@@ -103,7 +104,9 @@ struct Parser {
   const Token& peek() const { return t[i]; }
   unsigned col() const { return more() ? t[i].col : end_col; }
   std::string got() const { return more() ? "'" + t[i].text + "'" : "the end of the line"; }
-  [[noreturn]] void expected(const std::string& what) const { fail(src, ln, col(), "expected " + what + ", got " + got()); }
+  [[noreturn]] void expected(const std::string& what) const {
+    fail(src, ln, col(), "expected " + what + ", got " + got());
+  }
   const Token& next(const std::string& what) {
     if (!more()) expected(what);
     return t[i++];
@@ -175,7 +178,8 @@ struct Parser {
     if (dash == std::string::npos || !parse_ip(s.substr(0, dash), a.version, a.lo) ||
         !parse_ip(s.substr(dash + 1), b.version, b.lo) || a.version != b.version)
       expected(what);
-    if (b.lo < a.lo) fail(src, ln, col(), "address range " + s + " ends before it starts: write the lower address first");
+    if (b.lo < a.lo)
+      fail(src, ln, col(), "address range " + s + " ends before it starts: write the lower address first");
     a.hi = b.lo;
     ++i;
     return a;
@@ -187,7 +191,8 @@ struct Parser {
     MacAddress m{};
     unsigned v[6];
     char extra;
-    if (std::sscanf(t[i].text.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &extra) != 6)
+    if (std::sscanf(t[i].text.c_str(), "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &extra) !=
+        6)
       expected(what);
     for (int k = 0; k < 6; ++k) m[k] = static_cast<uint8_t>(v[k]);
     ++i;
@@ -200,16 +205,19 @@ struct Parser {
     for (size_t k = 0; k < s.size(); ++k) {
       size_t pos = letters.find(static_cast<char>(std::toupper(static_cast<unsigned char>(s[k]))));
       if (pos == std::string::npos)
-        fail(src, ln, at + static_cast<unsigned>(k), std::string("expected TCP flag letters from FSRPAUEC, got '") + s[k] + "'");
+        fail(src, ln, at + static_cast<unsigned>(k),
+             std::string("expected TCP flag letters from FSRPAUEC, got '") + s[k] + "'");
       bits |= static_cast<uint8_t>(1u << pos);
     }
     return bits;
   }
 
   uint16_t http_kinds() {
-    const std::string what = "HTTP kinds separated by commas (get,post,head,put,delete,options,trace,connect,patch,response,other,any)";
+    const std::string what =
+        "HTTP kinds separated by commas (get,post,head,put,delete,options,trace,connect,patch,response,other,any)";
     if (!more()) expected(what);
-    static const char* names[] = {"", "get", "post", "head", "put", "delete", "options", "trace", "connect", "patch", "response", "other"};
+    static const char* names[] = {"",        "get",   "post",    "head",  "put",      "delete",
+                                  "options", "trace", "connect", "patch", "response", "other"};
     uint16_t mask = 0;
     std::string s = lower(t[i].text);
     size_t start = 0;
@@ -275,7 +283,8 @@ void parse_rule_line(std::string_view line, RuleSetSpec& spec, std::string_view 
     while (!expr.empty() && std::isspace(static_cast<unsigned char>(expr.back()))) expr.pop_back();
     while (!expr.empty() && std::isspace(static_cast<unsigned char>(expr.front()))) expr.erase(0, 1);
     if (expr.empty()) fail(src, ln, static_cast<unsigned>(start + 1), "expected a tcpdump expression after 'bpf'");
-    if (!spec.bpf.empty()) fail(src, ln, P.peek().col, "a second 'bpf' line: combine the expressions with 'and' / 'or'");
+    if (!spec.bpf.empty())
+      fail(src, ln, P.peek().col, "a second 'bpf' line: combine the expressions with 'and' / 'or'");
     spec.bpf = expr;
     return;
   }
@@ -320,7 +329,8 @@ void parse_rule_line(std::string_view line, RuleSetSpec& spec, std::string_view 
       once("proto", at);
       if (!P.more()) P.expected("a protocol (tcp, udp, icmp, icmp6, sctp or a number 0-255)");
       int16_t pn = proto_number(lower(P.peek().text));
-      if (pn < 0) pn = static_cast<int16_t>(P.number("a protocol (tcp, udp, icmp, icmp6, sctp or a number 0-255)", 255));
+      if (pn < 0)
+        pn = static_cast<int16_t>(P.number("a protocol (tcp, udp, icmp, icmp6, sctp or a number 0-255)", 255));
       else ++P.i;
       w.proto = pn;
     } else if (proto_number(word) >= 0) {
@@ -365,16 +375,19 @@ void parse_rule_line(std::string_view line, RuleSetSpec& spec, std::string_view 
       const Token& f = P.next("TCP flags like S or S/SA (letters FSRPAUEC, value/mask)");
       size_t slash = f.text.find('/');
       w.tcp_flags = P.tcp_flag_bits(f.text.substr(0, slash), f.col);
-      w.tcp_flags_mask = slash == std::string::npos ? w.tcp_flags
-                                                     : P.tcp_flag_bits(f.text.substr(slash + 1), f.col + static_cast<unsigned>(slash) + 1);
+      w.tcp_flags_mask = slash == std::string::npos
+                             ? w.tcp_flags
+                             : P.tcp_flag_bits(f.text.substr(slash + 1), f.col + static_cast<unsigned>(slash) + 1);
       if (w.tcp_flags_mask == 0) fail(src, ln, f.col, "expected at least one TCP flag letter (FSRPAUEC)");
-      if (w.tcp_flags & ~w.tcp_flags_mask) fail(src, ln, f.col, "TCP flags value has bits outside the mask: write value/mask with value inside mask");
+      if (w.tcp_flags & ~w.tcp_flags_mask)
+        fail(src, ln, f.col, "TCP flags value has bits outside the mask: write value/mask with value inside mask");
     } else if (word == "http") {
       once("http", at);
       w.http = P.http_kinds();
     } else if (word == "content" || word == "regex") {
       once("content", at);
-      if (!P.more() || !P.peek().quoted) P.expected("a quoted pattern after '" + word + "' (e.g. \"User-Agent: curl\")");
+      if (!P.more() || !P.peek().quoted)
+        P.expected("a quoted pattern after '" + word + "' (e.g. \"User-Agent: curl\")");
       ContentMatch c;
       c.pattern = P.peek().text;
       c.regex = word == "regex";
@@ -387,13 +400,17 @@ void parse_rule_line(std::string_view line, RuleSetSpec& spec, std::string_view 
       w.content = c;
     } else {
       --P.i;
-      P.expected("a rule clause (tcp, udp, proto, ip, ip6, vlan, ethertype, src, dst, flags, http, content, regex, bidir, oneway, stop, continue, mark, precise)");
+      P.expected(
+          "a rule clause (tcp, udp, proto, ip, ip6, vlan, ethertype, src, dst, flags, http, content, regex, bidir, "
+          "oneway, stop, continue, mark, precise)");
     }
   }
   // A stop rule's id is the packet's rule id anyway; mark is for rules that do not decide.
-  if (w.mark && w.stop) fail(src, ln, mark_col, "'mark' goes with 'continue' (a stop rule marks the packet with its id anyway)");
+  if (w.mark && w.stop)
+    fail(src, ln, mark_col, "'mark' goes with 'continue' (a stop rule marks the packet with its id anyway)");
   if (!precise) {
-    if (oneway) fail(src, ln, oneway_col, "'oneway' is for precise rules (a wildcard rule is one direction unless 'bidir')");
+    if (oneway)
+      fail(src, ln, oneway_col, "'oneway' is for precise rules (a wildcard rule is one direction unless 'bidir')");
     spec.wildcard.push_back(std::move(w));
     return;
   }
@@ -514,7 +531,8 @@ std::string to_text(const WildcardRule& r) {
   if (!r.dport.any()) s += " dst port " + port_text(r.dport);
   if (r.tcp_flags_mask) s += " flags " + flags_text(r.tcp_flags) + "/" + flags_text(r.tcp_flags_mask);
   if (r.http) {
-    static const char* names[] = {"", "get", "post", "head", "put", "delete", "options", "trace", "connect", "patch", "response", "other"};
+    static const char* names[] = {"",        "get",   "post",    "head",  "put",      "delete",
+                                  "options", "trace", "connect", "patch", "response", "other"};
     std::string list;
     for (unsigned k = 1; k <= kHttpOther; ++k)
       if (r.http & (1u << k)) list += (list.empty() ? "" : ",") + std::string(names[k]);

@@ -82,14 +82,14 @@ static_assert(sizeof(HotRule) == 32);
 
 struct alignas(64) WorkerState {
   hs_scratch* scratch = nullptr;
-  uint32_t seq = 0;        // packet sequence for content match stamps
-  uint32_t scanned = 0;    // seq of the packet whose payload was scanned
+  uint32_t seq = 0;                   // packet sequence for content match stamps
+  uint32_t scanned = 0;               // seq of the packet whose payload was scanned
   std::unique_ptr<uint32_t[]> stamp;  // stamp[pattern] == seq: pattern matched this packet
   std::unique_ptr<ListEntry[]> hits;  // content-indexed rules whose pattern matched
   uint32_t nhits = 0;
   const std::vector<int32_t>* pattern_rule = nullptr;  // pattern -> content-indexed rule or -1
-  std::unique_ptr<RuleCtr[]> ctr;     // per wildcard rule index
-  std::unique_ptr<uint32_t[]> cand;   // candidates of one packet (2 per wildcard rule + 1)
+  std::unique_ptr<RuleCtr[]> ctr;                      // per wildcard rule index
+  std::unique_ptr<uint32_t[]> cand;                    // candidates of one packet (2 per wildcard rule + 1)
 };
 
 struct Verdict {
@@ -134,16 +134,16 @@ class RuleSet {
   // The indexes and which packet field each is looked up with (a bidirectional index
   // twice).
   enum Key : uint8_t { kKeyDst, kKeySrc, kKeyDport, kKeySport };
-  static constexpr uint32_t kGroup = 32;      // packets classified together
+  static constexpr uint32_t kGroup = 32;     // packets classified together
   static constexpr unsigned kMaxProbes = 8;  // lookups per packet, at most
   // A packet of a group, as the later stages need it.
   struct Lane {
-    uint32_t key[4];   // by Key; 0 when the packet has no such field (not v4, no ports)
-    uint8_t filing;    // which Filing its lists come from
+    uint32_t key[4];  // by Key; 0 when the packet has no such field (not v4, no ports)
+    uint8_t filing;   // which Filing its lists come from
     bool v4, ports;
     uint8_t proto;
-    bool first;        // an IPv4 packet with ports and first_match_: the walk sets `best`
-    uint32_t best;     // the first rule that matches, kNoRule for none
+    bool first;     // an IPv4 packet with ports and first_match_: the walk sets `best`
+    uint32_t best;  // the first rule that matches, kNoRule for none
   };
   static constexpr uint32_t kNoRule = 0xffffffffu;
   // An IPv4 packet's fields (0 for ports it does not have) lie in a rule's hot ranges;
@@ -162,8 +162,8 @@ class RuleSet {
   }
   // mark: the rule id a packet no rule decides carries (a continue rule's with `mark`, or 0).
   [[gnu::always_inline]] Verdict verdict_of(int64_t decided, WorkerState& ws, uint32_t mark) noexcept;
-  [[gnu::always_inline]] Verdict decide(const Packet& p, const Lane& l, const ListEntry* const (*lists)[2], WorkerState& ws,
-                 unsigned worker, uint32_t mark) noexcept;
+  [[gnu::always_inline]] Verdict decide(const Packet& p, const Lane& l, const ListEntry* const (*lists)[2],
+                                        WorkerState& ws, unsigned worker, uint32_t mark) noexcept;
   bool match(const CompiledRule& r, const Packet& p, unsigned worker) noexcept;
   bool content_matched(int32_t pattern, const Packet& p, unsigned worker) noexcept;
   void scan(const Packet& p, WorkerState& ws) noexcept;
@@ -171,9 +171,9 @@ class RuleSet {
   Action default_action_;
   std::shared_ptr<const BpfProgram> bpf_;  // null: none (shared with a set it was taken over from)
   bool has_bpf_ = false;                   // bpf_ != null, without a load per packet
-  std::vector<CompiledRule> wildcard_;  // sorted by id
-  std::vector<HotRule> hot_;            // per wildcard rule
-  std::vector<uint32_t> ids_;           // wildcard rule index -> id
+  std::vector<CompiledRule> wildcard_;     // sorted by id
+  std::vector<HotRule> hot_;               // per wildcard rule
+  std::vector<uint32_t> ids_;              // wildcard rule index -> id
   std::shared_ptr<PreciseRules> precise_;
   struct Probe {
     const AddrPortIndex* index;

@@ -102,8 +102,7 @@ void RuleSet::check_ids(const RuleSetSpec& spec) const {
       throw Error("rule id " + std::to_string(id) + " is reserved", EINVAL, "use ids 1..4294967294");
     if (!seen.emplace(id, 0).second)
       throw Error("two rules have id " + std::to_string(id), EINVAL, "give every rule its own id");
-    if (a == Action::none)
-      throw Error("rule " + std::to_string(id) + " has no action", EINVAL, "use pass or drop");
+    if (a == Action::none) throw Error("rule " + std::to_string(id) + " has no action", EINVAL, "use pass or drop");
   };
   for (const auto& r : spec.wildcard) {
     check_id(r.id, r.action);
@@ -150,13 +149,15 @@ CompiledRule RuleSet::compile_rule(const WildcardRule& w, Patterns& patterns) {
     c.need |= kNeedSrcIp;
     c.src_lo = addr_value(w.src.lo.data(), ver);
     c.src_hi = addr_value(w.src.hi.data(), ver);
-    if (c.src_lo > c.src_hi) throw rule_error(w.id, "address range ends before it starts", "write the lower address first");
+    if (c.src_lo > c.src_hi)
+      throw rule_error(w.id, "address range ends before it starts", "write the lower address first");
   }
   if (!w.dst.any()) {
     c.need |= kNeedDstIp;
     c.dst_lo = addr_value(w.dst.lo.data(), ver);
     c.dst_hi = addr_value(w.dst.hi.data(), ver);
-    if (c.dst_lo > c.dst_hi) throw rule_error(w.id, "address range ends before it starts", "write the lower address first");
+    if (c.dst_lo > c.dst_hi)
+      throw rule_error(w.id, "address range ends before it starts", "write the lower address first");
   }
   if (w.src_mac) {
     c.need |= kNeedSrcMac;
@@ -243,8 +244,7 @@ void RuleSet::file_all() {
   for (unsigned k = 0; k < (by_proto_ ? 3u : 1u); ++k) {
     std::vector<uint32_t> rules;
     for (uint32_t i = 0; i < wildcard_.size(); ++i)
-      if (!by_proto_ || !(wildcard_[i].need & kNeedProto) || proto_class(wildcard_[i].proto) == k)
-        rules.push_back(i);
+      if (!by_proto_ || !(wildcard_[i].need & kNeedProto) || proto_class(wildcard_[i].proto) == k) rules.push_back(i);
     file(filing_[k], rules);
   }
 }
@@ -262,7 +262,8 @@ void RuleSet::compile_content(const Patterns& patterns, const RuleSet* reuse) {
   if (!patterns_) return;
   content_exprs_ = patterns.exprs;
   content_flags_ = patterns.flags;
-  if (reuse && reuse->content_db_ && reuse->content_exprs_ == content_exprs_ && reuse->content_flags_ == content_flags_) {
+  if (reuse && reuse->content_db_ && reuse->content_exprs_ == content_exprs_ &&
+      reuse->content_flags_ == content_flags_) {
     content_db_ = reuse->content_db_;
     return;
   }
@@ -273,8 +274,9 @@ void RuleSet::compile_content(const Patterns& patterns, const RuleSet* reuse) {
   if (hs_compile_multi(exprs.data(), patterns.flags.data(), patterns.ids.data(), patterns_, HS_MODE_BLOCK, nullptr, &db,
                        &err) != HS_SUCCESS) {
     std::string msg = err ? err->message : "unknown error";
-    std::string which =
-        err && err->expression >= 0 ? " of rule " + std::to_string(patterns.rule_ids[static_cast<size_t>(err->expression)]) : "";
+    std::string which = err && err->expression >= 0
+                            ? " of rule " + std::to_string(patterns.rule_ids[static_cast<size_t>(err->expression)])
+                            : "";
     hs_free_compile_error(err);
     throw Error("compile the content pattern" + which + ": " + msg, EINVAL,
                 "fix the pattern (Hyperscan regex syntax: no back-references or lookaround)");
@@ -324,7 +326,9 @@ void RuleSet::file(Filing& f, const std::vector<uint32_t>& rules) {
   auto by_dst = [&](const CompiledRule& c) {
     return dst_narrow(c) && (!src_narrow(c) || c.dst_hi - c.dst_lo <= c.src_hi - c.src_lo);
   };
-  auto exact_dport = [](const CompiledRule& c) { return (c.need & kNeedDport) && !c.bidir && c.dport_lo == c.dport_hi; };
+  auto exact_dport = [](const CompiledRule& c) {
+    return (c.need & kNeedDport) && !c.bidir && c.dport_lo == c.dport_hi;
+  };
   // A rule whose narrow address range is still wide (a /16 or more) but whose
   // destination port is exact sits in many address intervals and in one port list:
   // filed by port unless that port gathers too many such rules (a popular port would
@@ -367,8 +371,7 @@ void RuleSet::file(Filing& f, const std::vector<uint32_t>& rules) {
     }
     if (dst_ok)
       put(c.bidir ? kByEither : kByDst, static_cast<uint32_t>(c.dst_lo), static_cast<uint32_t>(c.dst_hi), entry);
-    else
-      put(c.bidir ? kByEither : kBySrc, static_cast<uint32_t>(c.src_lo), static_cast<uint32_t>(c.src_hi), entry);
+    else put(c.bidir ? kByEither : kBySrc, static_cast<uint32_t>(c.src_lo), static_cast<uint32_t>(c.src_hi), entry);
   }
   // An index costs every packet a lookup; a lone rule costs less checked directly.
   for (Pending& p : pending)
@@ -379,9 +382,10 @@ void RuleSet::file(Filing& f, const std::vector<uint32_t>& rules) {
   std::sort(f.residual.begin(), f.residual.end(), [](ListEntry a, ListEntry b) { return a.rule < b.rule; });
   for (unsigned slot = 0; slot < kSlots; ++slot)
     f.index[slot].build(pending[slot].ranges, pending[slot].entries, slot < kByDport ? 32 : 16);
-  for (auto [slot, key] : {std::pair{kByDst, kKeyDst}, std::pair{kBySrc, kKeySrc}, std::pair{kByEither, kKeyDst},
-                           std::pair{kByEither, kKeySrc}, std::pair{kByDport, kKeyDport}, std::pair{kBySport, kKeySport},
-                           std::pair{kByPortEither, kKeyDport}, std::pair{kByPortEither, kKeySport}})
+  for (auto [slot, key] :
+       {std::pair{kByDst, kKeyDst}, std::pair{kBySrc, kKeySrc}, std::pair{kByEither, kKeyDst},
+        std::pair{kByEither, kKeySrc}, std::pair{kByDport, kKeyDport}, std::pair{kBySport, kKeySport},
+        std::pair{kByPortEither, kKeyDport}, std::pair{kByPortEither, kKeySport}})
     if (!f.index[slot].empty()) f.probes[f.nprobes++] = {&f.index[slot], key};
 }
 

@@ -137,7 +137,8 @@ std::vector<CaptureInfo> list_captures() {
           info.bad_returns = c->bad_returns.load(std::memory_order_relaxed);
           info.held = c->held.load(std::memory_order_relaxed);
           SlotRings rr = slot_rings(base, h, i);
-          uint32_t used = rr.rx_idx->tail.load(std::memory_order_acquire) - rr.rx_idx->head.load(std::memory_order_acquire);
+          uint32_t used =
+              rr.rx_idx->tail.load(std::memory_order_acquire) - rr.rx_idx->head.load(std::memory_order_acquire);
           info.ring_used = std::min(used, h.rx_ring_size);
           info.ring_free = h.rx_ring_size - info.ring_used;
           ci.consumers.push_back(info);

@@ -150,8 +150,7 @@ const PoolHeader* check_pool(const DmaRegion& r, const CtlHeader& h, const std::
   auto* ph = reinterpret_cast<const PoolHeader*>(r.addr());
   // Acquire: pairs with Mempool::create's release store of the magic.
   if (__atomic_load_n(&ph->magic, __ATOMIC_ACQUIRE) != PoolHeader::kMagic || ph->slots != h.pool_count ||
-      ph->stride != h.pool_stride ||
-      ph->first_buffer_offset != h.pool_first_buffer ||
+      ph->stride != h.pool_stride || ph->first_buffer_offset != h.pool_first_buffer ||
       Mempool::kHeaderBytes + uint64_t(ph->slots) * ph->stride > r.size())
     throw Error("pool file " + path + " does not match its capture's control file", EINVAL,
                 "the capture is broken or being replaced: restart it");
@@ -164,14 +163,15 @@ std::unique_ptr<Consumer> attach(const std::string& name, const std::string& gro
   check_name(name);
   std::string ctl_path = find_ctl(name);
   if (ctl_path.empty())
-    throw Error("no capture named '" + name + "' in this network namespace (inode " +
-                    std::to_string(netns_inode()) + ")",
-                ENOENT, "ncap-stat lists the captures you can attach to; is the capture running here?");
+    throw Error(
+        "no capture named '" + name + "' in this network namespace (inode " + std::to_string(netns_inode()) + ")",
+        ENOENT, "ncap-stat lists the captures you can attach to; is the capture running here?");
   std::string what = "capture '" + name + "' (" + ctl_path + ")";
   std::unique_ptr<Consumer> c(new Consumer());
   c->ctl_region_ = DmaRegion::attach(ctl_path, true);
   std::string bad = validate_ctl(c->ctl_region_.addr(), c->ctl_region_.size());
-  if (!bad.empty()) throw Error(what + " is corrupt: " + bad, EINVAL, "restart the capture; remove the file if it has none");
+  if (!bad.empty())
+    throw Error(what + " is corrupt: " + bad, EINVAL, "restart the capture; remove the file if it has none");
   const CtlHeader& h = *reinterpret_cast<const CtlHeader*>(c->ctl_region_.addr());
   if (h.owner_uid != ::geteuid())
     throw Error(what + " belongs to uid " + std::to_string(h.owner_uid), EACCES, "attach as the capturing user");

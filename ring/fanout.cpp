@@ -23,8 +23,8 @@ using namespace shm;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr uint32_t kStage = 64;            // packets staged per consumer per dispatch chunk
-constexpr uint32_t kMaxSlots = 64;         // one bit per slot in the ownership mask
+constexpr uint32_t kStage = 64;                              // packets staged per consumer per dispatch chunk
+constexpr uint32_t kMaxSlots = 64;                           // one bit per slot in the ownership mask
 constexpr auto kScanPeriod = std::chrono::milliseconds(20);  // state and liveness scans
 
 }  // namespace
@@ -263,9 +263,7 @@ void FanOut::housekeeping() noexcept {
           if (!process_alive(im.slots[i].pid, im.slots[i].start_time)) reclaim(pool_, im, i, true);
         }
         break;
-      case kSlotDetaching:
-        reclaim(pool_, im, i, false);
-        break;
+      case kSlotDetaching: reclaim(pool_, im, i, false); break;
       case kSlotClaimed:
         if (!process_alive(pid_of(w), 0)) c->state.store(state_word(kSlotFree, 0), std::memory_order_release);
         break;

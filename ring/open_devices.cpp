@@ -4,8 +4,8 @@
 // mapped shared) and removes it when the device is destroyed. The record names the spec,
 // driver, queues and owner (pid + start time, so a dead owner's record is told apart)
 // and holds the counters as of the owner's last Device::stats() call (ncap's tools call
-// it every second). A record whose owner was killed is removed by the next listing. A kernel: device is listed in its interface's namespace
-// (DeviceInfo::netns_inode), any other in its process's.
+// it every second). A record whose owner was killed is removed by the next listing. A kernel: device is listed in its
+// interface's namespace (DeviceInfo::netns_inode), any other in its process's.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -148,8 +148,7 @@ std::vector<OpenDeviceInfo> list_open_devices(uint64_t netns) {
     ::close(fd);
     if (m == MAP_FAILED) continue;
     const auto* r = static_cast<const Record*>(m);
-    if (std::atomic_ref<const uint64_t>(r->magic).load(std::memory_order_acquire) == kMagic &&
-        r->version == kVersion) {
+    if (std::atomic_ref<const uint64_t>(r->magic).load(std::memory_order_acquire) == kMagic && r->version == kVersion) {
       OpenDeviceInfo d;
       d.path = e.path().string();
       d.spec.assign(r->spec, strnlen(r->spec, sizeof r->spec));

@@ -51,8 +51,8 @@ struct GroupCtl {
   uint32_t pad;
   // Written by the publisher (relaxed; monotonic).
   std::atomic<uint64_t> delivered;
-  std::atomic<uint64_t> ring_full;     // dropped: the chosen consumer's ring was full
-  std::atomic<uint64_t> no_consumer;   // dropped: the group had no active consumer
+  std::atomic<uint64_t> ring_full;    // dropped: the chosen consumer's ring was full
+  std::atomic<uint64_t> no_consumer;  // dropped: the group had no active consumer
 };
 
 struct CtlHeader {
@@ -63,43 +63,43 @@ struct CtlHeader {
   uint64_t netns_inode;
   uint32_t owner_uid;
   int32_t publisher_pid;
-  uint64_t publisher_start;      // /proc/<pid>/stat starttime (clock ticks since boot)
+  uint64_t publisher_start;  // /proc/<pid>/stat starttime (clock ticks since boot)
   uint32_t max_consumers;
-  uint32_t rx_ring_size;         // entries, power of two
-  uint32_t ret_ring_size;        // entries, power of two, >= pool_count
+  uint32_t rx_ring_size;   // entries, power of two
+  uint32_t ret_ring_size;  // entries, power of two, >= pool_count
   uint32_t group_count;
-  uint64_t slots_offset;         // SlotCtl array
-  uint64_t rings_offset;         // first slot's rings
-  uint64_t slot_rings_bytes;     // bytes of rings per slot
+  uint64_t slots_offset;      // SlotCtl array
+  uint64_t rings_offset;      // first slot's rings
+  uint64_t slot_rings_bytes;  // bytes of rings per slot
   uint32_t pool_count;
   uint32_t pool_stride;
   uint64_t pool_first_buffer;
   uint64_t pool_region_size;
   char name[kMaxNameLen + 1];
-  char pool_path[kPathLen];      // absolute path of the pool file ("" when not shared)
+  char pool_path[kPathLen];  // absolute path of the pool file ("" when not shared)
   GroupCtl groups[kMaxGroups];
   // Publisher counters (relaxed; monotonic).
-  alignas(64) std::atomic<uint64_t> offered;        // packets handed to the fan-out
-  std::atomic<uint64_t> foreign_pool;               // dropped: not from the published pool
-  std::atomic<uint64_t> bad_returns;                // handles a consumer returned that it did not hold
-  std::atomic<uint64_t> reclaimed;                  // buffers taken back from dead/detached consumers
-  std::atomic<uint64_t> consumers_reaped;           // consumers found dead
-  std::atomic<uint64_t> heartbeat;                  // housekeeping passes (shows the poll thread lives)
+  alignas(64) std::atomic<uint64_t> offered;  // packets handed to the fan-out
+  std::atomic<uint64_t> foreign_pool;         // dropped: not from the published pool
+  std::atomic<uint64_t> bad_returns;          // handles a consumer returned that it did not hold
+  std::atomic<uint64_t> reclaimed;            // buffers taken back from dead/detached consumers
+  std::atomic<uint64_t> consumers_reaped;     // consumers found dead
+  std::atomic<uint64_t> heartbeat;            // housekeeping passes (shows the poll thread lives)
 };
 static_assert(sizeof(CtlHeader) <= kCtlHeaderBytes);
 
 struct alignas(64) SlotCtl {
-  std::atomic<uint64_t> state;   // state_word()
-  uint64_t start_time;           // consumer's /proc starttime (written while CLAIMED)
-  uint32_t group;                // written while CLAIMED
-  uint32_t generation;           // bumped by the publisher on every activation
+  std::atomic<uint64_t> state;  // state_word()
+  uint64_t start_time;          // consumer's /proc starttime (written while CLAIMED)
+  uint32_t group;               // written while CLAIMED
+  uint32_t generation;          // bumped by the publisher on every activation
   // Written by the publisher (relaxed; monotonic while the slot is active).
   alignas(64) std::atomic<uint64_t> delivered;
   std::atomic<uint64_t> ring_full;
   std::atomic<uint64_t> returned;
   std::atomic<uint64_t> reclaimed;
   std::atomic<uint64_t> bad_returns;
-  std::atomic<uint32_t> held;      // buffers the consumer holds (delivered - returned - dropped)
+  std::atomic<uint32_t> held;  // buffers the consumer holds (delivered - returned - dropped)
 };
 static_assert(std::atomic<uint64_t>::is_always_lock_free);
 

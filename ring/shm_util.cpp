@@ -132,7 +132,8 @@ std::string validate_ctl(const uint8_t* base, size_t mapped) {
   // Acquire: pairs with the publisher's release store of the magic (FanOut's constructor).
   if (__atomic_load_n(&h.magic, __ATOMIC_ACQUIRE) != kCtlMagic)
     return "bad magic (not an ncap capture, or its publisher died while creating it)";
-  if (h.version != kCtlVersion) return "version " + std::to_string(h.version) + ", this library reads " + std::to_string(kCtlVersion);
+  if (h.version != kCtlVersion)
+    return "version " + std::to_string(h.version) + ", this library reads " + std::to_string(kCtlVersion);
   if (h.header_bytes != kCtlHeaderBytes) return "bad header size";
   if (h.region_size > mapped)
     return "truncated: header says " + std::to_string(h.region_size) + " bytes, file has " + std::to_string(mapped);

@@ -49,7 +49,8 @@ bool parse_command_line(int argc, char** argv, const boost::program_options::opt
 }
 
 void require_device(const std::string& device) {
-  if (device.empty()) throw UsageError("no device given", "give -i with a PCI address (ncap-bind --list) or model:82599");
+  if (device.empty())
+    throw UsageError("no device given", "give -i with a PCI address (ncap-bind --list) or model:82599");
 }
 
 std::vector<int> queue_cores(uint16_t queues, const std::string& cores, const char* kind) {
@@ -58,7 +59,8 @@ std::vector<int> queue_cores(uint16_t queues, const std::string& cores, const ch
   if (cores.empty()) return {};
   std::vector<int> v = parse_cores(cores);
   if (v.size() != queues)
-    throw UsageError(fmt::format("{} cores for {} queues", v.size(), queues), fmt::format("give one core per {} queue", kind));
+    throw UsageError(fmt::format("{} cores for {} queues", v.size(), queues),
+                     fmt::format("give one core per {} queue", kind));
   return v;
 }
 
@@ -92,8 +94,8 @@ bool may_pin(int core) {
 }  // namespace
 
 std::vector<int> parse_cores(const std::string& s) {
-  const std::string fix = fmt::format("give online cores as a list or ranges, e.g. 0,1 or 0-{}",
-                                      sysconf(_SC_NPROCESSORS_ONLN) - 1);
+  const std::string fix =
+      fmt::format("give online cores as a list or ranges, e.g. 0,1 or 0-{}", sysconf(_SC_NPROCESSORS_ONLN) - 1);
   long online = sysconf(_SC_NPROCESSORS_ONLN);
   std::vector<int> out;
   size_t start = 0;
@@ -119,9 +121,10 @@ std::vector<int> parse_cores(const std::string& s) {
 }
 
 SizeRange parse_size(const std::string& s) {
-  const std::string fix = fmt::format("give a frame size or range between {} and {} bytes (without FCS), e.g. "
-                                      "--size 64 or --size 60-1514",
-                                      kMinFrame, kMaxFrame);
+  const std::string fix = fmt::format(
+      "give a frame size or range between {} and {} bytes (without FCS), e.g. "
+      "--size 64 or --size 60-1514",
+      kMinFrame, kMaxFrame);
   size_t dash = s.find('-');
   long lo = parse_long(s.substr(0, dash), "size", fix);
   long hi = dash == std::string::npos ? lo : parse_long(s.substr(dash + 1), "size", fix);
@@ -156,7 +159,7 @@ Rate parse_rate(const std::string& s) {
     return u;
   };
   std::string prefix = strip_bit(unit);
-  if (prefix == "" ) mult = 1;
+  if (prefix == "") mult = 1;
   else if (prefix == "k" || prefix == "K") mult = 1e3;
   else if (prefix == "M") mult = 1e6;
   else if (prefix == "G") mult = 1e9;

@@ -14,9 +14,9 @@ namespace ncap::app {
 
 // Exit codes scripts can rely on (documented in every --help and docs/user-guide.md).
 enum Exit : int {
-  kOk = 0,        // done (also after SIGINT/SIGTERM: the summary was printed)
-  kFailure = 1,   // the device, memory or system refused (message names the fix)
-  kUsage = 2,     // bad command line (message names the option and the allowed range)
+  kOk = 0,       // done (also after SIGINT/SIGTERM: the summary was printed)
+  kFailure = 1,  // the device, memory or system refused (message names the fix)
+  kUsage = 2,    // bad command line (message names the option and the allowed range)
 };
 
 // A bad option value; `fix` says what is allowed.

@@ -72,8 +72,8 @@ uint16_t build_frame(const FrameSpec& s, uint64_t i, uint8_t* out) {
   if (s.proto == 6) {
     uint32_t seq = uint32_t(i);
     l4[4] = uint8_t(seq >> 24), l4[5] = uint8_t(seq >> 16), l4[6] = uint8_t(seq >> 8), l4[7] = uint8_t(seq);
-    l4[12] = 0x50;   // data offset 5 words
-    l4[13] = 0x18;   // PSH ACK
+    l4[12] = 0x50;  // data offset 5 words
+    l4[13] = 0x18;  // PSH ACK
     put16(l4 + 14, 65535);
   } else {
     put16(l4 + 4, uint16_t(l4_total));

@@ -15,13 +15,13 @@ namespace ncap::app {
 
 struct FrameSpec {
   SizeRange size{60, 60};
-  uint32_t flows = 1;             // flow f varies source/destination address and ports by f
+  uint32_t flows = 1;  // flow f varies source/destination address and ports by f
   std::array<uint8_t, 6> src_mac{0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
   std::array<uint8_t, 6> dst_mac{0x02, 0x00, 0x00, 0x00, 0x00, 0x02};
   std::array<uint8_t, 16> src_ip{};  // IPv4 in the first 4 bytes
   std::array<uint8_t, 16> dst_ip{};
   bool ipv6 = false;
-  uint8_t proto = 17;             // 17 UDP, 6 TCP
+  uint8_t proto = 17;  // 17 UDP, 6 TCP
   uint16_t src_port = 1024, dst_port = 9;
   uint64_t seed = 1;
 

@@ -46,17 +46,18 @@ int list(const Options& o) {
     std::string use = usability(d, o);
     if (o.json) {
       std::cout << (first ? "" : ",")
-                << fmt::format("\n  {{\"address\": \"{}\", \"id\": \"{:04x}:{:04x}\", \"chip\": \"{}\", "
-                               "\"driver\": \"{}\", \"iommu_group\": {}, \"numa_node\": {}, \"usable\": {}, "
-                               "\"status\": \"{}\"}}",
-                               d.address.str(), d.vendor, d.device, chip, d.driver, d.iommu_group, d.numa_node,
-                               use == "ready" ? "true" : "false", use);
+                << fmt::format(
+                       "\n  {{\"address\": \"{}\", \"id\": \"{:04x}:{:04x}\", \"chip\": \"{}\", "
+                       "\"driver\": \"{}\", \"iommu_group\": {}, \"numa_node\": {}, \"usable\": {}, "
+                       "\"status\": \"{}\"}}",
+                       d.address.str(), d.vendor, d.device, chip, d.driver, d.iommu_group, d.numa_node,
+                       use == "ready" ? "true" : "false", use);
     } else {
       if (first)
-        std::cout << fmt::format("{:<13} {:<9} {:<9} {:<10} {:>5}  {}\n", "ADDRESS", "ID", "CHIP", "DRIVER",
-                                 "GROUP", "NCAP");
-      std::cout << fmt::format("{:<13} {:04x}:{:04x} {:<9} {:<10} {:>5}  {}\n", d.address.str(), d.vendor,
-                               d.device, chip.empty() ? "-" : chip, d.driver.empty() ? "-" : d.driver,
+        std::cout << fmt::format("{:<13} {:<9} {:<9} {:<10} {:>5}  {}\n", "ADDRESS", "ID", "CHIP", "DRIVER", "GROUP",
+                                 "NCAP");
+      std::cout << fmt::format("{:<13} {:04x}:{:04x} {:<9} {:<10} {:>5}  {}\n", d.address.str(), d.vendor, d.device,
+                               chip.empty() ? "-" : chip, d.driver.empty() ? "-" : d.driver,
                                d.iommu_group < 0 ? std::string("-") : std::to_string(d.iommu_group), use);
     }
     first = false;
@@ -143,8 +144,8 @@ int main(int argc, char** argv) {
         "bind,b", po::value(&bind)->multitoken(), "PCI addresses to bind to vfio-pci")(
         "unbind,u", po::value(&unbind)->multitoken(), "PCI addresses to unbind")(
         "check,c", po::value(&check)->multitoken(), "PCI addresses to diagnose")(
-        "hugepages", po::value(&hugepages), "reserve this many 2 MiB hugepages")(
-        "json", po::bool_switch(&o.json), "machine-readable --list")(
+        "hugepages", po::value(&hugepages), "reserve this many 2 MiB hugepages")("json", po::bool_switch(&o.json),
+                                                                                 "machine-readable --list")(
         "sysfs", po::value(&o.sysfs)->default_value("/sys"), "sysfs root (for tests)")(
         "dev", po::value(&o.dev)->default_value("/dev"), "dev root (for tests)");
     po::positional_options_description pos;
@@ -157,7 +158,8 @@ int main(int argc, char** argv) {
       auto a = parse_address(s);
       sysfs.unbind(a);
       auto d = sysfs.read(a);
-      std::cout << fmt::format("{} unbound from vfio-pci, now: {}\n", a.str(), d.driver.empty() ? "no driver" : d.driver);
+      std::cout << fmt::format("{} unbound from vfio-pci, now: {}\n", a.str(),
+                               d.driver.empty() ? "no driver" : d.driver);
     }
     for (auto& s : bind) {
       auto a = parse_address(s);

@@ -44,8 +44,8 @@ struct Options {
   uint64_t slow_ns = 0;
   uint32_t ring_size = 4096;
   uint32_t descriptors = 512;
-  std::string publish, netns;              // --publish NAME, --netns PATH
-  std::vector<ncap::GroupConfig> groups;   // --groups
+  std::string publish, netns;             // --publish NAME, --netns PATH
+  std::vector<ncap::GroupConfig> groups;  // --groups
   uint32_t consumers = 16;
 };
 
@@ -149,8 +149,8 @@ class CountDispatcher final : public ncap::Dispatcher {
 
 struct Snapshot {
   struct Queue {
-    uint64_t packets = 0, bytes = 0, filtered = 0, delivered = 0, consumed = 0, consumer_full = 0,
-             frame_errors = 0, pool_empty = 0;
+    uint64_t packets = 0, bytes = 0, filtered = 0, delivered = 0, consumed = 0, consumer_full = 0, frame_errors = 0,
+             pool_empty = 0;
   };
   std::vector<Queue> q;
   Queue total;
@@ -188,10 +188,11 @@ std::string drops_json(const Snapshot& s) {
 }
 
 std::string drops_text(const Snapshot& s) {
-  return fmt::format("filtered {}, consumer ring full {}, NIC frame errors {}, pool empty {}, NIC missed {}, "
-                     "NIC no descriptor {}",
-                     s.total.filtered, s.total.consumer_full, s.total.frame_errors, s.total.pool_empty,
-                     s.hw.rx_missed, s.hw.rx_no_descriptor);
+  return fmt::format(
+      "filtered {}, consumer ring full {}, NIC frame errors {}, pool empty {}, NIC missed {}, "
+      "NIC no descriptor {}",
+      s.total.filtered, s.total.consumer_full, s.total.frame_errors, s.total.pool_empty, s.hw.rx_missed,
+      s.hw.rx_no_descriptor);
 }
 
 void print_interval(const Snapshot& now, const Snapshot& prev, double dt, double t, const Options& o) {
@@ -199,8 +200,8 @@ void print_interval(const Snapshot& now, const Snapshot& prev, double dt, double
   if (o.json) {
     std::string qs;
     for (size_t i = 0; i < now.q.size(); ++i)
-      qs += fmt::format("{}{{\"queue\":{},\"packets\":{},\"bytes\":{},\"pps\":{:.0f},\"bps\":{:.0f}}}", i ? "," : "",
-                        i, now.q[i].packets, now.q[i].bytes, rate(now.q[i].packets, prev.q[i].packets),
+      qs += fmt::format("{}{{\"queue\":{},\"packets\":{},\"bytes\":{},\"pps\":{:.0f},\"bps\":{:.0f}}}", i ? "," : "", i,
+                        now.q[i].packets, now.q[i].bytes, rate(now.q[i].packets, prev.q[i].packets),
                         8 * rate(now.q[i].bytes, prev.q[i].bytes));
     std::cout << fmt::format(
         "{{\"type\":\"interval\",\"seconds\":{:.3f},\"packets\":{},\"bytes\":{},\"pps\":{:.0f},\"bps\":{:.0f},"
@@ -269,9 +270,10 @@ void write_flows(const CountDispatcher& d, const ncap::Engine& eng, const std::s
         inet_ntop(af, e.key.dst, dst, sizeof(dst));
       }
       out << (first ? "\n" : ",\n")
-          << fmt::format("  {{\"src\":\"{}\",\"dst\":\"{}\",\"sport\":{},\"dport\":{},\"proto\":{},\"queue\":{},"
-                         "\"packets\":{}}}",
-                         src, dst, e.key.sport, e.key.dport, e.key.proto, eng.queue_of(w), e.packets);
+          << fmt::format(
+                 "  {{\"src\":\"{}\",\"dst\":\"{}\",\"sport\":{},\"dport\":{},\"proto\":{},\"queue\":{},"
+                 "\"packets\":{}}}",
+                 src, dst, e.key.sport, e.key.dport, e.key.proto, eng.queue_of(w), e.packets);
       first = false;
     }
   }
@@ -329,12 +331,13 @@ int consume_ring(const Options& o) {
       double dt = std::chrono::duration<double>(now - last_print).count();
       double pps = double(packets - prev_packets) / dt, bps = 8.0 * double(bytes - prev_bytes) / dt;
       if (o.json)
-        std::cout << fmt::format("{{\"type\":\"interval\",\"seconds\":{:.3f},\"packets\":{},\"bytes\":{},"
-                                 "\"pps\":{:.0f},\"bps\":{:.0f},\"drops\":{{\"ring_full\":{}}}}}\n",
-                                 t, packets, bytes, pps, bps, c->dropped());
+        std::cout << fmt::format(
+            "{{\"type\":\"interval\",\"seconds\":{:.3f},\"packets\":{},\"bytes\":{},"
+            "\"pps\":{:.0f},\"bps\":{:.0f},\"drops\":{{\"ring_full\":{}}}}}\n",
+            t, packets, bytes, pps, bps, c->dropped());
       else
-        std::cout << fmt::format("[{:6.1f}s] {} packets {} bytes  {} pps {}bit/s | drops: ring full {}\n", t,
-                                 packets, bytes, human(pps), human(bps), c->dropped());
+        std::cout << fmt::format("[{:6.1f}s] {} packets {} bytes  {} pps {}bit/s | drops: ring full {}\n", t, packets,
+                                 bytes, human(pps), human(bps), c->dropped());
       std::cout.flush();
       prev_packets = packets, prev_bytes = bytes, last_print = now;
     }
@@ -343,13 +346,15 @@ int consume_ring(const Options& o) {
   uint64_t delivered = c->delivered(), dropped = c->dropped();
   c->detach();
   if (o.json)
-    std::cout << fmt::format("{{\"type\":\"summary\",\"device\":\"{}\",\"seconds\":{:.6f},\"packets\":{},"
-                             "\"bytes\":{},\"delivered\":{},\"drops\":{{\"ring_full\":{}}}}}\n",
-                             o.device, secs, packets, bytes, delivered, dropped);
+    std::cout << fmt::format(
+        "{{\"type\":\"summary\",\"device\":\"{}\",\"seconds\":{:.6f},\"packets\":{},"
+        "\"bytes\":{},\"delivered\":{},\"drops\":{{\"ring_full\":{}}}}}\n",
+        o.device, secs, packets, bytes, delivered, dropped);
   else
-    std::cout << fmt::format("ncap-count: {} received {} packets, {} bytes in {:.3f} s; the publisher delivered {} "
-                             "and dropped {} because this consumer's ring was full\n",
-                             o.device, packets, bytes, secs, delivered, dropped);
+    std::cout << fmt::format(
+        "ncap-count: {} received {} packets, {} bytes in {:.3f} s; the publisher delivered {} "
+        "and dropped {} because this consumer's ring was full\n",
+        o.device, packets, bytes, secs, delivered, dropped);
   return kOk;
 }
 
@@ -366,7 +371,8 @@ std::vector<ncap::GroupConfig> parse_groups(const std::string& s) {
     std::string pol = colon == std::string::npos ? "rr" : item.substr(colon + 1);
     if (pol == "hash") g.policy = ncap::FanOutPolicy::flow_hash;
     else if (pol != "rr" || g.name.empty() || g.name.size() > 31)
-      throw UsageError("--groups item '" + item + "'", "give NAME:rr or NAME:hash, comma separated, e.g. ids:hash,log:rr");
+      throw UsageError("--groups item '" + item + "'",
+                       "give NAME:rr or NAME:hash, comma separated, e.g. ids:hash,log:rr");
     out.push_back(g);
     if (comma == std::string::npos) break;
     pos = comma + 1;
@@ -470,16 +476,17 @@ void print_published(const std::vector<std::unique_ptr<ncap::FanOut>>& fanouts, 
       auto s = f->group_stats(g);
       const std::string& name = o.groups[g].name;
       if (o.json)
-        gs += fmt::format("{}{{\"group\":\"{}\",\"delivered\":{},\"ring_full\":{},\"no_consumer\":{}}}",
-                          g ? "," : "", name, s.delivered, s.ring_full, s.no_consumer);
+        gs += fmt::format("{}{{\"group\":\"{}\",\"delivered\":{},\"ring_full\":{},\"no_consumer\":{}}}", g ? "," : "",
+                          name, s.delivered, s.ring_full, s.no_consumer);
       else
         gs += fmt::format("    group {}: {} delivered, {} dropped ring full, {} dropped no consumer\n", name,
                           s.delivered, s.ring_full, s.no_consumer);
     }
     if (o.json)
-      std::cout << fmt::format("{{\"type\":\"published\",\"name\":\"{}\",\"offered\":{},\"reclaimed\":{},"
-                               "\"consumers_reaped\":{},\"groups\":[{}]}}\n",
-                               f->name(), st.offered, st.reclaimed, st.consumers_reaped, gs);
+      std::cout << fmt::format(
+          "{{\"type\":\"published\",\"name\":\"{}\",\"offered\":{},\"reclaimed\":{},"
+          "\"consumers_reaped\":{},\"groups\":[{}]}}\n",
+          f->name(), st.offered, st.reclaimed, st.consumers_reaped, gs);
     else
       std::cout << fmt::format("  published ring:{}: {} offered, {} reclaimed from {} dead consumers\n{}", f->name(),
                                st.offered, st.reclaimed, st.consumers_reaped, gs);
@@ -505,20 +512,21 @@ int main(int argc, char** argv) {
         "Exit codes: 0 done (also after Ctrl-C), 1 device or system failure, 2 bad option\n\n"
         "Options");
     desc.add_options()("help,h", "this help")("interface,i", po::value(&o.device),
-                                             "device: PCI address or spec (model:82599)")(
+                                              "device: PCI address or spec (model:82599)")(
         "queues,q", po::value(&o.queues)->default_value(1), "RX queues (RSS), one poll thread each")(
         "cores", po::value(&cores), "cores for the poll threads, one per queue: 0,1 or 0-3")(
         "count,c", po::value(&o.count)->default_value(0), "stop after this many packets passed the filter (0 = none)")(
         "duration,d", po::value(&o.duration)->default_value(0), "stop after this many seconds")(
         "idle", po::value(&o.idle)->default_value(0), "stop after this many seconds without packets (after the first)")(
-        "filter,f", po::value(&o.bpf), "tcpdump filter expression")(
-        "rules", po::value(&o.rules_file), "rules file (docs/filtering.md)")(
+        "filter,f", po::value(&o.bpf), "tcpdump filter expression")("rules", po::value(&o.rules_file),
+                                                                    "rules file (docs/filtering.md)")(
         "write,w", po::value(&o.pcap), "write received packets to this pcap (one queue only)")(
         "flows", po::value(&o.flows_file), "write each flow's queue and packet count to this JSON file")(
         "slow", po::value(&o.slow_ns)->default_value(0), "consumer spends NS ns per packet (a slow application)")(
         "descriptors", po::value(&o.descriptors)->default_value(512), "RX descriptors per queue (power of two)")(
         "ring-size", po::value(&o.ring_size)->default_value(4096), "consumer ring size with --slow (power of two)")(
-        "publish", po::value(&o.publish), "publish the RX queues under NAME for consumers in other processes "
+        "publish", po::value(&o.publish),
+        "publish the RX queues under NAME for consumers in other processes "
         "(ncap-count -i ring:NAME@GROUP; NAME-qN with several queues)")(
         "groups", po::value(&groups)->default_value("0:rr"), "with --publish: consumer groups NAME:rr|hash,...")(
         "consumers", po::value(&o.consumers)->default_value(16), "with --publish: consumer slots (1-64)")(
@@ -528,8 +536,7 @@ int main(int argc, char** argv) {
     if (!parse_command_line(argc, argv, desc)) return int(kOk);
     require_device(o.device);
     o.cores = queue_cores(o.queues, cores, "RX");
-    if (!o.pcap.empty() && o.queues != 1)
-      throw UsageError("-w with several queues", "capture to pcap with --queues 1");
+    if (!o.pcap.empty() && o.queues != 1) throw UsageError("-w with several queues", "capture to pcap with --queues 1");
     if (o.ring_size < 2 || (o.ring_size & (o.ring_size - 1)))
       throw UsageError(fmt::format("--ring-size {}", o.ring_size), "give a power of two >= 2");
     if (o.descriptors < 64 || o.descriptors > 32768 || (o.descriptors & (o.descriptors - 1)))

@@ -142,8 +142,8 @@ void check_rate_fits(const Options& o, ncap::Device& dev, const ncap::LinkStatus
     throw UsageError(fmt::format("--rate {}bit/s is more than the line rate of {}", human(o.rate.bps), where),
                      fmt::format("give at most {}bit/s", human(line_bps)));
   if (o.rate.pps > max_pps)
-    throw UsageError(fmt::format("--rate {} pps of {}-byte frames is more than the line rate of {}",
-                                 human(o.rate.pps), o.frame.size.min, where),
+    throw UsageError(fmt::format("--rate {} pps of {}-byte frames is more than the line rate of {}", human(o.rate.pps),
+                                 o.frame.size.min, where),
                      fmt::format("give at most {} pps for this size", human(max_pps)));
 }
 
@@ -231,7 +231,7 @@ int main(int argc, char** argv) {
         "Exit codes: 0 done (also after Ctrl-C), 1 device or system failure, 2 bad option\n\n"
         "Options");
     desc.add_options()("help,h", "this help")("interface,i", po::value(&o.device),
-                                             "device: PCI address or spec (model:82599)")(
+                                              "device: PCI address or spec (model:82599)")(
         "queues,q", po::value(&o.queues)->default_value(1), "TX queues, one thread each")(
         "cores", po::value(&cores), "cores for the TX threads, e.g. 0,1")(
         "count,c", po::value(&o.count)->default_value(0), "frames to send (0 = until -d or Ctrl-C)")(
@@ -240,8 +240,8 @@ int main(int argc, char** argv) {
         "rate,r", po::value(&rate)->default_value("0"), "packets/s (100000, 1.5M) or bit/s (100Mbit); 0 = max")(
         "flows,f", po::value(&flows)->default_value(1), "flows (vary addresses and ports)")(
         "src-mac", po::value(&src_mac), "source MAC (02:00:00:00:00:01)")(
-        "dst-mac", po::value(&dst_mac), "destination MAC (02:00:00:00:00:02)")(
-        "src-ip", po::value(&src_ip), "source address (10.0.0.1 / fd00::1)")(
+        "dst-mac", po::value(&dst_mac), "destination MAC (02:00:00:00:00:02)")("src-ip", po::value(&src_ip),
+                                                                               "source address (10.0.0.1 / fd00::1)")(
         "dst-ip", po::value(&dst_ip), "destination address (10.1.0.1 / fd00::1:1)")(
         "sport", po::value(&o.frame.src_port)->default_value(1024), "first source port")(
         "dport", po::value(&o.frame.dst_port)->default_value(9), "first destination port (9: discard)")(
@@ -275,9 +275,9 @@ int main(int argc, char** argv) {
     if (!dst_mac.empty() && !parse_mac(dst_mac, o.frame.dst_mac))
       throw UsageError(fmt::format("--dst-mac '{}' is not a MAC address", dst_mac), "give e.g. 02:00:00:00:00:02");
     if (o.frame.size.min < o.frame.header_bytes())
-      throw UsageError(fmt::format("--size {} is smaller than the {} bytes of headers", o.frame.size.min,
-                                   o.frame.header_bytes()),
-                       fmt::format("give a size of at least {}", o.frame.header_bytes()));
+      throw UsageError(
+          fmt::format("--size {} is smaller than the {} bytes of headers", o.frame.size.min, o.frame.header_bytes()),
+          fmt::format("give a size of at least {}", o.frame.header_bytes()));
     return generate(o);
   });
 }

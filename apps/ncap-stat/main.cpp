@@ -31,25 +31,26 @@ void print_json(const std::vector<ncap::CaptureInfo>& caps, const std::vector<nc
   for (size_t i = 0; i < devs.size(); ++i) {
     const auto& d = devs[i];
     std::cout << (i ? "," : "")
-              << fmt::format("{{\"spec\":{},\"driver\":{},\"chip\":{},\"pid\":{},\"alive\":{},\"rx_queues\":{},"
-                             "\"tx_queues\":{},\"rx_packets\":{},\"rx_bytes\":{},\"tx_packets\":{},\"tx_bytes\":{},"
-                             "\"drops\":{{\"pool_empty\":{},\"frame_errors\":{},\"hw_missed\":{},\"hw_no_descriptor\":{},"
-                             "\"tx_ring_full\":{}}}}}",
-                             json_string(d.spec), json_string(d.driver), json_string(d.chip), d.pid, d.alive,
-                             d.rx_queues, d.tx_queues, d.rx_packets, d.rx_bytes, d.tx_packets, d.tx_bytes, d.pool_empty,
-                             d.frame_errors, d.hw_missed, d.hw_no_descriptor, d.tx_ring_full);
+              << fmt::format(
+                     "{{\"spec\":{},\"driver\":{},\"chip\":{},\"pid\":{},\"alive\":{},\"rx_queues\":{},"
+                     "\"tx_queues\":{},\"rx_packets\":{},\"rx_bytes\":{},\"tx_packets\":{},\"tx_bytes\":{},"
+                     "\"drops\":{{\"pool_empty\":{},\"frame_errors\":{},\"hw_missed\":{},\"hw_no_descriptor\":{},"
+                     "\"tx_ring_full\":{}}}}}",
+                     json_string(d.spec), json_string(d.driver), json_string(d.chip), d.pid, d.alive, d.rx_queues,
+                     d.tx_queues, d.rx_packets, d.rx_bytes, d.tx_packets, d.tx_bytes, d.pool_empty, d.frame_errors,
+                     d.hw_missed, d.hw_no_descriptor, d.tx_ring_full);
   }
   std::cout << "],\"captures\":[";
   for (size_t i = 0; i < caps.size(); ++i) {
     const auto& c = caps[i];
     std::cout << (i ? "," : "")
-              << fmt::format("{{\"name\":{},\"ctl\":{},\"pool\":{},\"owner_uid\":{},\"publisher_pid\":{},"
-                             "\"publisher_alive\":{},\"problem\":{},\"buffers\":{},\"ring_size\":{},\"max_consumers\":{},"
-                             "\"offered\":{},\"reclaimed\":{},\"consumers_reaped\":{},\"bad_returns\":{},\"groups\":[",
-                             json_string(c.name), json_string(c.ctl_path), json_string(c.pool_path), c.owner_uid,
-                             c.publisher_pid, c.publisher_alive, json_string(c.problem), c.pool_buffers,
-                             c.rx_ring_size, c.max_consumers, c.offered, c.reclaimed, c.consumers_reaped,
-                             c.bad_returns);
+              << fmt::format(
+                     "{{\"name\":{},\"ctl\":{},\"pool\":{},\"owner_uid\":{},\"publisher_pid\":{},"
+                     "\"publisher_alive\":{},\"problem\":{},\"buffers\":{},\"ring_size\":{},\"max_consumers\":{},"
+                     "\"offered\":{},\"reclaimed\":{},\"consumers_reaped\":{},\"bad_returns\":{},\"groups\":[",
+                     json_string(c.name), json_string(c.ctl_path), json_string(c.pool_path), c.owner_uid,
+                     c.publisher_pid, c.publisher_alive, json_string(c.problem), c.pool_buffers, c.rx_ring_size,
+                     c.max_consumers, c.offered, c.reclaimed, c.consumers_reaped, c.bad_returns);
     for (size_t g = 0; g < c.groups.size(); ++g)
       std::cout << (g ? "," : "")
                 << fmt::format("{{\"name\":{},\"policy\":{},\"delivered\":{},\"ring_full\":{},\"no_consumer\":{}}}",
@@ -59,10 +60,11 @@ void print_json(const std::vector<ncap::CaptureInfo>& caps, const std::vector<nc
     for (size_t k = 0; k < c.consumers.size(); ++k) {
       const auto& x = c.consumers[k];
       std::cout << (k ? "," : "")
-                << fmt::format("{{\"slot\":{},\"state\":{},\"pid\":{},\"group\":{},\"delivered\":{},\"ring_full\":{},"
-                               "\"returned\":{},\"held\":{},\"ring_used\":{},\"ring_free\":{}}}",
-                               x.slot, json_string(x.state), x.pid, x.group, x.delivered, x.ring_full, x.returned,
-                               x.held, x.ring_used, x.ring_free);
+                << fmt::format(
+                       "{{\"slot\":{},\"state\":{},\"pid\":{},\"group\":{},\"delivered\":{},\"ring_full\":{},"
+                       "\"returned\":{},\"held\":{},\"ring_used\":{},\"ring_free\":{}}}",
+                       x.slot, json_string(x.state), x.pid, x.group, x.delivered, x.ring_full, x.returned, x.held,
+                       x.ring_used, x.ring_free);
     }
     std::cout << "]}";
   }
@@ -70,14 +72,14 @@ void print_json(const std::vector<ncap::CaptureInfo>& caps, const std::vector<nc
 }
 
 void print_text(const std::vector<ncap::CaptureInfo>& caps, const std::vector<ncap::OpenDeviceInfo>& devs) {
-  std::cout << fmt::format("network namespace {}: {} open device(s), {} capture(s)\n", ncap::netns_inode(),
-                           devs.size(), caps.size());
+  std::cout << fmt::format("network namespace {}: {} open device(s), {} capture(s)\n", ncap::netns_inode(), devs.size(),
+                           caps.size());
   for (const auto& d : devs)
-    std::cout << fmt::format("{}  {} {}, pid {} ({}), {} RX / {} TX queues: received {} packets {} bytes, sent {}; "
-                             "drops: NIC missed {}, no descriptor {}, pool empty {}, frame errors {}\n",
-                             d.spec, d.driver, d.chip, d.pid, d.alive ? "running" : "gone", d.rx_queues, d.tx_queues,
-                             d.rx_packets, d.rx_bytes, d.tx_packets, d.hw_missed, d.hw_no_descriptor, d.pool_empty,
-                             d.frame_errors);
+    std::cout << fmt::format(
+        "{}  {} {}, pid {} ({}), {} RX / {} TX queues: received {} packets {} bytes, sent {}; "
+        "drops: NIC missed {}, no descriptor {}, pool empty {}, frame errors {}\n",
+        d.spec, d.driver, d.chip, d.pid, d.alive ? "running" : "gone", d.rx_queues, d.tx_queues, d.rx_packets,
+        d.rx_bytes, d.tx_packets, d.hw_missed, d.hw_no_descriptor, d.pool_empty, d.frame_errors);
   for (const auto& c : caps) {
     std::cout << fmt::format("ring:{}  publisher pid {} ({}), uid {}, {} buffers, rings of {}\n", c.name,
                              c.publisher_pid, c.publisher_alive ? "running" : "gone", c.owner_uid, c.pool_buffers,
@@ -92,9 +94,10 @@ void print_text(const std::vector<ncap::CaptureInfo>& caps, const std::vector<nc
       std::cout << fmt::format("  group {} ({}): delivered {}, dropped ring full {}, dropped no consumer {}\n", g.name,
                                g.policy, g.delivered, g.ring_full, g.no_consumer);
     for (const auto& x : c.consumers)
-      std::cout << fmt::format("    slot {}: pid {} group {} {}: delivered {}, ring full {}, holds {}, ring {}/{} used\n",
-                               x.slot, x.pid, c.groups.size() > x.group ? c.groups[x.group].name : "?", x.state,
-                               x.delivered, x.ring_full, x.held, x.ring_used, x.ring_used + x.ring_free);
+      std::cout << fmt::format(
+          "    slot {}: pid {} group {} {}: delivered {}, ring full {}, holds {}, ring {}/{} used\n", x.slot, x.pid,
+          c.groups.size() > x.group ? c.groups[x.group].name : "?", x.state, x.delivered, x.ring_full, x.held,
+          x.ring_used, x.ring_used + x.ring_free);
   }
 }
 

@@ -14,7 +14,7 @@ union alignas(16) RxDesc {
     uint64_t hdr_addr;  // 0: no header split; writing it also clears DD
   } read;
   struct {
-    uint32_t info;        // RSS type 3:0, packet type
+    uint32_t info;  // RSS type 3:0, packet type
     uint32_t rss_hash;
     uint32_t status_error;
     uint16_t length;

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-
 namespace ncap::intel {
 namespace {
 
@@ -104,8 +103,8 @@ uint32_t RxRing::rx_burst(Packet** out, uint32_t n) noexcept {
     uint16_t len = d->wb.length;
     p->len = len;
     p->rss_hash = d->wb.rss_hash;
-    p->rx_flags = ((d->wb.info & RXD_RSS_TYPE_MASK) ? kRxRssHashValid : 0) |
-                  ((status & RXD_STAT_VP) ? kRxVlanStripped : 0);
+    p->rx_flags =
+        ((d->wb.info & RXD_RSS_TYPE_MASK) ? kRxRssHashValid : 0) | ((status & RXD_STAT_VP) ? kRxVlanStripped : 0);
     p->vlan_tci = d->wb.vlan;
     p->port = port_;
     p->queue = id_;

@@ -16,18 +16,18 @@
 #include <cstdint>
 #include <memory>
 
+#include "adv_desc.hpp"
 #include "mmio.hpp"
 #include "ncap/device.hpp"
 #include "ncap/dma.hpp"
 #include "ncap/mempool.hpp"
-#include "adv_desc.hpp"
 
 namespace ncap::intel {
 
 struct RingParams {
   RegisterIo* io;
-  uint32_t tail_reg;       // RDT(q) / TDT(q)
-  uint32_t size;           // descriptors, power of two
+  uint32_t tail_reg;  // RDT(q) / TDT(q)
+  uint32_t size;      // descriptors, power of two
   uint16_t queue;
   uint16_t port;
   uint32_t rx_error_mask;  // write-back error bits that mean "bad frame"

@@ -27,13 +27,13 @@ struct RingRegs {
 // How a family programs its rings: fields and rules both datasheets share, at the bit
 // positions each one gives them.
 struct RingFormat {
-  bool dctl_keep;              // enable by read-modify-write (true) or write rxdctl/txdctl
-  uint32_t rxdctl, txdctl;     // thresholds written with ENABLE when !dctl_keep
-  bool disable_first;          // ring registers change only with the queue disabled
+  bool dctl_keep;                // enable by read-modify-write (true) or write rxdctl/txdctl
+  uint32_t rxdctl, txdctl;       // thresholds written with ENABLE when !dctl_keep
+  bool disable_first;            // ring registers change only with the queue disabled
   uint32_t bsize_mask, drop_en;  // SRRCTL.BSIZEPACKET width, SRRCTL.DROP_EN
-  uint32_t rx_frame_errors;    // write-back error bits that make a frame bad
+  uint32_t rx_frame_errors;      // write-back error bits that make a frame bad
   std::chrono::milliseconds queue_timeout;
-  const char* sec_rx_enable;   // "4.6.7.1"
+  const char* sec_rx_enable;  // "4.6.7.1"
   const char* sec_tx_enable;
 };
 
@@ -46,8 +46,8 @@ inline constexpr uint32_t kSrrctlAdvOneBuf = 1u << 25;
 
 // MRQC hash-field bits both families share (82576 8.9.13, 82599 8.2.3.7.12; DPDK
 // e1000_defines.h / ixgbe_type.h agree), for DeviceConfig::rss_hash_types.
-inline constexpr uint32_t kMrqcTcpIpv4 = 1u << 16, kMrqcIpv4 = 1u << 17, kMrqcIpv6 = 1u << 20,
-                          kMrqcUdpIpv4 = 1u << 22, kMrqcUdpIpv6 = 1u << 23;
+inline constexpr uint32_t kMrqcTcpIpv4 = 1u << 16, kMrqcIpv4 = 1u << 17, kMrqcIpv6 = 1u << 20, kMrqcUdpIpv4 = 1u << 22,
+                          kMrqcUdpIpv6 = 1u << 23;
 struct RssFields {
   uint32_t enable;    // MRQE / RSSEN value that selects RSS alone
   uint32_t tcp_ipv6;  // the one hash field whose bits differ
@@ -60,22 +60,22 @@ uint32_t mrqc_value(uint32_t hash_types, const RssFields& f);
 
 // What is constant for a family.
 struct Family {
-  const char* driver;          // "ixgbe"
+  const char* driver;  // "ixgbe"
   RingFormat ring;
   RssFields rss;
-  uint32_t ctrl_reset;         // CTRL bits that start a global reset (self-clearing)
+  uint32_t ctrl_reset;  // CTRL bits that start a global reset (self-clearing)
   std::chrono::milliseconds reset_timeout;
-  const char* sec_reset;       // where the reset is described
-  uint32_t min_ring, max_ring; // descriptors
-  const char* link_hint;       // what to check when the link stays down
+  const char* sec_reset;        // where the reset is described
+  uint32_t min_ring, max_ring;  // descriptors
+  const char* link_hint;        // what to check when the link stays down
 };
 
 // Counters at the same offsets in both families (82576 8.19, 82599 8.2.3.23), all
 // read-to-clear.
 inline constexpr uint32_t kCtrl = 0x00000;
 inline constexpr uint32_t kRxcsum = 0x05000, kRxcsumPcsd = 1u << 13;  // descriptor carries the RSS hash
-inline constexpr uint32_t kCrcerrs = 0x04000, kRlec = 0x04040, kGprc = 0x04074, kGptc = 0x04080,
-                          kGorcl = 0x04088, kGorch = 0x0408C, kGotcl = 0x04090, kGotch = 0x04094;
+inline constexpr uint32_t kCrcerrs = 0x04000, kRlec = 0x04040, kGprc = 0x04074, kGptc = 0x04080, kGorcl = 0x04088,
+                          kGorch = 0x0408C, kGotcl = 0x04090, kGotch = 0x04094;
 
 class IntelDevice : public Device {
  public:
@@ -94,12 +94,12 @@ class IntelDevice : public Device {
 
   // ---- what a family supplies, in the order bring_up() calls it ----
   virtual void mask_interrupts() = 0;
-  virtual void after_reset() = 0;      // EEPROM/DMA waits, MAC into info_.mac
+  virtual void after_reset() = 0;  // EEPROM/DMA waits, MAC into info_.mac
   virtual void setup_link() = 0;
-  virtual void rx_global() = 0;        // before the rings
-  virtual void rx_finish() = 0;        // after the rings: RSS (program_rss), filters
+  virtual void rx_global() = 0;  // before the rings
+  virtual void rx_finish() = 0;  // after the rings: RSS (program_rss), filters
   virtual void tx_global() = 0;
-  virtual void tx_finish() {}          // after the rings, before a queue is enabled
+  virtual void tx_finish() {}                        // after the rings, before a queue is enabled
   virtual void set_tx_enable(bool on) { (void)on; }  // after the TX queues are enabled
   virtual void set_rx_enable(bool on) = 0;           // the very last step
   virtual RingRegs rx_regs(uint16_t q) const noexcept = 0;
@@ -108,8 +108,8 @@ class IntelDevice : public Device {
   virtual void read_drop_counters(HardwareStats& hw) = 0;  // missed, no descriptor, errors
 
   // ---- shared steps for the family's own ----
-  void global_reset();                 // mask, CTRL reset bits, settle, wait, mask
-  void program_rss(const RssRegs& r);  // RETA round robin, key, RXCSUM.PCSD, MRQC
+  void global_reset();                                   // mask, CTRL reset bits, settle, wait, mask
+  void program_rss(const RssRegs& r);                    // RETA round robin, key, RXCSUM.PCSD, MRQC
   uint64_t read_counter64(uint32_t low, uint32_t high);  // low half first
 
   std::unique_ptr<Backend> backend_;

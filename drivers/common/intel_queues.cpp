@@ -24,9 +24,9 @@ void check_config(const DeviceConfig& cfg, const std::string& address, const Que
   check_ring(cfg.rx_ring_size, "RX");
   check_ring(cfg.tx_ring_size, "TX");
   if (cfg.rx_queues == 0 || cfg.rx_queues > lim.max_rx || cfg.tx_queues == 0 || cfg.tx_queues > lim.max_tx)
-    throw Error(fmt::format("{}: {} RX / {} TX queues requested", address, cfg.rx_queues, cfg.tx_queues), EINVAL,
-                fmt::format("the {} supports 1-{} RX queues (RSS) and 1-{} TX queues", lim.chip, lim.max_rx,
-                            lim.max_tx));
+    throw Error(
+        fmt::format("{}: {} RX / {} TX queues requested", address, cfg.rx_queues, cfg.tx_queues), EINVAL,
+        fmt::format("the {} supports 1-{} RX queues (RSS) and 1-{} TX queues", lim.chip, lim.max_rx, lim.max_tx));
 }
 
 RssKey rss_key(const DeviceConfig& cfg) {

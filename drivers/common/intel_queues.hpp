@@ -1,6 +1,6 @@
 // Setup pieces both Intel families share: checking a DeviceConfig against a chip's
-// limits, whether the device answers at all, the RSS key and redirection table words, and the queue set that owns every ring and pool of
-// a device (DMA-mapped through the backend, unmapped when it goes).
+// limits, whether the device answers at all, the RSS key and redirection table words, and the queue set that owns every
+// ring and pool of a device (DMA-mapped through the backend, unmapped when it goes).
 #pragma once
 
 #include <cstdint>
@@ -53,7 +53,7 @@ class QueueSet {
   QueueSet(const QueueSet&) = delete;
   QueueSet& operator=(const QueueSet&) = delete;
 
-  DmaRegion map_ring(uint32_t descriptors);             // 16-byte descriptors
+  DmaRegion map_ring(uint32_t descriptors);                                          // 16-byte descriptors
   std::unique_ptr<Mempool> make_pool(uint32_t buffers, const DmaOptions& dma = {});  // DMA-mapped, IOVAs refreshed
   RxRing& add_rx(const RingParams& p, DmaRegion ring, std::unique_ptr<Mempool> pool);
   TxRing& add_tx(const RingParams& p, DmaRegion ring, std::unique_ptr<Mempool> pool);

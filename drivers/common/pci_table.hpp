@@ -40,9 +40,10 @@ std::vector<PciId> pci_ids_of(const Row (&rows)[N]) {
 // Registers driver `name` for `ids`, opening each device as a DeviceT(backend, config).
 template <class DeviceT>
 void register_pci_driver(const char* name, std::vector<PciId> ids) {
-  register_driver({name, std::move(ids), [](std::unique_ptr<Backend> b, const DeviceConfig& cfg) -> std::unique_ptr<Device> {
-                     return std::make_unique<DeviceT>(std::move(b), cfg);
-                   }});
+  register_driver(
+      {name, std::move(ids), [](std::unique_ptr<Backend> b, const DeviceConfig& cfg) -> std::unique_ptr<Device> {
+         return std::make_unique<DeviceT>(std::move(b), cfg);
+       }});
 }
 
 }  // namespace ncap::intel

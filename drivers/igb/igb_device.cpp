@@ -26,7 +26,7 @@ const intel::Family kIgb = {
             // (WTHRESH 1) so a polling driver sees frames without interrupt timers.
             .rxdctl = (8u << RXDCTL_PTHRESH_SHIFT) | (8u << RXDCTL_HTHRESH_SHIFT) | (1u << RXDCTL_WTHRESH_SHIFT),
             .txdctl = (8u << TXDCTL_PTHRESH_SHIFT) | (1u << TXDCTL_HTHRESH_SHIFT) | (1u << TXDCTL_WTHRESH_SHIFT),
-            .disable_first = true,  // 4.5.9.1: ring registers change only while the queue is disabled
+            .disable_first = true,                  // 4.5.9.1: ring registers change only while the queue is disabled
             .bsize_mask = SRRCTL_BSIZEPACKET_MASK,  // 8.10.4: 7 bits
             .drop_en = SRRCTL_DROP_EN,
             .rx_frame_errors = RXD_ERR_FRAME,
@@ -49,8 +49,8 @@ const intel::Family kIgb = {
 const ChipTraits& traits_or_throw(const Backend& b) {
   const ChipTraits* t = traits_for(b.device_id());
   if (!t)
-    throw Error(fmt::format("{}: PCI device id {:04x} is not an 82575/82576", b.address(), b.device_id()),
-                ENODEV, "use a device listed by ncap-bind --list");
+    throw Error(fmt::format("{}: PCI device id {:04x} is not an 82575/82576", b.address(), b.device_id()), ENODEV,
+                "use a device listed by ncap-bind --list");
   return *t;
 }
 
@@ -130,22 +130,29 @@ void IgbDevice::rx_finish() {
 // 4.5.10: pad short frames, the datasheet's collision settings; TCTL.EN once the
 // queues are enabled (set_tx_enable).
 void IgbDevice::tx_global() {
-  io_.write32(TCTL, TCTL_PSP | TCTL_RTLC | (TCTL_CT_DEFAULT << TCTL_CT_SHIFT) |
-                        (TCTL_COLD_DEFAULT << TCTL_COLD_SHIFT));
+  io_.write32(TCTL, TCTL_PSP | TCTL_RTLC | (TCTL_CT_DEFAULT << TCTL_CT_SHIFT) | (TCTL_COLD_DEFAULT << TCTL_COLD_SHIFT));
 }
 
 void IgbDevice::set_tx_enable(bool on) { on ? io_.set_bits(TCTL, TCTL_EN) : io_.clear_bits(TCTL, TCTL_EN); }
 void IgbDevice::set_rx_enable(bool on) { on ? io_.set_bits(RCTL, RCTL_EN) : io_.clear_bits(RCTL, RCTL_EN); }
 
 intel::RingRegs IgbDevice::rx_regs(uint16_t q) const noexcept {
-  return {.bal = chip_.rx(q, RDBAL), .bah = chip_.rx(q, RDBAH), .len = chip_.rx(q, RDLEN),
-          .head = chip_.rx(q, RDH), .tail = chip_.rx(q, RDT), .ctl = chip_.rx(q, RXDCTL),
+  return {.bal = chip_.rx(q, RDBAL),
+          .bah = chip_.rx(q, RDBAH),
+          .len = chip_.rx(q, RDLEN),
+          .head = chip_.rx(q, RDH),
+          .tail = chip_.rx(q, RDT),
+          .ctl = chip_.rx(q, RXDCTL),
           .srrctl = chip_.rx(q, SRRCTL)};
 }
 
 intel::RingRegs IgbDevice::tx_regs(uint16_t q) const noexcept {
-  return {.bal = chip_.tx(q, TDBAL), .bah = chip_.tx(q, TDBAH), .len = chip_.tx(q, TDLEN),
-          .head = chip_.tx(q, TDH), .tail = chip_.tx(q, TDT), .ctl = chip_.tx(q, TXDCTL)};
+  return {.bal = chip_.tx(q, TDBAL),
+          .bah = chip_.tx(q, TDBAH),
+          .len = chip_.tx(q, TDLEN),
+          .head = chip_.tx(q, TDH),
+          .tail = chip_.tx(q, TDT),
+          .ctl = chip_.tx(q, TXDCTL)};
 }
 
 LinkStatus IgbDevice::read_link() {
@@ -168,8 +175,8 @@ void IgbDevice::read_drop_counters(HardwareStats& hw) {
   // RQDPC in each queue block on both chips: Linux's igb_update_stats reads it on every
   // igb MAC, DPDK's E1000_RQDPC(n) has the 82575-layout address for n < 4.
   for (uint16_t q = 0; q < queues_.rx_count(); ++q) hw.rx_no_descriptor += io_.read32(chip_.rx(q, RQDPC));
-  hw.rx_errors += io_.read32(CRCERRS) + io_.read32(ALGNERRC) + io_.read32(SYMERRS) + io_.read32(RXERRC) +
-                  io_.read32(RLEC);
+  hw.rx_errors +=
+      io_.read32(CRCERRS) + io_.read32(ALGNERRC) + io_.read32(SYMERRS) + io_.read32(RXERRC) + io_.read32(RLEC);
 }
 
 }  // namespace ncap::igb

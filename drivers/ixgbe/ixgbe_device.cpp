@@ -19,7 +19,7 @@ const intel::Family kIxgbe = {
     .driver = "ixgbe",
     .ring =
         {
-            .dctl_keep = true,       // thresholds stay at their reset values
+            .dctl_keep = true,  // thresholds stay at their reset values
             .rxdctl = 0,
             .txdctl = 0,
             .disable_first = false,  // after the global reset every queue is disabled (8.2.3.8.6)
@@ -34,8 +34,8 @@ const intel::Family kIxgbe = {
     .ctrl_reset = CTRL_RST_MASK,
     .reset_timeout = kTimeout,
     .sec_reset = "4.6.3.2",
-    .min_ring = 8,       // RDLEN: a multiple of 128 bytes
-    .max_ring = 32768,   // RDLEN < 2^20 bytes
+    .min_ring = 8,      // RDLEN: a multiple of 128 bytes
+    .max_ring = 32768,  // RDLEN < 2^20 bytes
     .link_hint = "check the cable/SFP",
 };
 
@@ -137,7 +137,12 @@ void IxgbeDevice::set_rx_enable(bool on) {
 }
 
 intel::RingRegs IxgbeDevice::rx_regs(uint16_t q) const noexcept {
-  return {.bal = RDBAL(q), .bah = RDBAH(q), .len = RDLEN(q), .head = RDH(q), .tail = RDT(q), .ctl = RXDCTL(q),
+  return {.bal = RDBAL(q),
+          .bah = RDBAH(q),
+          .len = RDLEN(q),
+          .head = RDH(q),
+          .tail = RDT(q),
+          .ctl = RXDCTL(q),
           .srrctl = chip_.srrctl(q)};
 }
 
@@ -232,8 +237,8 @@ std::vector<uint32_t> IxgbeDevice::offload(const std::vector<HwRule>& rules) {
         ftqf |= prio << FTQF_PRIORITY_SHIFT;
         io_.write32(SAQF(n5), __builtin_bswap32(r.src_ip));
         io_.write32(DAQF(n5), __builtin_bswap32(r.dst_ip));
-        io_.write32(SDPQF(n5), uint32_t(__builtin_bswap16(r.dst_port)) << SDPQF_DST_SHIFT |
-                                   __builtin_bswap16(r.src_port));
+        io_.write32(SDPQF(n5),
+                    uint32_t(__builtin_bswap16(r.dst_port)) << SDPQF_DST_SHIFT | __builtin_bswap16(r.src_port));
         io_.write32(L34T_IMIR(n5), L34T_IMIR_CTRL_BP | (sink << L34T_IMIR_QUEUE_SHIFT));
         io_.write32(FTQF(n5), ftqf);
         ++n5;

@@ -15,8 +15,8 @@ namespace ncap::ixgbe {
 
 // ---- general control (8.2.3.1) ----
 inline constexpr uint32_t CTRL = 0x00000;
-inline constexpr uint32_t CTRL_LRST = 1u << 3;   // link reset
-inline constexpr uint32_t CTRL_RST = 1u << 26;   // device reset, self-clearing
+inline constexpr uint32_t CTRL_LRST = 1u << 3;  // link reset
+inline constexpr uint32_t CTRL_RST = 1u << 26;  // device reset, self-clearing
 inline constexpr uint32_t CTRL_RST_MASK = CTRL_RST | CTRL_LRST;
 inline constexpr uint32_t STATUS = 0x00008;
 inline constexpr uint32_t CTRL_EXT = 0x00018;
@@ -33,15 +33,15 @@ inline constexpr uint32_t EIMC_ALL = 0x7fffffff;  // every cause bit (4.6.3.1)
 
 // ---- receive (8.2.3.8) ----
 inline constexpr uint32_t RDRXCTL = 0x02F00;
-inline constexpr uint32_t RDRXCTL_CRCSTRIP = 1u << 1;             // 82599; 82598: part of RDMTS
-inline constexpr uint32_t RDRXCTL_MVMEN = 1u << 5;                // 82598: SRRCTL[n] per queue
-inline constexpr uint32_t RDRXCTL_DMAIDONE = 1u << 3;           // 82599: DMA init done
-inline constexpr uint32_t RDRXCTL_RSCFRSTSIZE = 0x1fu << 17;    // 82599: must be cleared (4.6.7)
-inline constexpr uint32_t RDRXCTL_RSCACKC = 1u << 25;           // 82599: must be set (4.6.7)
-inline constexpr uint32_t RDRXCTL_FCOE_WRFIX = 1u << 26;        // 82599: must be set (4.6.7)
+inline constexpr uint32_t RDRXCTL_CRCSTRIP = 1u << 1;         // 82599; 82598: part of RDMTS
+inline constexpr uint32_t RDRXCTL_MVMEN = 1u << 5;            // 82598: SRRCTL[n] per queue
+inline constexpr uint32_t RDRXCTL_DMAIDONE = 1u << 3;         // 82599: DMA init done
+inline constexpr uint32_t RDRXCTL_RSCFRSTSIZE = 0x1fu << 17;  // 82599: must be cleared (4.6.7)
+inline constexpr uint32_t RDRXCTL_RSCACKC = 1u << 25;         // 82599: must be set (4.6.7)
+inline constexpr uint32_t RDRXCTL_FCOE_WRFIX = 1u << 26;      // 82599: must be set (4.6.7)
 inline constexpr uint32_t RXCTRL = 0x03000;
 inline constexpr uint32_t RXCTRL_RXEN = 1u << 0;
-inline constexpr uint32_t SECRXCTRL = 0x08D00;                   // 82599 only
+inline constexpr uint32_t SECRXCTRL = 0x08D00;  // 82599 only
 inline constexpr uint32_t SECRXCTRL_RX_DIS = 1u << 1;
 inline constexpr uint32_t SECRXSTAT = 0x08D04;
 inline constexpr uint32_t SECRXSTAT_RDY = 1u << 0;
@@ -65,7 +65,7 @@ inline constexpr uint32_t RDLEN(uint16_t q) { return rx_block(q) + 0x08; }
 inline constexpr uint32_t RDH(uint16_t q) { return rx_block(q) + 0x10; }
 inline constexpr uint32_t RDT(uint16_t q) { return rx_block(q) + 0x18; }
 inline constexpr uint32_t RXDCTL(uint16_t q) { return rx_block(q) + 0x28; }
-inline constexpr uint32_t RXDCTL_VME = 1u << 30;  // 82599 8.2.3.8.6: strip tags on this queue
+inline constexpr uint32_t RXDCTL_VME = 1u << 30;           // 82599 8.2.3.8.6: strip tags on this queue
 inline constexpr uint32_t SRRCTL_BSIZEPACKET_MASK = 0x1f;  // 1 KiB units (see docs/drivers/ixgbe.md)
 inline constexpr uint32_t SRRCTL_DROP_EN = 1u << 28;
 
@@ -109,7 +109,7 @@ inline constexpr uint32_t ETQF_COUNT = 8;
 // ---- transmit (8.2.3.9) ----
 inline constexpr uint32_t DMATXCTL = 0x04A80;  // 82599 only
 inline constexpr uint32_t DMATXCTL_TE = 1u << 0;
-inline constexpr uint32_t RTTDCS = 0x04900;    // 82599 only
+inline constexpr uint32_t RTTDCS = 0x04900;  // 82599 only
 inline constexpr uint32_t RTTDCS_ARBDIS = 1u << 6;
 inline constexpr uint32_t MTQC = 0x08120;      // 82599 only
 inline constexpr uint32_t MTQC_64Q_1PB = 0x0;  // no DCB, no VT: 64 queues, one packet buffer
@@ -142,15 +142,15 @@ inline constexpr uint32_t GORCL = 0x04088;
 inline constexpr uint32_t GORCH = 0x0408C;
 inline constexpr uint32_t GOTCL = 0x04090;
 inline constexpr uint32_t GOTCH = 0x04094;
-inline constexpr uint32_t MPC(uint32_t i) { return 0x03FA0 + 4 * i; }      // 8 packet buffers
-inline constexpr uint32_t RNBC(uint32_t i) { return 0x03FC0 + 4 * i; }     // 82598
+inline constexpr uint32_t MPC(uint32_t i) { return 0x03FA0 + 4 * i; }       // 8 packet buffers
+inline constexpr uint32_t RNBC(uint32_t i) { return 0x03FC0 + 4 * i; }      // 82598
 inline constexpr uint32_t QPRDC(uint32_t i) { return 0x01430 + 0x40 * i; }  // 82599, 16 queues
 inline constexpr uint32_t PACKET_BUFFERS = 8;
 inline constexpr uint32_t QUEUE_STAT_REGS = 16;
 
 // ---- advanced RX write-back error bits of the 82598/82599 (7.1.6.2); the common
 // descriptor layout and bits are in drivers/common/adv_desc.hpp ----
-inline constexpr uint32_t RXD_ERR_RXE = 1u << 29;     // MAC error (CRC, length, ...)
+inline constexpr uint32_t RXD_ERR_RXE = 1u << 29;  // MAC error (CRC, length, ...)
 inline constexpr uint32_t RXD_ERR_IPE = 1u << 31;
 inline constexpr uint32_t RXD_ERR_L4E = 1u << 30;
 

@@ -21,8 +21,8 @@ namespace {
 
 constexpr uint32_t kBlockSize = 1u << 18;  // 256 KiB blocks of the TPACKET_V3 ring
 constexpr uint32_t kMinBlocks = 8;
-constexpr uint32_t kFrameSize = 2048;      // tp_frame_size: only the kernel's bookkeeping in V3
-constexpr uint32_t kRetireMs = 10;         // a partly filled block is handed over after this (ms)
+constexpr uint32_t kFrameSize = 2048;  // tp_frame_size: only the kernel's bookkeeping in V3
+constexpr uint32_t kRetireMs = 10;     // a partly filled block is handed over after this (ms)
 constexpr uint32_t kTxBatch = 64;
 
 void bind_to(int fd, int ifindex, uint16_t proto, const std::string& what) {
@@ -44,7 +44,12 @@ std::unique_ptr<Mempool> make_pool(uint32_t n, const DmaOptions& dma) {
 class PacketRxQueue final : public KernelRxQueue {
  public:
   PacketRxQueue(uint16_t id, int fd, uint32_t blocks, std::unique_ptr<Mempool> pool, uint16_t port, bool strip)
-      : KernelRxQueue(id), fd_(fd), blocks_(blocks), pool_(std::move(pool)), cache_(*pool_), port_(port),
+      : KernelRxQueue(id),
+        fd_(fd),
+        blocks_(blocks),
+        pool_(std::move(pool)),
+        cache_(*pool_),
+        port_(port),
         strip_(strip) {
     size_ = size_t(blocks_) * kBlockSize;
     void* m = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_, 0);

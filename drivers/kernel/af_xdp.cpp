@@ -136,7 +136,12 @@ int quiet_xdp_print(libxdp_print_level level, const char* fmt, va_list args) {
 
 class XdpRxQueue final : public KernelRxQueue {
  public:
-  explicit XdpRxQueue(const RxSetup& s) : KernelRxQueue(s.queue), lock_(s.queue == 0 ? std::make_unique<XdpLock>(s) : nullptr), netns_(s.netns), ifindex_(s.ifindex), port_(s.cfg->port_id) {
+  explicit XdpRxQueue(const RxSetup& s)
+      : KernelRxQueue(s.queue),
+        lock_(s.queue == 0 ? std::make_unique<XdpLock>(s) : nullptr),
+        netns_(s.netns),
+        ifindex_(s.ifindex),
+        port_(s.cfg->port_id) {
     libbpf_set_print(quiet_print);
     libxdp_set_print(quiet_xdp_print);
     if (lock_ && has_xdp_program(s.ifindex)) {
@@ -144,8 +149,10 @@ class XdpRxQueue final : public KernelRxQueue {
         throw Error(s.what + ": " + s.ifname + " already has an XDP program that ncap did not load", EBUSY,
                     "remove it if nothing needs it: ip link set dev " + s.ifname + " xdp off");
       if (detach_xsk_program(s.ifindex))
-        NCAP_LOG(kLog, warn, "{}: removed the XDP program left on {} by ncap process {}, which ended without "
-                 "closing (SIGKILL?)", s.what, s.ifname, lock_->stale_pid());
+        NCAP_LOG(kLog, warn,
+                 "{}: removed the XDP program left on {} by ncap process {}, which ended without "
+                 "closing (SIGKILL?)",
+                 s.what, s.ifname, lock_->stale_pid());
     }
     const DeviceConfig& cfg = *s.cfg;
     ring_ = pow2_at_least(std::max(cfg.rx_ring_size, kMinRing));
@@ -177,9 +184,9 @@ class XdpRxQueue final : public KernelRxQueue {
       xsk_umem__delete(umem_);
       umem_ = nullptr;
       throw Error(fmt::format("{}: AF_XDP socket on queue {} of {}", s.what, s.queue, s.ifname), -e,
-                  -e == EINVAL ? fmt::format("does {} have {} RX queues (ethtool -l; veth: numrxqueues)?", s.ifname,
-                                             s.queues)
-                               : "AF_XDP needs CAP_NET_ADMIN and CAP_BPF (root) and a kernel with XDP");
+                  -e == EINVAL
+                      ? fmt::format("does {} have {} RX queues (ethtool -l; veth: numrxqueues)?", s.ifname, s.queues)
+                      : "AF_XDP needs CAP_NET_ADMIN and CAP_BPF (root) and a kernel with XDP");
     }
     fd_ = xsk_socket__fd(xsk_);
     refill();

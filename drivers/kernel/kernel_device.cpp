@@ -44,7 +44,8 @@ Spec parse(std::string_view rest) {
     else if (k == "dir" && (v == "in" || v == "inout")) s.outgoing = v == "inout";
     else if (k == "xdp" && v.empty()) s.xdp = true;
     else
-      throw Error(fmt::format("'{}': unknown option '{}'", s.text, k), EINVAL, "options: xdp, promisc=0|1, dir=in|inout");
+      throw Error(fmt::format("'{}': unknown option '{}'", s.text, k), EINVAL,
+                  "options: xdp, promisc=0|1, dir=in|inout");
   }
   if (s.xdp && s.outgoing)
     throw Error("'" + s.text + "': AF_XDP sees received frames only", EINVAL, "drop dir=inout, or drop ?xdp");
@@ -139,7 +140,8 @@ class KernelDevice final : public Device {
     if (link_.mtu + ETH_HLEN + kVlanTag > room)
       throw Error(fmt::format("{}: MTU {} is larger than ncap's frame room ({} bytes with the Ethernet header)",
                               spec_.text, link_.mtu, room),
-                  EMSGSIZE, fmt::format("lower it: {}link set {} mtu {}", ip, spec_.ifname, room - ETH_HLEN - kVlanTag));
+                  EMSGSIZE,
+                  fmt::format("lower it: {}link set {} mtu {}", ip, spec_.ifname, room - ETH_HLEN - kVlanTag));
 
     info_.driver = "kernel";
     info_.chip = spec_.xdp ? "AF_XDP" : "AF_PACKET";
@@ -171,13 +173,12 @@ class KernelDevice final : public Device {
       st.queues = cfg_.rx_queues;
       st.cfg = &cfg_;
       st.outgoing = spec_.outgoing;
-      if (!cfg_.shared_name.empty())
-        st.dma = shared_pool_options(rx_capture_name(cfg_.shared_name, q, cfg_.rx_queues));
+      if (!cfg_.shared_name.empty()) st.dma = shared_pool_options(rx_capture_name(cfg_.shared_name, q, cfg_.rx_queues));
       rx_.push_back(spec_.xdp ? make_xdp_rx(st) : make_packet_rx(st, &fanout));
     }
     for (uint16_t q = 0; q < cfg_.tx_queues; ++q)
-      tx_.push_back(make_packet_tx(fmt::format("{} TX queue {}", spec_.text, q), link_.ifindex, q,
-                                   2 * cfg_.tx_ring_size + 1024));
+      tx_.push_back(
+          make_packet_tx(fmt::format("{} TX queue {}", spec_.text, q), link_.ifindex, q, 2 * cfg_.tx_ring_size + 1024));
   }
 
   Spec spec_;

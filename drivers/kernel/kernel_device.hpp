@@ -17,9 +17,9 @@
 //
 // Drops, by reason: the sockets' own (PACKET_STATISTICS tp_drops: their ring was full;
 // XDP_STATISTICS rx_ring_full + rx_fill_ring_empty_descs) are
-// HardwareStats::rx_no_descriptor, XDP's rx_dropped (frame too large) rx_errors; the interface's (rtnetlink IFLA_STATS64
-// rx_missed_errors + rx_fifo_errors + rx_dropped, read in the interface's namespace,
-// counted from open) are rx_missed.
+// HardwareStats::rx_no_descriptor, XDP's rx_dropped (frame too large) rx_errors; the interface's (rtnetlink
+// IFLA_STATS64 rx_missed_errors + rx_fifo_errors + rx_dropped, read in the interface's namespace, counted from open)
+// are rx_missed.
 #pragma once
 
 #include <memory>

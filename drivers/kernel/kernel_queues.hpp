@@ -13,7 +13,7 @@ namespace ncap::kernel {
 
 inline constexpr uint32_t kDataRoom = 2048;  // pool buffers' frame room
 inline constexpr uint32_t kVlanTag = 4;
-inline constexpr uint32_t kMaxBurst = 512;   // the engine's largest burst
+inline constexpr uint32_t kMaxBurst = 512;  // the engine's largest burst
 // AF_XDP: a chunk is a pool buffer's stride (128 + 2048) from 256 bytes before data()
 // (XDP_PACKET_HEADROOM), so a frame may be 2176 - 256 bytes long (af_xdp.cpp).
 inline constexpr uint32_t kXdpFrameRoom = 128 + kDataRoom - 256;
@@ -32,9 +32,9 @@ class KernelRxQueue : public RxQueue {
 };
 
 struct RxSetup {
-  std::string what;       // "kernel:ns0/eth1 RX queue 0", for messages
+  std::string what;  // "kernel:ns0/eth1 RX queue 0", for messages
   std::string ifname;
-  std::string netns;      // the interface's namespace ("" = the caller's)
+  std::string netns;  // the interface's namespace ("" = the caller's)
   int ifindex = 0;
   uint16_t queue = 0;
   uint16_t queues = 1;

@@ -34,8 +34,8 @@ void run_in_netns(const std::string& name, const std::function<void()>& fn) {
       if (::setns(fd, CLONE_NEWNET) != 0) {
         int e = errno;
         throw Error("enter network namespace '" + name + "'", e,
-                    e == EPERM ? "entering a namespace needs CAP_SYS_ADMIN: run as root" : "is " + path +
-                                                                                  " a network namespace?");
+                    e == EPERM ? "entering a namespace needs CAP_SYS_ADMIN: run as root"
+                               : "is " + path + " a network namespace?");
       }
       fn();
     } catch (...) {

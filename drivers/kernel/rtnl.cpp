@@ -1,14 +1,14 @@
 #include "drivers/kernel/rtnl.hpp"
 
 #include <linux/if_link.h>
-#include <net/if.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <net/if.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include "ncap/error.hpp"
@@ -74,13 +74,17 @@ std::optional<LinkInfo> Rtnl::query(int ifindex, const std::string& name) {
         size_t n = RTA_PAYLOAD(a);
         switch (a->rta_type) {
           case IFLA_IFNAME: li.name.assign(static_cast<const char*>(d), strnlen(static_cast<const char*>(d), n)); break;
-          case IFLA_MTU: if (n >= 4) std::memcpy(&li.mtu, d, 4); break;
-          case IFLA_ADDRESS: if (n == 6) std::memcpy(li.mac.data(), d, 6); break;
+          case IFLA_MTU:
+            if (n >= 4) std::memcpy(&li.mtu, d, 4);
+            break;
+          case IFLA_ADDRESS:
+            if (n == 6) std::memcpy(li.mac.data(), d, 6);
+            break;
           case IFLA_STATS64: {
             rtnl_link_stats64 s{};
             std::memcpy(&s, d, std::min(n, sizeof s));
-            li.counters = {s.rx_packets, s.rx_bytes, s.tx_packets, s.tx_bytes, s.rx_errors,
-                           s.rx_dropped, s.rx_missed_errors, s.rx_fifo_errors};
+            li.counters = {s.rx_packets, s.rx_bytes,   s.tx_packets,       s.tx_bytes,
+                           s.rx_errors,  s.rx_dropped, s.rx_missed_errors, s.rx_fifo_errors};
             break;
           }
           default: break;

@@ -40,8 +40,7 @@ Spec parse(std::string_view rest) {
   for (auto [k, v] : so.options) {
     if (k == "pace") s.pace = spec_real(s.text, k, v);
     else if (k == "loop") s.loops = spec_number(s.text, k, v);
-    else
-      throw Error(fmt::format("'{}': unknown option '{}'", s.text, k), EINVAL, "options: pace=X, loop=N");
+    else throw Error(fmt::format("'{}': unknown option '{}'", s.text, k), EINVAL, "options: pace=X, loop=N");
   }
   return s;
 }
@@ -126,12 +125,10 @@ class TraceRxQueue final : public RxQueue {
     for (;;) {
       int r = pcap_next_ex(pcap_, &hdr_, &data_);
       if (r == 1) break;
-      if (r == PCAP_ERROR_BREAK && (++pass_ < spec_.loops || spec_.loops == 0) && records_ > 0 && reopen())
-        continue;
+      if (r == PCAP_ERROR_BREAK && (++pass_ < spec_.loops || spec_.loops == 0) && records_ > 0 && reopen()) continue;
       if (r == PCAP_ERROR) {
         std::lock_guard lock(mu_);
-        error_ = fmt::format("{}: the trace is damaged after {} records: {}", spec_.text, records_,
-                             pcap_geterr(pcap_));
+        error_ = fmt::format("{}: the trace is damaged after {} records: {}", spec_.text, records_, pcap_geterr(pcap_));
       }
       done_ = true;
       return false;

@@ -37,9 +37,9 @@ enum RssHash : uint32_t {
 struct DeviceConfig {
   uint16_t rx_queues = 1;
   uint16_t tx_queues = 1;
-  uint32_t rx_ring_size = 512;   // descriptors; power of two
+  uint32_t rx_ring_size = 512;  // descriptors; power of two
   uint32_t tx_ring_size = 512;
-  uint32_t pool_size = 0;        // buffers per RX queue pool; 0 = 2 * rx_ring_size + 1024
+  uint32_t pool_size = 0;  // buffers per RX queue pool; 0 = 2 * rx_ring_size + 1024
   bool promiscuous = true;
   bool vlan_strip = false;
   bool wait_for_link = true;
@@ -47,9 +47,9 @@ struct DeviceConfig {
   uint32_t rss_hash_types = kRssAll;
   // Toeplitz key; all zero = the driver's default key (documented per driver).
   std::array<uint8_t, 40> rss_key{};
-  bool allow_no_iommu = false;   // VFIO no-IOMMU mode only on explicit request
-  std::string shared_name;       // publish RX pools under this name (see ncap/shm.hpp)
-  uint16_t port_id = 0;          // written to Packet::port
+  bool allow_no_iommu = false;  // VFIO no-IOMMU mode only on explicit request
+  std::string shared_name;      // publish RX pools under this name (see ncap/shm.hpp)
+  uint16_t port_id = 0;         // written to Packet::port
 };
 
 struct LinkStatus {
@@ -59,9 +59,9 @@ struct LinkStatus {
 };
 
 struct DeviceInfo {
-  std::string driver;      // "igb", "ixgbe"
-  std::string chip;        // "82576"
-  std::string address;     // PCI address or model name
+  std::string driver;   // "igb", "ixgbe"
+  std::string chip;     // "82576"
+  std::string address;  // PCI address or model name
   MacAddress mac{};
   uint16_t max_rx_queues = 0;
   uint16_t max_tx_queues = 0;
@@ -75,22 +75,22 @@ struct DeviceInfo {
 // Counters a driver accumulates from its hardware (read-to-clear registers are summed
 // on every stats() call, so nothing is lost between calls).
 struct HardwareStats {
-  uint64_t rx_packets = 0;       // good packets received (GPRC)
-  uint64_t rx_bytes = 0;         // good octets received (GORC)
-  uint64_t tx_packets = 0;       // GPTC
-  uint64_t tx_bytes = 0;         // GOTC
-  uint64_t rx_missed = 0;        // dropped by the NIC: no room in its FIFO (MPC)
-  uint64_t rx_no_descriptor = 0; // dropped or held: no free RX descriptor (RNBC / QPRDC)
-  uint64_t rx_errors = 0;        // CRC, alignment, symbol, length errors
+  uint64_t rx_packets = 0;        // good packets received (GPRC)
+  uint64_t rx_bytes = 0;          // good octets received (GORC)
+  uint64_t tx_packets = 0;        // GPTC
+  uint64_t tx_bytes = 0;          // GOTC
+  uint64_t rx_missed = 0;         // dropped by the NIC: no room in its FIFO (MPC)
+  uint64_t rx_no_descriptor = 0;  // dropped or held: no free RX descriptor (RNBC / QPRDC)
+  uint64_t rx_errors = 0;         // CRC, alignment, symbol, length errors
 };
 
 // Per-queue software counters: a snapshot (RxQueue::stats(), TxQueue::stats()).
 struct QueueStats {
   uint64_t packets = 0;
   uint64_t bytes = 0;
-  uint64_t pool_empty = 0;       // RX: refill found no free buffer (descriptor left empty)
-  uint64_t ring_full = 0;        // TX: no free descriptor, packet not accepted
-  uint64_t frame_errors = 0;     // RX: frames the NIC marked bad and we dropped
+  uint64_t pool_empty = 0;    // RX: refill found no free buffer (descriptor left empty)
+  uint64_t ring_full = 0;     // TX: no free descriptor, packet not accepted
+  uint64_t frame_errors = 0;  // RX: frames the NIC marked bad and we dropped
 };
 
 // The live counters behind QueueStats. Written only by the queue's owner thread, with
@@ -175,13 +175,13 @@ struct HwRule {
   uint32_t rule_id = 0;
   Kind kind = Kind::ethertype;
   uint16_t ethertype = 0;
-  uint8_t proto = 0;          // five_tuple: IPPROTO_*, 0 = any
+  uint8_t proto = 0;  // five_tuple: IPPROTO_*, 0 = any
   uint32_t src_ip = 0, dst_ip = 0;
   bool src_ip_any = true, dst_ip_any = true;
   uint16_t src_port = 0, dst_port = 0;
   bool src_port_any = true, dst_port_any = true;
-  uint8_t priority = 0;       // 0 = highest; the filter gives rule-id order
-  bool drop = true;           // the only action offered today
+  uint8_t priority = 0;  // 0 = highest; the filter gives rule-id order
+  bool drop = true;      // the only action offered today
 };
 
 class Device {

@@ -16,8 +16,8 @@ struct DmaOptions {
   // Non-empty: the region is a file under a hugetlbfs mount (mode 0600) so that other
   // processes can map it by name (ncap::attach). Empty: anonymous memfd(MFD_HUGETLB).
   std::string shared_name;
-  bool prefer_1g = false;            // use 1 GiB pages when a 1 GiB mount/pool exists
-  bool allow_small_pages = true;     // fall back to 4 KiB pages (with a warning)
+  bool prefer_1g = false;         // use 1 GiB pages when a 1 GiB mount/pool exists
+  bool allow_small_pages = true;  // fall back to 4 KiB pages (with a warning)
 };
 
 // A hugetlbfs mount as found in /proc/mounts.
@@ -53,7 +53,10 @@ class DmaRegion {
   // IOVA of the first byte; set by whoever maps the region for DMA (VFIO or a model).
   bool has_iova() const noexcept { return iova_set_; }
   uint64_t iova() const noexcept { return iova_; }
-  void set_iova(uint64_t iova) noexcept { iova_ = iova; iova_set_ = true; }
+  void set_iova(uint64_t iova) noexcept {
+    iova_ = iova;
+    iova_set_ = true;
+  }
   void clear_iova() noexcept { iova_set_ = false; }
   uint64_t iova_of(const void* p) const noexcept {
     return iova_ + static_cast<uint64_t>(static_cast<const uint8_t*>(p) - addr_);

@@ -30,8 +30,7 @@ class PacketFilter {
   // Classifies pkts[0..n) in place (Packet::parsed, action, rule_id). Keeps the passed
   // packets at the front of pkts in their order and returns their count; the dropped
   // ones go to dropped[0..*ndropped) (the caller frees them and counts them).
-  virtual uint32_t apply(Packet** pkts, uint32_t n, Packet** dropped, uint32_t* ndropped,
-                         unsigned worker) noexcept = 0;
+  virtual uint32_t apply(Packet** pkts, uint32_t n, Packet** dropped, uint32_t* ndropped, unsigned worker) noexcept = 0;
   // Called by each poll thread between bursts: a quiescent point (no packet of an old
   // rule set is in flight on this thread). Rule-set swaps use it to free old sets.
   virtual void quiescent(unsigned /*worker*/) noexcept {}
@@ -60,10 +59,10 @@ class CallbackDispatcher final : public Dispatcher {
 };
 
 struct EngineConfig {
-  std::vector<uint16_t> queues;   // RX queues to poll; empty = all of the device's
-  std::vector<int> cores;         // one per queue; empty = no pinning
+  std::vector<uint16_t> queues;  // RX queues to poll; empty = all of the device's
+  std::vector<int> cores;        // one per queue; empty = no pinning
   uint32_t burst = 32;
-  PacketFilter* filter = nullptr; // optional
+  PacketFilter* filter = nullptr;    // optional
   Dispatcher* dispatcher = nullptr;  // required
   // Take no more packets from the queues once this many have passed the filter, summed
   // over every poll thread (tcpdump's -c); 0 = no limit. Each poll thread claims its
@@ -78,8 +77,8 @@ struct EngineConfig {
 struct alignas(64) WorkerStats {
   std::atomic<uint64_t> rx_packets{0};
   std::atomic<uint64_t> rx_bytes{0};
-  std::atomic<uint64_t> filtered{0};     // dropped by the filter (rules, BPF, default policy)
-  std::atomic<uint64_t> dispatched{0};   // handed to the dispatcher
+  std::atomic<uint64_t> filtered{0};    // dropped by the filter (rules, BPF, default policy)
+  std::atomic<uint64_t> dispatched{0};  // handed to the dispatcher
   std::atomic<uint64_t> polls{0};
   std::atomic<uint64_t> empty_polls{0};
 };
@@ -92,8 +91,8 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   void start();
-  void request_stop() noexcept;      // async-signal-safe
-  void join();                       // waits for every poll thread
+  void request_stop() noexcept;  // async-signal-safe
+  void join();                   // waits for every poll thread
   // False once join() returned, or every poll thread ended because its queue was
   // exhausted (RxQueue::exhausted: a trace read to its end).
   bool running() const noexcept { return running_.load(std::memory_order_relaxed); }
@@ -111,7 +110,7 @@ class Engine {
   std::vector<std::thread> threads_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> running_{false};
-  std::atomic<bool> go_{false};  // start() has pinned every poll thread (or is giving up)
+  std::atomic<bool> go_{false};    // start() has pinned every poll thread (or is giving up)
   std::atomic<unsigned> live_{0};  // poll threads not yet ended
   // packet_limit: packets not yet claimed by a poll thread (claims not dispatched are
   // given back). Its own cache line: every poll thread writes it.

@@ -34,14 +34,14 @@ enum class FanOutPolicy : uint32_t { round_robin = 0, flow_hash = 1 };
 const char* to_string(FanOutPolicy p) noexcept;
 
 struct GroupConfig {
-  std::string name;                      // 1..31 chars; consumers attach by name or index
+  std::string name;  // 1..31 chars; consumers attach by name or index
   FanOutPolicy policy = FanOutPolicy::round_robin;
 };
 
 struct FanOutConfig {
   std::vector<GroupConfig> groups{GroupConfig{"0", FanOutPolicy::round_robin}};
-  uint32_t max_consumers = 16;           // slots, all groups together (1..64)
-  uint32_t rx_ring_size = 1024;          // per consumer; power of two >= 2
+  uint32_t max_consumers = 16;   // slots, all groups together (1..64)
+  uint32_t rx_ring_size = 1024;  // per consumer; power of two >= 2
   // publish(): the network namespace the capture is published in, as a path
   // (/var/run/netns/NAME, /proc/PID/ns/net); empty = this process's. Consumers in that
   // namespace find it by name, and ncap-stat there lists it (PF_RING shows a ring in
@@ -55,17 +55,17 @@ uint32_t symmetric_flow_hash(const Packet& p) noexcept;
 
 // Per-poll-thread counters of the fan-out (also in the control region for ncap-stat).
 struct FanOutStats {
-  uint64_t offered = 0;        // packets handed to dispatch()
-  uint64_t foreign_pool = 0;   // dropped: buffer not from the published pool (freed)
-  uint64_t freed = 0;          // buffers returned to the pool by the fan-out
-  uint64_t reclaimed = 0;      // of which taken back from dead or detached consumers
-  uint64_t bad_returns = 0;    // handles returned by a consumer that did not hold them
+  uint64_t offered = 0;       // packets handed to dispatch()
+  uint64_t foreign_pool = 0;  // dropped: buffer not from the published pool (freed)
+  uint64_t freed = 0;         // buffers returned to the pool by the fan-out
+  uint64_t reclaimed = 0;     // of which taken back from dead or detached consumers
+  uint64_t bad_returns = 0;   // handles returned by a consumer that did not hold them
   uint64_t consumers_reaped = 0;
 };
 struct GroupStats {
-  uint64_t delivered = 0;      // into a consumer's ring
-  uint64_t ring_full = 0;      // dropped: the chosen consumer's ring was full
-  uint64_t no_consumer = 0;    // dropped: no active consumer in the group
+  uint64_t delivered = 0;    // into a consumer's ring
+  uint64_t ring_full = 0;    // dropped: the chosen consumer's ring was full
+  uint64_t no_consumer = 0;  // dropped: no active consumer in the group
   // Conservation, per group: offered = delivered + ring_full + no_consumer.
 };
 

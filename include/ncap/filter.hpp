@@ -37,16 +37,21 @@ namespace ncap {
 // (rx_flags & kRxVlanStripped) counts as the outer VLAN.
 void parse_headers(const uint8_t* frame, uint32_t caplen, uint16_t rx_flags, uint16_t vlan_tci,
                    ParsedHeaders& out) noexcept;
-inline void parse_packet(Packet& p) noexcept {
-  parse_headers(p.data(), p.len, p.rx_flags, p.vlan_tci, p.parsed);
-}
+inline void parse_packet(Packet& p) noexcept { parse_headers(p.data(), p.len, p.rx_flags, p.vlan_tci, p.parsed); }
 
 // ParsedHeaders::l7_info for TCP payloads (the seed's HTTP plugin): what the payload
 // starts with. Rules select kinds with a bit mask (1u << kind).
 enum HttpKind : uint8_t {
   kHttpNone = 0,  // no TCP payload: never matches an http clause
-  kHttpGet, kHttpPost, kHttpHead, kHttpPut, kHttpDelete, kHttpOptions, kHttpTrace,
-  kHttpConnect, kHttpPatch,
+  kHttpGet,
+  kHttpPost,
+  kHttpHead,
+  kHttpPut,
+  kHttpDelete,
+  kHttpOptions,
+  kHttpTrace,
+  kHttpConnect,
+  kHttpPatch,
   kHttpResponse,  // "HTTP/" status line
   kHttpOther,     // TCP payload that is none of the above
 };
@@ -67,7 +72,7 @@ struct PortRange {
 };
 struct ContentMatch {
   std::string pattern;
-  bool regex = false;   // Hyperscan (PCRE subset) syntax; otherwise a literal
+  bool regex = false;  // Hyperscan (PCRE subset) syntax; otherwise a literal
   bool nocase = false;
 };
 
@@ -83,20 +88,20 @@ constexpr uint32_t kBpfRuleId = 0xffffffffu;
 // A field that needs a header the packet lacks does not match (ports on a non-first
 // fragment, addresses on ARP, ...).
 struct WildcardRule {
-  uint32_t id = 1;            // 1..0xfffffffe; evaluated in increasing id order
+  uint32_t id = 1;  // 1..0xfffffffe; evaluated in increasing id order
   Action action = Action::pass;
-  bool stop = true;           // false: count and keep evaluating (does not decide)
-  bool mark = false;          // a continue rule: mark the packet with its id
+  bool stop = true;   // false: count and keep evaluating (does not decide)
+  bool mark = false;  // a continue rule: mark the packet with its id
   bool bidir = false;
   std::optional<MacAddress> src_mac, dst_mac;
-  int32_t vlan = -1;          // outer VLAN id; -1 = any (tagged or not)
-  int32_t ethertype = -1;     // after tags; -1 = any
-  int16_t proto = -1;         // IPPROTO_*; -1 = any
-  uint8_t ip_version = 0;     // 4 or 6 to require it; 0 = any (set by addresses too)
+  int32_t vlan = -1;       // outer VLAN id; -1 = any (tagged or not)
+  int32_t ethertype = -1;  // after tags; -1 = any
+  int16_t proto = -1;      // IPPROTO_*; -1 = any
+  uint8_t ip_version = 0;  // 4 or 6 to require it; 0 = any (set by addresses too)
   AddrRange src, dst;
   PortRange sport, dport;
   uint8_t tcp_flags = 0, tcp_flags_mask = 0;  // (flags & mask) == tcp_flags, TCP only
-  uint16_t http = 0;          // bit mask of HttpKind; 0 = any
+  uint16_t http = 0;                          // bit mask of HttpKind; 0 = any
   std::optional<ContentMatch> content;
 };
 
@@ -107,10 +112,10 @@ struct WildcardRule {
 struct PreciseRule {
   uint32_t id = 1;
   Action action = Action::pass;
-  bool oneway = false;        // only this direction (not the reversed 5-tuple)
-  bool stop = true;           // false: count, then the wildcard rules and default decide
-  bool mark = false;          // a continue rule: mark the packet with its id
-  uint16_t vlan = 0;          // 0 = untagged
+  bool oneway = false;  // only this direction (not the reversed 5-tuple)
+  bool stop = true;     // false: count, then the wildcard rules and default decide
+  bool mark = false;    // a continue rule: mark the packet with its id
+  uint16_t vlan = 0;    // 0 = untagged
   uint8_t proto = 0;
   uint8_t ip_version = 4;
   std::array<uint8_t, 16> src_ip{}, dst_ip{};
@@ -121,7 +126,7 @@ struct RuleSetSpec {
   Action default_action = Action::pass;
   std::vector<WildcardRule> wildcard;
   std::vector<PreciseRule> precise;
-  std::string bpf;            // tcpdump expression (libpcap syntax); empty = none
+  std::string bpf;  // tcpdump expression (libpcap syntax); empty = none
 };
 
 // ---------------------------------------------------------------- rule syntax
@@ -198,13 +203,13 @@ class BpfProgram {
 struct RuleCounters {
   uint32_t id = 0;
   bool precise = false;
-  uint64_t packets = 0;   // matched (also by continue rules, which never decide)
+  uint64_t packets = 0;  // matched (also by continue rules, which never decide)
   uint64_t bytes = 0;
-  uint64_t decided = 0;   // the packet's final verdict came from this rule
+  uint64_t decided = 0;  // the packet's final verdict came from this rule
 };
 
 struct FilterCounters {
-  uint64_t evaluated = 0;     // = passed + dropped
+  uint64_t evaluated = 0;  // = passed + dropped
   uint64_t passed = 0;
   uint64_t dropped = 0;
   uint64_t default_decided = 0;  // verdict from the default policy
@@ -216,7 +221,7 @@ struct FilterCounters {
 };
 
 struct FilterConfig {
-  unsigned workers = 1;       // poll threads that call apply(); worker ids 0..workers-1
+  unsigned workers = 1;  // poll threads that call apply(); worker ids 0..workers-1
 };
 
 class Filter final : public PacketFilter {
@@ -227,20 +232,19 @@ class Filter final : public PacketFilter {
   Filter& operator=(const Filter&) = delete;
 
   // ---- fast path (poll threads) ----
-  uint32_t apply(Packet** pkts, uint32_t n, Packet** dropped, uint32_t* ndropped,
-                 unsigned worker) noexcept override;
+  uint32_t apply(Packet** pkts, uint32_t n, Packet** dropped, uint32_t* ndropped, unsigned worker) noexcept override;
   void quiescent(unsigned worker) noexcept override;
   // The worker stops calling apply() (its thread ended): no longer waited for.
   void offline(unsigned worker) noexcept;
 
   // ---- control thread ----
-  void replace(RuleSetSpec rules);      // compile, then swap atomically
+  void replace(RuleSetSpec rules);  // compile, then swap atomically
   void add(const WildcardRule& r);
   void add(const PreciseRule& r);
   // Precise rules removed (ids without one are ignored), then added, in place: nothing
   // else is rebuilt. Checked as a whole first: on a throw nothing changed.
   void update_precise(const std::vector<PreciseRule>& add, const std::vector<uint32_t>& remove_ids);
-  bool remove(uint32_t id);             // false when no rule has that id
+  bool remove(uint32_t id);  // false when no rule has that id
   void set_default(Action a);
   RuleSetSpec rules() const;
   FilterCounters counters() const;

@@ -41,9 +41,9 @@ struct PoolHeader {
 };
 
 struct MempoolConfig {
-  uint32_t count = 4096;        // number of buffers
-  uint32_t data_room = 2048;    // bytes for a frame (the RX buffer size given to the NIC)
-  DmaOptions dma;               // shared name, page preferences
+  uint32_t count = 4096;      // number of buffers
+  uint32_t data_room = 2048;  // bytes for a frame (the RX buffer size given to the NIC)
+  DmaOptions dma;             // shared name, page preferences
 };
 
 class Mempool {

@@ -12,10 +12,10 @@ namespace ncap {
 // RX descriptor facts the driver reports (Packet::rx_flags).
 enum RxFlag : uint16_t {
   kRxRssHashValid = 1u << 0,
-  kRxVlanStripped = 1u << 1,   // vlan_tci holds the stripped tag
+  kRxVlanStripped = 1u << 1,  // vlan_tci holds the stripped tag
   kRxL3ChecksumBad = 1u << 2,
   kRxL4ChecksumBad = 1u << 3,
-  kRxFrameError = 1u << 4,     // CRC, symbol, length errors reported by the NIC
+  kRxFrameError = 1u << 4,  // CRC, symbol, length errors reported by the NIC
   kRxTimestampValid = 1u << 5,
 };
 
@@ -29,11 +29,11 @@ enum ParseFlag : uint16_t {
   kHasQinQ = 1u << 2,
   kIpv4 = 1u << 3,
   kIpv6 = 1u << 4,
-  kFragment = 1u << 5,         // any IP fragment
-  kFirstFragment = 1u << 6,    // offset 0 (L4 header present)
-  kL4Valid = 1u << 7,          // ports/flags below are from a complete L4 header
-  kTruncated = 1u << 8,        // a header claimed more bytes than were captured
-  kMalformed = 1u << 9,        // bogus length, endless extension chain, ...
+  kFragment = 1u << 5,       // any IP fragment
+  kFirstFragment = 1u << 6,  // offset 0 (L4 header present)
+  kL4Valid = 1u << 7,        // ports/flags below are from a complete L4 header
+  kTruncated = 1u << 8,      // a header claimed more bytes than were captured
+  kMalformed = 1u << 9,      // bogus length, endless extension chain, ...
   kIpOptions = 1u << 10,
 };
 
@@ -41,11 +41,11 @@ enum ParseFlag : uint16_t {
 // IPv4 addresses occupy the first 4 bytes of src_ip/dst_ip, the rest are zero.
 // Ports and ethertype are in host byte order.
 struct ParsedHeaders {
-  uint16_t flags;        // ParseFlag
-  uint16_t ethertype;    // after VLAN/QinQ tags
-  uint16_t vlan_id;      // outer VLAN id (12 bits), 0 when untagged
+  uint16_t flags;      // ParseFlag
+  uint16_t ethertype;  // after VLAN/QinQ tags
+  uint16_t vlan_id;    // outer VLAN id (12 bits), 0 when untagged
   uint16_t inner_vlan_id;
-  uint16_t l3_offset;    // from the start of the frame
+  uint16_t l3_offset;  // from the start of the frame
   uint16_t l4_offset;
   uint16_t payload_offset;
   uint16_t payload_len;  // bytes of L4 payload inside the captured frame
@@ -53,12 +53,12 @@ struct ParsedHeaders {
   uint8_t l4_proto;      // IPPROTO_* of the transport header (after IPv6 extensions)
   uint8_t tcp_flags;
   uint8_t icmp_type;
-  uint16_t src_port;     // TCP, UDP, SCTP with kL4Valid; 0 otherwise
+  uint16_t src_port;  // TCP, UDP, SCTP with kL4Valid; 0 otherwise
   uint16_t dst_port;
   uint8_t src_ip[16];
   uint8_t dst_ip[16];
   uint8_t icmp_code;
-  uint8_t l7_info;       // ncap::HttpKind of a TCP payload (filter.hpp), 0 if none
+  uint8_t l7_info;  // ncap::HttpKind of a TCP payload (filter.hpp), 0 if none
   uint8_t reserved[6];
 };
 static_assert(sizeof(ParsedHeaders) == 64, "ParsedHeaders must fill exactly one cache line");
@@ -78,7 +78,7 @@ struct alignas(64) Packet {
   uint32_t rule_id;       // rule that decided the action; 0 = default policy
   Action action;
   uint8_t refcnt_reserved;
-  uint16_t user16;        // free for the application
+  uint16_t user16;  // free for the application
   uint32_t user32;
   uint64_t user64;
   uint8_t pad0[8];

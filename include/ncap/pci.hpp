@@ -29,10 +29,10 @@ struct PciDevice {
   uint16_t device = 0;
   uint16_t subsystem_vendor = 0;
   uint16_t subsystem_device = 0;
-  uint32_t class_code = 0;   // 24 bits: class, subclass, prog-if
-  std::string driver;        // bound driver, empty when none
+  uint32_t class_code = 0;  // 24 bits: class, subclass, prog-if
+  std::string driver;       // bound driver, empty when none
   std::string driver_override;
-  int iommu_group = -1;      // -1: no IOMMU group (no IOMMU, or not enabled)
+  int iommu_group = -1;  // -1: no IOMMU group (no IOMMU, or not enabled)
   int numa_node = -1;
 };
 
@@ -45,7 +45,7 @@ class PciSysfs {
   PciDevice read(const PciAddress& a) const;
   std::vector<PciDevice> list() const;  // every PCI device, sorted by address
   std::vector<PciAddress> iommu_group_members(int group) const;
-  bool iommu_enabled() const;           // /sys/class/iommu has an entry
+  bool iommu_enabled() const;  // /sys/class/iommu has an entry
 
   // Unbinds from the current driver (if any) and binds to `driver` via driver_override.
   void bind(const PciAddress& a, const std::string& driver) const;

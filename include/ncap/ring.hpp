@@ -65,8 +65,7 @@ class RingProducer {
  public:
   RingProducer() = default;
   // Takes the current shared indexes as its starting point (both 0 on a fresh ring).
-  RingProducer(RingIndexes* idx, T* slots, uint32_t size) noexcept
-      : idx_(idx), slots_(slots), mask_(size - 1) {
+  RingProducer(RingIndexes* idx, T* slots, uint32_t size) noexcept : idx_(idx), slots_(slots), mask_(size - 1) {
     tail_ = idx->tail.load(std::memory_order_relaxed);
     head_cache_ = idx->head.load(std::memory_order_acquire);
   }
@@ -80,7 +79,7 @@ class RingProducer {
  private:
   void refresh_head() noexcept {
     uint32_t h = idx_->head.load(std::memory_order_acquire);  // pair (2)
-    if (tail_ - h > capacity()) {  // the consumer claims to have read unwritten slots
+    if (tail_ - h > capacity()) {                             // the consumer claims to have read unwritten slots
       corrupt_ = true;
       return;  // keep the last sane view: the ring looks full, nothing is overwritten
     }
@@ -121,8 +120,7 @@ class RingConsumer {
 
  public:
   RingConsumer() = default;
-  RingConsumer(RingIndexes* idx, T* slots, uint32_t size) noexcept
-      : idx_(idx), slots_(slots), mask_(size - 1) {
+  RingConsumer(RingIndexes* idx, T* slots, uint32_t size) noexcept : idx_(idx), slots_(slots), mask_(size - 1) {
     head_ = idx->head.load(std::memory_order_relaxed);
     tail_cache_ = head_;
   }
@@ -141,7 +139,7 @@ class RingConsumer {
  private:
   void refresh_tail() noexcept {
     uint32_t t = idx_->tail.load(std::memory_order_acquire);  // pair (1)
-    if (t - head_ > capacity()) {  // the producer claims more items than slots
+    if (t - head_ > capacity()) {                             // the producer claims more items than slots
       corrupt_ = true;
       return;  // keep the last sane view: the ring looks empty
     }
@@ -274,8 +272,8 @@ class MpmcRing {
       uint32_t free_slots = capacity() - (head - cons_.tail.load(std::memory_order_acquire));  // pair (2)
       take = n < free_slots ? n : free_slots;
       if (take == 0 || (all && take < n)) return 0;
-    } while (!prod_.head.compare_exchange_weak(head, head + take, std::memory_order_relaxed,
-                                               std::memory_order_relaxed));
+    } while (
+        !prod_.head.compare_exchange_weak(head, head + take, std::memory_order_relaxed, std::memory_order_relaxed));
     for (uint32_t i = 0; i < take; ++i) slots_[(head + i) & mask_] = in[i];
     publish(prod_, head, take);  // pair (1): the slots before the tail that covers them
     return take;
@@ -288,8 +286,8 @@ class MpmcRing {
       uint32_t avail = prod_.tail.load(std::memory_order_acquire) - head;  // pair (1)
       take = n < avail ? n : avail;
       if (take == 0 || (all && take < n)) return 0;
-    } while (!cons_.head.compare_exchange_weak(head, head + take, std::memory_order_relaxed,
-                                               std::memory_order_relaxed));
+    } while (
+        !cons_.head.compare_exchange_weak(head, head + take, std::memory_order_relaxed, std::memory_order_relaxed));
     for (uint32_t i = 0; i < take; ++i) out[i] = slots_[(head + i) & mask_];
     publish(cons_, head, take);  // pair (2): the slots are read before they are handed back
     return take;

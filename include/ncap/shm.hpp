@@ -91,8 +91,7 @@ class Consumer {
 // (a group name the publisher configured, or its index "0", "1", ...). Errors name the
 // file and the fix: no such capture, owned by another user, corrupt or truncated files,
 // group full or unknown, publisher gone or not answering.
-std::unique_ptr<Consumer> attach(const std::string& name, const std::string& group,
-                                 const AttachOptions& opts = {});
+std::unique_ptr<Consumer> attach(const std::string& name, const std::string& group, const AttachOptions& opts = {});
 
 // ---- names: where a publisher's files go ----
 // DmaOptions that put a pool where publish(name, ...) expects it (a file on hugetlbfs
@@ -109,11 +108,11 @@ std::string rx_capture_name(const std::string& name, uint16_t q, uint16_t queues
 // ---- runtime view (ncap-stat) ----
 struct ConsumerInfo {
   uint32_t slot = 0;
-  std::string state;       // "active", "attaching", "detaching"
+  std::string state;  // "active", "attaching", "detaching"
   int32_t pid = 0;
   uint32_t group = 0;
   uint64_t delivered = 0, ring_full = 0, returned = 0, reclaimed = 0, bad_returns = 0;
-  uint32_t held = 0;       // buffers the consumer holds now
+  uint32_t held = 0;                      // buffers the consumer holds now
   uint32_t ring_used = 0, ring_free = 0;  // RX ring occupancy
 };
 struct GroupInfo {
@@ -127,7 +126,7 @@ struct CaptureInfo {
   uint32_t owner_uid = 0;
   int32_t publisher_pid = 0;
   bool publisher_alive = false;
-  std::string problem;     // non-empty: the files could not be read (why)
+  std::string problem;  // non-empty: the files could not be read (why)
   uint32_t rx_ring_size = 0, max_consumers = 0, pool_buffers = 0;
   uint64_t offered = 0, foreign_pool = 0, bad_returns = 0, reclaimed = 0, consumers_reaped = 0;
   std::vector<GroupInfo> groups;

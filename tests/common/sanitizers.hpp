@@ -20,8 +20,6 @@ inline constexpr bool kThreadSanitizer = false;
 #endif
 
 // `n` iterations, or n / 50 (at least 1) under ThreadSanitizer.
-inline constexpr uint64_t stress_iterations(uint64_t n) {
-  return kThreadSanitizer ? (n / 50 ? n / 50 : 1) : n;
-}
+inline constexpr uint64_t stress_iterations(uint64_t n) { return kThreadSanitizer ? (n / 50 ? n / 50 : 1) : n; }
 
 }  // namespace ncap::test

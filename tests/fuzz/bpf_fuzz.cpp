@@ -37,8 +37,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // do not read a slot (ours starts at zero, which is a valid refinement).
   for (const auto& in : prog)
     if (in.code == (BPF_LD | BPF_MEM) || in.code == (BPF_LDX | BPF_MEM)) return 0;
-  uint32_t theirs = bpf_filter(reinterpret_cast<const bpf_insn*>(prog.data()), pkt.get(),
-                               static_cast<u_int>(len), static_cast<u_int>(len));
+  uint32_t theirs = bpf_filter(reinterpret_cast<const bpf_insn*>(prog.data()), pkt.get(), static_cast<u_int>(len),
+                               static_cast<u_int>(len));
   if (ours != theirs) __builtin_trap();
   return 0;
 }

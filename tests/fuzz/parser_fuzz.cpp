@@ -12,16 +12,16 @@
 
 namespace {
 ncap::Filter& filter() {
-  static ncap::Filter f(ncap::parse_rules(
-      "bpf ip or ip6 or vlan\n"
-      "1 pass precise udp src host 10.0.0.1 src port 1 dst host 10.0.0.2 dst port 2\n"
-      "2 drop tcp flags S/SA continue\n"
-      "3 pass tcp http get,post,response\n"
-      "4 drop content \"attack\" nocase\n"
-      "5 drop src net 10.0.0.0/8 dst port 1-1000 bidir\n"
-      "6 pass ip6 dst net 2001:db8::/32\n"
-      "7 drop vlan 5 continue\n"
-      "default drop\n"));
+  static ncap::Filter f(
+      ncap::parse_rules("bpf ip or ip6 or vlan\n"
+                        "1 pass precise udp src host 10.0.0.1 src port 1 dst host 10.0.0.2 dst port 2\n"
+                        "2 drop tcp flags S/SA continue\n"
+                        "3 pass tcp http get,post,response\n"
+                        "4 drop content \"attack\" nocase\n"
+                        "5 drop src net 10.0.0.0/8 dst port 1-1000 bidir\n"
+                        "6 pass ip6 dst net 2001:db8::/32\n"
+                        "7 drop vlan 5 continue\n"
+                        "default drop\n"));
   return f;
 }
 }  // namespace

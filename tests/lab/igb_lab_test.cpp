@@ -61,8 +61,7 @@ ncap::DeviceConfig config(uint16_t rxq = 1) {
 }
 
 // Sends `frames` on tx while polling every queue of rx; returns what arrived per queue.
-std::vector<std::vector<Bytes>> send_and_receive(ncap::Device& tx, ncap::Device& rx,
-                                                 const std::vector<Bytes>& frames) {
+std::vector<std::vector<Bytes>> send_and_receive(ncap::Device& tx, ncap::Device& rx, const std::vector<Bytes>& frames) {
   std::vector<std::vector<Bytes>> got(rx.info().rx_queues);
   size_t sent = 0, received = 0;
   ncap::Packet* burst[64];

@@ -65,8 +65,8 @@ TEST(LabVfio, OpensEveryPortReadsStatusAndMacAndMapsAPool) {
       mac[2 * w + 1] = static_cast<uint8_t>(v >> 8);
     }
     uint32_t ral = io.read32(kRal0), rah = io.read32(kRah0);
-    uint8_t ra[6] = {static_cast<uint8_t>(ral), static_cast<uint8_t>(ral >> 8), static_cast<uint8_t>(ral >> 16),
-                     static_cast<uint8_t>(ral >> 24), static_cast<uint8_t>(rah), static_cast<uint8_t>(rah >> 8)};
+    uint8_t ra[6] = {static_cast<uint8_t>(ral),       static_cast<uint8_t>(ral >> 8), static_cast<uint8_t>(ral >> 16),
+                     static_cast<uint8_t>(ral >> 24), static_cast<uint8_t>(rah),      static_cast<uint8_t>(rah >> 8)};
     EXPECT_EQ(std::vector<uint8_t>(mac, mac + 6), std::vector<uint8_t>(ra, ra + 6))
         << "EEPROM MAC words and RAL0/RAH0 disagree";
     // QEMU gives NICs 52:54:00:xx:xx:xx unless told otherwise.

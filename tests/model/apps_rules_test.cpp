@@ -21,8 +21,9 @@ uint64_t num(const std::string& json, const std::string& key, const std::string&
 TEST(NcapCountRules, ContinueRuleCountsEveryPacketAndDecidesNone) {
   const std::string rules = ::testing::TempDir() + "ncap_apps_rules_" + std::to_string(getpid()) + ".txt";
   std::ofstream(rules) << "default drop\n20 pass udp continue\n";
-  auto r = run_cli(ncap::test::tool("NCAP_COUNT_BIN"), {"-i", "model:82599?gen=4000&size=64&flows=64", "--descriptors",
-                                                        "4096", "--idle", "0.5", "--rules", rules, "--json", "--quiet"});
+  auto r =
+      run_cli(ncap::test::tool("NCAP_COUNT_BIN"), {"-i", "model:82599?gen=4000&size=64&flows=64", "--descriptors",
+                                                   "4096", "--idle", "0.5", "--rules", rules, "--json", "--quiet"});
   unlink(rules.c_str());
   ASSERT_EQ(r.status, 0) << r.out;
   const size_t at = r.out.rfind("{\"type\":\"summary\"");

@@ -163,8 +163,8 @@ TEST(NcapCount, WritesWhatItReceivedToPcap) {
 // the tool, over one queue or several; every packet taken from the NIC is accounted.
 TEST(NcapCount, CountStopsAtExactlyCountPacketsCountedAndWritten) {
   const std::string out = tmp("count.pcap");
-  auto r = run_cli(count_bin(), {"-i", "model:82599?gen=inf&size=64&flows=16", "-c", "3000", "-w", out, "--json",
-                                 "--quiet"});
+  auto r = run_cli(count_bin(),
+                   {"-i", "model:82599?gen=inf&size=64&flows=16", "-c", "3000", "-w", out, "--json", "--quiet"});
   ASSERT_EQ(r.status, 0) << r.out;
   std::string s = summary(r);
   EXPECT_EQ(num(s, "packets"), 3000u) << s;
@@ -173,8 +173,8 @@ TEST(NcapCount, CountStopsAtExactlyCountPacketsCountedAndWritten) {
   EXPECT_EQ(read_pcap(out).size(), 3000u);
   unlink(out.c_str());
 
-  r = run_cli(count_bin(), {"-i", "model:82599?gen=inf&size=64&flows=64", "-q", "4", "-c", "3000", "--json",
-                            "--quiet"});
+  r = run_cli(count_bin(),
+              {"-i", "model:82599?gen=inf&size=64&flows=64", "-q", "4", "-c", "3000", "--json", "--quiet"});
   ASSERT_EQ(r.status, 0) << r.out;
   s = summary(r);
   EXPECT_EQ(num(s, "packets"), 3000u) << s;
@@ -200,12 +200,16 @@ TEST(NcapCount, PublishedQueuesReachConsumerProcessesWithEveryPacketAccounted) {
   const std::string name = "apps-pub-" + std::to_string(getpid());
   CliResult pub, c0, c1;
   std::thread tp([&] {
-    pub = run_cli(count_bin(), {"-i", "model:82599?gen=inf&size=80&flows=64", "-q", "2", "--publish", name, "-d",
-                                "3", "--json", "--quiet"});
+    pub = run_cli(count_bin(), {"-i", "model:82599?gen=inf&size=80&flows=64", "-q", "2", "--publish", name, "-d", "3",
+                                "--json", "--quiet"});
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(700));
-  std::thread t0([&] { c0 = run_cli(count_bin(), {"-i", "ring:" + name + "-q0@0", "--idle", "1.5", "--json", "--quiet"}); });
-  std::thread t1([&] { c1 = run_cli(count_bin(), {"-i", "ring:" + name + "-q1@0", "--idle", "1.5", "--json", "--quiet"}); });
+  std::thread t0([&] {
+    c0 = run_cli(count_bin(), {"-i", "ring:" + name + "-q0@0", "--idle", "1.5", "--json", "--quiet"});
+  });
+  std::thread t1([&] {
+    c1 = run_cli(count_bin(), {"-i", "ring:" + name + "-q1@0", "--idle", "1.5", "--json", "--quiet"});
+  });
   tp.join();
   t0.join();
   t1.join();
@@ -248,8 +252,8 @@ TEST(NcapCount, CtrlCEndsWithExitZeroAndTheSummary) {
 
 TEST(NcapGen, SendsExactlyCountFramesWhoseBytesAndChecksumsAreRight) {
   const std::string a = tmp("gen_a.pcap"), b = tmp("gen_b.pcap");
-  auto r = run_cli(gen_bin(), {"-i", "model:82599", "-c", "3000", "-s", "60-1514", "-q", "2", "-f", "32", "-w", a,
-                               "--json"});
+  auto r = run_cli(gen_bin(),
+                   {"-i", "model:82599", "-c", "3000", "-s", "60-1514", "-q", "2", "-f", "32", "-w", a, "--json"});
   ASSERT_EQ(r.status, 0) << r.out;
   std::string s = summary(r);
   auto frames = read_pcap(a);
@@ -294,9 +298,9 @@ TEST(NcapGen, SendsExactlyCountFramesWhoseBytesAndChecksumsAreRight) {
 }
 
 uint64_t now_us() {
-  return uint64_t(std::chrono::duration_cast<std::chrono::microseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count());
+  return uint64_t(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
 }
 
 // -w stamps each frame with the wall-clock time it was handed to the NIC: inside the
@@ -425,14 +429,20 @@ INSTANTIATE_TEST_SUITE_P(
     Cases, AppsRefuseBeforeOpening,
     ::testing::Values(
         BadInput{"count", {"-i", "0000:07:00.0", "-f", "udp port"}, 1, "compile the filter expression \"udp port\""},
-        BadInput{"count", {"-i", "0000:07:00.0", "--rules", "/nonexistent/rules.txt"}, 1,
+        BadInput{"count",
+                 {"-i", "0000:07:00.0", "--rules", "/nonexistent/rules.txt"},
+                 1,
                  "open the rules file /nonexistent/rules.txt"},
-        BadInput{"count", {"-i", "0000:07:00.0", "-w", "/nonexistent/out.pcap"}, 1,
+        BadInput{"count",
+                 {"-i", "0000:07:00.0", "-w", "/nonexistent/out.pcap"},
+                 1,
                  "create pcap file /nonexistent/out.pcap"},
-        BadInput{"count", {"-i", "0000:07:00.0", "--flows", "/nonexistent/flows.json"}, 1,
-                 "create /nonexistent/flows.json"},
+        BadInput{
+            "count", {"-i", "0000:07:00.0", "--flows", "/nonexistent/flows.json"}, 1, "create /nonexistent/flows.json"},
         BadInput{"count", {"-i", "0000:07:00.0", "--cores", "64"}, 2, "core 64 does not exist"},
-        BadInput{"gen", {"-i", "0000:07:00.0", "-w", "/nonexistent/sent.pcap"}, 1,
+        BadInput{"gen",
+                 {"-i", "0000:07:00.0", "-w", "/nonexistent/sent.pcap"},
+                 1,
                  "create pcap file /nonexistent/sent.pcap"}));
 
 }  // namespace

@@ -64,8 +64,8 @@ TEST(Engine, PollThreadsRunOnlyOnTheirCoresAndCountEveryFrame) {
     dispatched += eng.stats(w).dispatched;
     filtered += eng.stats(w).filtered;
     EXPECT_GT(rec.calls[w].load(), 0u) << "worker " << w;
-    EXPECT_EQ(rec.off_core[w].load(), 0u) << "worker " << w << " ran " << rec.off_core[w] << " of "
-                                          << rec.calls[w] << " callbacks off core " << rec.want[w];
+    EXPECT_EQ(rec.off_core[w].load(), 0u) << "worker " << w << " ran " << rec.off_core[w] << " of " << rec.calls[w]
+                                          << " callbacks off core " << rec.want[w];
     EXPECT_EQ(eng.stats(w).dispatched, rec.packets[w].load()) << "worker " << w;
   }
   const HardwareStats hw = dev->stats();

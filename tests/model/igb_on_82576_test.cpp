@@ -8,8 +8,8 @@
 #include <map>
 
 #include "frames.hpp"
-#include "ncap/filter.hpp"
 #include "ncap/error.hpp"
+#include "ncap/filter.hpp"
 #include "toeplitz.hpp"
 
 namespace ncap::test {

@@ -209,8 +209,7 @@ TEST(Ixgbe82599Datapath, MultiQueueFullRingDropsArePerQueue) {
   auto q1 = receive(dev->rx(1), kOffered, std::chrono::milliseconds(100));
   HardwareStats hs = dev->stats();
   EXPECT_EQ(hs.rx_missed, 0u);
-  EXPECT_EQ(uint64_t(kOffered), q0.size() + q1.size() + hs.rx_no_descriptor)
-      << "offered = received + QPRDC";
+  EXPECT_EQ(uint64_t(kOffered), q0.size() + q1.size() + hs.rx_no_descriptor) << "offered = received + QPRDC";
   EXPECT_EQ(q0.size(), 63u);
   EXPECT_EQ(q1.size(), 63u);
   free_all(dev->rx(0), q0);

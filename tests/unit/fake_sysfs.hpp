@@ -13,9 +13,9 @@ class FakeSysfs {
   const std::string& dev() const { return dev_; }
 
   // Adds a PCI device; driver "" = unbound, group -1 = no IOMMU group.
-  void add_device(const std::string& addr, uint16_t vendor, uint16_t device, uint32_t cls,
-                  const std::string& driver, int group, int numa = 0);
-  void enable_iommu();                 // /sys/class/iommu/dmar0
+  void add_device(const std::string& addr, uint16_t vendor, uint16_t device, uint32_t cls, const std::string& driver,
+                  int group, int numa = 0);
+  void enable_iommu();                                        // /sys/class/iommu/dmar0
   void add_vfio_group_node(int group, unsigned mode = 0600);  // /dev/vfio/N (a plain file)
 
  private:

@@ -69,12 +69,13 @@ struct Housekeeper {
   FanOut& f;
   std::atomic<bool> stop{false};
   std::thread t;
-  explicit Housekeeper(FanOut& fo) : f(fo), t([this] {
-    while (!stop.load()) {
-      f.idle(0);
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
-    }
-  }) {}
+  explicit Housekeeper(FanOut& fo)
+      : f(fo), t([this] {
+          while (!stop.load()) {
+            f.idle(0);
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+          }
+        }) {}
   ~Housekeeper() {
     stop = true;
     t.join();
@@ -479,9 +480,7 @@ TEST(SharedCapture, AttachRefusesMissingCorruptTruncatedAndOtherUsersCaptures) {
   const std::string dir = "/dev/shm/ncap/" + std::to_string(ncap::netns_inode());
   // A corrupt control file next to it (same directory, another name).
   std::string corrupt = unique_name("corrupt");
-  {
-    std::ofstream(dir + "/" + corrupt + ".ctl") << std::string(8192, 'x');
-  }
+  { std::ofstream(dir + "/" + corrupt + ".ctl") << std::string(8192, 'x'); }
   EXPECT_NE(attach_error(corrupt).find("is corrupt: bad magic"), std::string::npos) << attach_error(corrupt);
   // A truncated copy of the real one.
   std::string trunc = unique_name("trunc");

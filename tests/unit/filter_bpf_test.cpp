@@ -16,36 +16,134 @@ using namespace ncap::test;
 namespace {
 
 const char* const kExpressions[] = {
-    "", "ip", "ip6", "arp", "tcp", "udp", "icmp", "icmp6", "sctp", "vlan",
-    "vlan 5", "vlan and vlan 9", "vlan 7 and udp", "not vlan", "port 53", "udp port 53", "tcp port 80",
-    "src port 1000", "dst port 53", "portrange 1000-1010", "src portrange 50-60", "tcp dst portrange 1-1024",
-    "host 10.0.0.1", "src host 10.0.0.1", "dst host 10.0.0.2", "net 10.0.0.0/8", "src net 10.0.0.0/30",
-    "dst net 10.0.1.0/24", "net 192.168.0.0/16", "not net 10.0.0.0/8", "host 2001:db8::1", "ip6 net 2001:db8::/64",
-    "ip6 src host 2001:db8::2", "ip6 and tcp", "ip6 and udp port 53", "ip and udp and port 53",
-    "tcp[tcpflags] & tcp-syn != 0", "tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn", "tcp[13] & 2 != 0",
-    "tcp[tcpflags] & tcp-fin != 0", "tcp[tcpflags] & tcp-rst != 0", "tcp[tcpflags] == tcp-push|tcp-ack",
-    "ip[6:2] & 0x1fff != 0", "ip[6:2] & 0x3fff != 0", "ip[0] & 0xf > 5", "ip[8] < 32", "ip[9] == 17",
-    "len > 100", "len < 80", "len >= 60", "len <= 64", "greater 200", "less 70",
-    "ether host 02:00:00:00:00:01", "ether src 02:00:00:00:00:01", "ether dst 02:00:00:00:00:02",
-    "ether broadcast", "ether multicast", "ether proto 0x88f7", "ether[12:2] == 0x0800", "ether[0] & 1 = 0",
-    "udp[8:4] == 0x47455420", "tcp[20:4] == 0x47455420", "tcp[((tcp[12:1] & 0xf0) >> 2):4] = 0x47455420",
-    "udp and (port 53 or port 5060)", "tcp and not port 22", "(tcp or udp) and dst port 80",
-    "icmp[icmptype] == icmp-echo", "icmp[icmptype] != icmp-echoreply", "icmp and ip[2:2] > 50",
-    "ip proto 132", "ip6 proto 58", "proto 47", "ip proto \\tcp", "ip6 proto \\udp",
-    "src host 10.0.0.1 and dst host 10.0.0.2", "src host 10.0.0.1 or dst host 10.0.0.3",
-    "not (src host 10.0.0.1 or dst host 10.0.0.3)", "host 10.0.0.1 and host 10.0.0.2 and udp",
-    "udp[0:2] > 1000", "udp[2:2] & 0xff00 == 0", "udp[4:2] > 20", "ip[1] & 0xfc == 0", "ip[2:2] % 4 == 0",
-    "ip[2:2] / 2 > 30", "ip[2:2] * 2 > 100", "ip[2:2] - 20 > 10", "ip[2:2] + 10 > 80", "ip[10:2] ^ 0xffff != 0",
-    "ip[2:2] << 1 > 100", "ip[2:2] >> 1 > 30", "ip[8] | 1 == 65", "ip[8] & 64 == 64", "-ip[8] != 0",
-    "ip[2:2] % 0xff > 10", "len - 14 > 40", "ip[0:4] & 0xff == 0", "ip[12:4] == 0x0a000001",
-    "ip[16:4] & 0xffffff00 == 0x0a000000", "ip6[6] == 6", "ip6[6] == 17", "ip6[40:2] == 1000", "ip6[7] > 32",
-    "vlan and udp port 53", "vlan 5 and vlan 9 and udp", "vlan and ip6", "vlan and tcp[tcpflags] & tcp-ack != 0",
-    "tcp portrange 0-100 or udp portrange 5000-6000", "not ip and not ip6", "arp or ip6",
-    "tcp and len > 200", "udp and len < 100", "dst port 53 and src portrange 1000-2000",
-    "ip host 10.0.0.1", "ip6 host 2001:db8::1 and tcp", "ip and not tcp and not udp",
-    "ip[6] & 0x20 != 0", "ip6 and ip6[6] == 44", "ip[12:2] == ip[16:2]", "tcp[2:2] == tcp[0:2]",
-    "ether[6:4] == 0x02000000", "ip multicast", "ip[19] == 255", "ip6 multicast", "icmp6 and ip6[40] == 128",
-    "udp and udp[8] == 0x48", "sctp port 2905", "sctp and dst port 2944",
+    "",
+    "ip",
+    "ip6",
+    "arp",
+    "tcp",
+    "udp",
+    "icmp",
+    "icmp6",
+    "sctp",
+    "vlan",
+    "vlan 5",
+    "vlan and vlan 9",
+    "vlan 7 and udp",
+    "not vlan",
+    "port 53",
+    "udp port 53",
+    "tcp port 80",
+    "src port 1000",
+    "dst port 53",
+    "portrange 1000-1010",
+    "src portrange 50-60",
+    "tcp dst portrange 1-1024",
+    "host 10.0.0.1",
+    "src host 10.0.0.1",
+    "dst host 10.0.0.2",
+    "net 10.0.0.0/8",
+    "src net 10.0.0.0/30",
+    "dst net 10.0.1.0/24",
+    "net 192.168.0.0/16",
+    "not net 10.0.0.0/8",
+    "host 2001:db8::1",
+    "ip6 net 2001:db8::/64",
+    "ip6 src host 2001:db8::2",
+    "ip6 and tcp",
+    "ip6 and udp port 53",
+    "ip and udp and port 53",
+    "tcp[tcpflags] & tcp-syn != 0",
+    "tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn",
+    "tcp[13] & 2 != 0",
+    "tcp[tcpflags] & tcp-fin != 0",
+    "tcp[tcpflags] & tcp-rst != 0",
+    "tcp[tcpflags] == tcp-push|tcp-ack",
+    "ip[6:2] & 0x1fff != 0",
+    "ip[6:2] & 0x3fff != 0",
+    "ip[0] & 0xf > 5",
+    "ip[8] < 32",
+    "ip[9] == 17",
+    "len > 100",
+    "len < 80",
+    "len >= 60",
+    "len <= 64",
+    "greater 200",
+    "less 70",
+    "ether host 02:00:00:00:00:01",
+    "ether src 02:00:00:00:00:01",
+    "ether dst 02:00:00:00:00:02",
+    "ether broadcast",
+    "ether multicast",
+    "ether proto 0x88f7",
+    "ether[12:2] == 0x0800",
+    "ether[0] & 1 = 0",
+    "udp[8:4] == 0x47455420",
+    "tcp[20:4] == 0x47455420",
+    "tcp[((tcp[12:1] & 0xf0) >> 2):4] = 0x47455420",
+    "udp and (port 53 or port 5060)",
+    "tcp and not port 22",
+    "(tcp or udp) and dst port 80",
+    "icmp[icmptype] == icmp-echo",
+    "icmp[icmptype] != icmp-echoreply",
+    "icmp and ip[2:2] > 50",
+    "ip proto 132",
+    "ip6 proto 58",
+    "proto 47",
+    "ip proto \\tcp",
+    "ip6 proto \\udp",
+    "src host 10.0.0.1 and dst host 10.0.0.2",
+    "src host 10.0.0.1 or dst host 10.0.0.3",
+    "not (src host 10.0.0.1 or dst host 10.0.0.3)",
+    "host 10.0.0.1 and host 10.0.0.2 and udp",
+    "udp[0:2] > 1000",
+    "udp[2:2] & 0xff00 == 0",
+    "udp[4:2] > 20",
+    "ip[1] & 0xfc == 0",
+    "ip[2:2] % 4 == 0",
+    "ip[2:2] / 2 > 30",
+    "ip[2:2] * 2 > 100",
+    "ip[2:2] - 20 > 10",
+    "ip[2:2] + 10 > 80",
+    "ip[10:2] ^ 0xffff != 0",
+    "ip[2:2] << 1 > 100",
+    "ip[2:2] >> 1 > 30",
+    "ip[8] | 1 == 65",
+    "ip[8] & 64 == 64",
+    "-ip[8] != 0",
+    "ip[2:2] % 0xff > 10",
+    "len - 14 > 40",
+    "ip[0:4] & 0xff == 0",
+    "ip[12:4] == 0x0a000001",
+    "ip[16:4] & 0xffffff00 == 0x0a000000",
+    "ip6[6] == 6",
+    "ip6[6] == 17",
+    "ip6[40:2] == 1000",
+    "ip6[7] > 32",
+    "vlan and udp port 53",
+    "vlan 5 and vlan 9 and udp",
+    "vlan and ip6",
+    "vlan and tcp[tcpflags] & tcp-ack != 0",
+    "tcp portrange 0-100 or udp portrange 5000-6000",
+    "not ip and not ip6",
+    "arp or ip6",
+    "tcp and len > 200",
+    "udp and len < 100",
+    "dst port 53 and src portrange 1000-2000",
+    "ip host 10.0.0.1",
+    "ip6 host 2001:db8::1 and tcp",
+    "ip and not tcp and not udp",
+    "ip[6] & 0x20 != 0",
+    "ip6 and ip6[6] == 44",
+    "ip[12:2] == ip[16:2]",
+    "tcp[2:2] == tcp[0:2]",
+    "ether[6:4] == 0x02000000",
+    "ip multicast",
+    "ip[19] == 255",
+    "ip6 multicast",
+    "icmp6 and ip6[40] == 128",
+    "udp and udp[8] == 0x48",
+    "sctp port 2905",
+    "sctp and dst port 2944",
 };
 
 std::vector<std::vector<uint8_t>> corpus() {
@@ -63,7 +161,8 @@ std::vector<std::vector<uint8_t>> corpus() {
             s.proto = ver == 6 && proto == 1 ? 58 : proto;
             if (vl == 1) s.vlans = {5};
             if (vl == 2) s.vlans = {7, 9};
-            s.src_ip = ver == 6 ? ip6(pl % 2 ? "2001:db8::1" : "ff02::1") : ip4(10, 0, 0, static_cast<uint8_t>(1 + pl % 3));
+            s.src_ip =
+                ver == 6 ? ip6(pl % 2 ? "2001:db8::1" : "ff02::1") : ip4(10, 0, 0, static_cast<uint8_t>(1 + pl % 3));
             s.dst_ip = ver == 6 ? ip6("2001:db8::2") : ip4(pl == 3 ? 224 : 10, 0, static_cast<uint8_t>(pl % 2), 2);
             static const uint16_t ports[] = {53, 80, 1000, 2905, 5060, 22, 2944};
             s.sport = ports[g() % 7];
@@ -132,32 +231,54 @@ TEST(FilterBpf, ExecutorMatchesLibpcapOnEveryExpressionAndFrame) {
 TEST(FilterBpf, RawProgramsWithMemoryDivisionAndShifts) {
   // Hand-written programs covering the instructions pcap_compile rarely emits.
   const std::vector<std::vector<BpfInsn>> progs = {
-      {{BPF_LD | BPF_IMM, 0, 0, 7}, {BPF_ST, 0, 0, 3}, {BPF_LDX | BPF_MEM, 0, 0, 3}, {BPF_MISC | BPF_TXA, 0, 0, 0},
-       {BPF_ALU | BPF_MUL | BPF_X, 0, 0, 0}, {BPF_RET | BPF_A, 0, 0, 0}},                       // 49
-      {{BPF_LDX | BPF_IMM, 0, 0, 0}, {BPF_LD | BPF_IMM, 0, 0, 5}, {BPF_ALU | BPF_DIV | BPF_X, 0, 0, 0},
-       {BPF_RET | BPF_K, 0, 0, 9}},                                                               // X = 0 -> 0
-      {{BPF_LDX | BPF_IMM, 0, 0, 40}, {BPF_LD | BPF_IMM, 0, 0, 5}, {BPF_ALU | BPF_LSH | BPF_X, 0, 0, 0},
-       {BPF_RET | BPF_A, 0, 0, 0}},                                                               // shift >= 32 -> 0
-      {{BPF_LD | BPF_W | BPF_LEN, 0, 0, 0}, {BPF_JMP | BPF_JA, 0, 0, 1}, {BPF_RET | BPF_K, 0, 0, 1},
+      {{BPF_LD | BPF_IMM, 0, 0, 7},
+       {BPF_ST, 0, 0, 3},
+       {BPF_LDX | BPF_MEM, 0, 0, 3},
+       {BPF_MISC | BPF_TXA, 0, 0, 0},
+       {BPF_ALU | BPF_MUL | BPF_X, 0, 0, 0},
+       {BPF_RET | BPF_A, 0, 0, 0}},  // 49
+      {{BPF_LDX | BPF_IMM, 0, 0, 0},
+       {BPF_LD | BPF_IMM, 0, 0, 5},
+       {BPF_ALU | BPF_DIV | BPF_X, 0, 0, 0},
+       {BPF_RET | BPF_K, 0, 0, 9}},  // X = 0 -> 0
+      {{BPF_LDX | BPF_IMM, 0, 0, 40},
+       {BPF_LD | BPF_IMM, 0, 0, 5},
+       {BPF_ALU | BPF_LSH | BPF_X, 0, 0, 0},
+       {BPF_RET | BPF_A, 0, 0, 0}},  // shift >= 32 -> 0
+      {{BPF_LD | BPF_W | BPF_LEN, 0, 0, 0},
+       {BPF_JMP | BPF_JA, 0, 0, 1},
+       {BPF_RET | BPF_K, 0, 0, 1},
        {BPF_RET | BPF_A, 0, 0, 0}},
       {{BPF_LDX | BPF_MSH | BPF_B, 0, 0, 14}, {BPF_LD | BPF_B | BPF_IND, 0, 0, 14}, {BPF_RET | BPF_A, 0, 0, 0}},
-      {{BPF_LD | BPF_IMM, 0, 0, 0xfffffff0}, {BPF_MISC | BPF_TAX, 0, 0, 0}, {BPF_LD | BPF_W | BPF_IND, 0, 0, 0x20},
-       {BPF_RET | BPF_K, 0, 0, 1}},                                                               // k + X wraps
-      {{BPF_LD | BPF_IMM, 0, 0, 5}, {BPF_ALU | BPF_NEG, 0, 0, 0}, {BPF_ALU | BPF_MOD | BPF_K, 0, 0, 7},
-       {BPF_JMP | BPF_JGE | BPF_K, 0, 1, 3}, {BPF_RET | BPF_A, 0, 0, 0}, {BPF_RET | BPF_K, 0, 0, 2}},
+      {{BPF_LD | BPF_IMM, 0, 0, 0xfffffff0},
+       {BPF_MISC | BPF_TAX, 0, 0, 0},
+       {BPF_LD | BPF_W | BPF_IND, 0, 0, 0x20},
+       {BPF_RET | BPF_K, 0, 0, 1}},  // k + X wraps
+      {{BPF_LD | BPF_IMM, 0, 0, 5},
+       {BPF_ALU | BPF_NEG, 0, 0, 0},
+       {BPF_ALU | BPF_MOD | BPF_K, 0, 0, 7},
+       {BPF_JMP | BPF_JGE | BPF_K, 0, 1, 3},
+       {BPF_RET | BPF_A, 0, 0, 0},
+       {BPF_RET | BPF_K, 0, 0, 2}},
       // A and X read before anything writes them: both start at 0 (the prologue zeroes
       // only what can be read first)
       {{BPF_RET | BPF_A, 0, 0, 0}},
-      {{BPF_ALU | BPF_ADD | BPF_K, 0, 0, 3}, {BPF_RET | BPF_A, 0, 0, 0}},                      // 3
-      {{BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 0}, {BPF_RET | BPF_K, 0, 0, 1}, {BPF_RET | BPF_K, 0, 0, 2}},  // 1
+      {{BPF_ALU | BPF_ADD | BPF_K, 0, 0, 3}, {BPF_RET | BPF_A, 0, 0, 0}},                                 // 3
+      {{BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 0}, {BPF_RET | BPF_K, 0, 0, 1}, {BPF_RET | BPF_K, 0, 0, 2}},     // 1
       {{BPF_MISC | BPF_TXA, 0, 0, 0}, {BPF_ALU | BPF_ADD | BPF_K, 0, 0, 4}, {BPF_RET | BPF_A, 0, 0, 0}},  // 4
-      {{BPF_LD | BPF_IMM, 0, 0, 5}, {BPF_ALU | BPF_ADD | BPF_X, 0, 0, 0}, {BPF_RET | BPF_A, 0, 0, 0}},     // 5
-      {{BPF_LD | BPF_B | BPF_IND, 0, 0, 14}, {BPF_RET | BPF_A, 0, 0, 0}},                      // [14]
-      {{BPF_LD | BPF_IMM, 0, 0, 3}, {BPF_JMP | BPF_JGT | BPF_X, 0, 1, 0}, {BPF_RET | BPF_K, 0, 0, 1},
-       {BPF_RET | BPF_K, 0, 0, 2}},                                                              // 3 > X = 0
+      {{BPF_LD | BPF_IMM, 0, 0, 5}, {BPF_ALU | BPF_ADD | BPF_X, 0, 0, 0}, {BPF_RET | BPF_A, 0, 0, 0}},    // 5
+      {{BPF_LD | BPF_B | BPF_IND, 0, 0, 14}, {BPF_RET | BPF_A, 0, 0, 0}},                                 // [14]
+      {{BPF_LD | BPF_IMM, 0, 0, 3},
+       {BPF_JMP | BPF_JGT | BPF_X, 0, 1, 0},
+       {BPF_RET | BPF_K, 0, 0, 1},
+       {BPF_RET | BPF_K, 0, 0, 2}},  // 3 > X = 0
       // division (buflen kept in another register) together with indexed loads
-      {{BPF_LDX | BPF_IMM, 0, 0, 2}, {BPF_LD | BPF_IMM, 0, 0, 9}, {BPF_ALU | BPF_DIV | BPF_X, 0, 0, 0},
-       {BPF_MISC | BPF_TAX, 0, 0, 0}, {BPF_LD | BPF_H | BPF_IND, 0, 0, 8}, {BPF_RET | BPF_A, 0, 0, 0}},  // [12..13]
+      {{BPF_LDX | BPF_IMM, 0, 0, 2},
+       {BPF_LD | BPF_IMM, 0, 0, 9},
+       {BPF_ALU | BPF_DIV | BPF_X, 0, 0, 0},
+       {BPF_MISC | BPF_TAX, 0, 0, 0},
+       {BPF_LD | BPF_H | BPF_IND, 0, 0, 8},
+       {BPF_RET | BPF_A, 0, 0, 0}},  // [12..13]
   };
   std::vector<uint8_t> frame = make_frame(FrameSpec{});
   for (size_t i = 0; i < progs.size(); ++i) {
@@ -206,7 +327,8 @@ TEST(FilterBpf, LoaderRejectsUnsafePrograms) {
 }
 
 TEST(FilterBpf, MalformedExpressionsGetLibpcapsMessageAndAFix) {
-  const char* bad[] = {"udp and", "port 99999", "host 300.1.1.1", "tcp[", "frobnicate", "net 10.0.0.0/40", "portrange 5-"};
+  const char* bad[] = {"udp and",    "port 99999",      "host 300.1.1.1", "tcp[",
+                       "frobnicate", "net 10.0.0.0/40", "portrange 5-"};
   for (const char* e : bad) {
     SCOPED_TRACE(e);
     try {
@@ -227,8 +349,12 @@ TEST(FilterBpf, MalformedExpressionsGetLibpcapsMessageAndAFix) {
 TEST(FilterBpf, MachineCodeIgnoresTheUpperHalvesOfItsLengths) {
   const std::vector<std::vector<BpfInsn>> progs = {
       {{BPF_LDX | BPF_IMM, 0, 0, 2}, {BPF_LD | BPF_B | BPF_IND, 0, 0, 12}, {BPF_RET | BPF_A, 0, 0, 0}},  // [14]
-      {{BPF_LDX | BPF_IMM, 0, 0, 2}, {BPF_LD | BPF_IMM, 0, 0, 9}, {BPF_ALU | BPF_DIV | BPF_X, 0, 0, 0},
-       {BPF_MISC | BPF_TAX, 0, 0, 0}, {BPF_LD | BPF_B | BPF_IND, 0, 0, 10}, {BPF_RET | BPF_A, 0, 0, 0}},  // [14]
+      {{BPF_LDX | BPF_IMM, 0, 0, 2},
+       {BPF_LD | BPF_IMM, 0, 0, 9},
+       {BPF_ALU | BPF_DIV | BPF_X, 0, 0, 0},
+       {BPF_MISC | BPF_TAX, 0, 0, 0},
+       {BPF_LD | BPF_B | BPF_IND, 0, 0, 10},
+       {BPF_RET | BPF_A, 0, 0, 0}},  // [14]
   };
   std::vector<uint8_t> frame = make_frame(FrameSpec{});
   for (size_t i = 0; i < progs.size(); ++i) {
@@ -236,7 +362,8 @@ TEST(FilterBpf, MachineCodeIgnoresTheUpperHalvesOfItsLengths) {
     auto jit = detail::BpfJit::compile(progs[i]);
     if (!jit) GTEST_SKIP() << "this machine cannot run generated code";
     using Dirty = uint32_t (*)(const uint8_t*, uint64_t, uint64_t);
-    Dirty fn = reinterpret_cast<Dirty>(reinterpret_cast<void (*)()>(jit->fn()));  // (via void(*)(): no -Wcast-function-type)
+    Dirty fn =
+        reinterpret_cast<Dirty>(reinterpret_cast<void (*)()>(jit->fn()));  // (via void(*)(): no -Wcast-function-type)
     const uint64_t dirt = 0xdead000000000000ull;
     EXPECT_EQ(fn(frame.data(), dirt | 15, dirt | 15), 0x45u);  // the byte at 14: in
     EXPECT_EQ(fn(frame.data(), dirt | 14, dirt | 14), 0u);     // past buflen: 0

@@ -18,24 +18,22 @@ namespace ncap::test {
 struct FrameSpec {
   std::array<uint8_t, 6> dst_mac{0x02, 0, 0, 0, 0, 0x02};
   std::array<uint8_t, 6> src_mac{0x02, 0, 0, 0, 0, 0x01};
-  std::vector<uint16_t> vlans;          // outer first
-  uint8_t ip_version = 4;               // 0 = not IP: ethertype below
-  uint16_t ethertype = 0x0806;          // used when ip_version == 0
+  std::vector<uint16_t> vlans;  // outer first
+  uint8_t ip_version = 4;       // 0 = not IP: ethertype below
+  uint16_t ethertype = 0x0806;  // used when ip_version == 0
   std::array<uint8_t, 16> src_ip{10, 0, 0, 1};
   std::array<uint8_t, 16> dst_ip{10, 0, 0, 2};
   uint8_t proto = 17;
   uint16_t sport = 1000, dport = 53;
-  uint8_t tcp_flags = 0x18;             // PSH|ACK
-  uint16_t frag_offset = 0;             // 8-byte units
+  uint8_t tcp_flags = 0x18;  // PSH|ACK
+  uint16_t frag_offset = 0;  // 8-byte units
   bool more_fragments = false;
-  unsigned ip_option_bytes = 0;         // IPv4 options (multiple of 4)
-  std::vector<uint8_t> ipv6_ext;        // extension header types before the transport
+  unsigned ip_option_bytes = 0;   // IPv4 options (multiple of 4)
+  std::vector<uint8_t> ipv6_ext;  // extension header types before the transport
   std::string payload;
 
   bool first_fragment_or_whole() const { return frag_offset == 0; }
-  bool has_ports() const {
-    return (proto == 6 || proto == 17 || proto == 132) && ip_version != 0 && frag_offset == 0;
-  }
+  bool has_ports() const { return (proto == 6 || proto == 17 || proto == 132) && ip_version != 0 && frag_offset == 0; }
 };
 
 inline void put16(std::vector<uint8_t>& b, uint16_t v) {
@@ -61,25 +59,31 @@ inline std::vector<uint8_t> make_frame(const FrameSpec& s) {
   if (s.frag_offset == 0) {
     switch (s.proto) {
       case 6:
-        put16(l4, s.sport); put16(l4, s.dport);
-        for (int i = 0; i < 8; ++i) l4.push_back(0);     // seq, ack
-        l4.push_back(5 << 4); l4.push_back(s.tcp_flags);
-        put16(l4, 65535); put16(l4, 0); put16(l4, 0);    // window, checksum, urgent
+        put16(l4, s.sport);
+        put16(l4, s.dport);
+        for (int i = 0; i < 8; ++i) l4.push_back(0);  // seq, ack
+        l4.push_back(5 << 4);
+        l4.push_back(s.tcp_flags);
+        put16(l4, 65535);
+        put16(l4, 0);
+        put16(l4, 0);  // window, checksum, urgent
         break;
       case 17:
-        put16(l4, s.sport); put16(l4, s.dport);
-        put16(l4, static_cast<uint16_t>(8 + s.payload.size())); put16(l4, 0);
+        put16(l4, s.sport);
+        put16(l4, s.dport);
+        put16(l4, static_cast<uint16_t>(8 + s.payload.size()));
+        put16(l4, 0);
         break;
       case 132:
-        put16(l4, s.sport); put16(l4, s.dport);
-        for (int i = 0; i < 8; ++i) l4.push_back(0);     // verification tag, checksum
+        put16(l4, s.sport);
+        put16(l4, s.dport);
+        for (int i = 0; i < 8; ++i) l4.push_back(0);  // verification tag, checksum
         break;
       case 1:
       case 58:
-        l4 = {8, 0, 0, 0, 0, 1, 0, 1};                   // echo request
+        l4 = {8, 0, 0, 0, 0, 1, 0, 1};  // echo request
         break;
-      default:
-        break;
+      default: break;
     }
   }
   l4.insert(l4.end(), s.payload.begin(), s.payload.end());
@@ -106,16 +110,22 @@ inline std::vector<uint8_t> make_frame(const FrameSpec& s) {
     for (size_t i = 0; i < chain.size(); ++i) {
       uint8_t next = i + 1 < chain.size() ? chain[i + 1] : s.proto;
       if (chain[i] == 44) {
-        ext.push_back(next); ext.push_back(0);
+        ext.push_back(next);
+        ext.push_back(0);
         put16(ext, static_cast<uint16_t>((s.frag_offset << 3) | (s.more_fragments ? 1 : 0)));
-        put16(ext, 0); put16(ext, 0x1234);
+        put16(ext, 0);
+        put16(ext, 0x1234);
       } else {
-        ext.push_back(next); ext.push_back(0);            // 8 bytes
+        ext.push_back(next);
+        ext.push_back(0);  // 8 bytes
         for (int k = 0; k < 6; ++k) ext.push_back(0);
       }
     }
     uint8_t first = chain.empty() ? s.proto : chain[0];
-    b.push_back(0x60); b.push_back(0); b.push_back(0); b.push_back(0);
+    b.push_back(0x60);
+    b.push_back(0);
+    b.push_back(0);
+    b.push_back(0);
     put16(b, static_cast<uint16_t>(ext.size() + l4.size()));
     b.push_back(first);
     b.push_back(64);

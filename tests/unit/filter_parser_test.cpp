@@ -8,8 +8,8 @@
 #include <memory>
 #include <random>
 
-#include "filter_frames.hpp"
 #include "filter/parser.hpp"
+#include "filter_frames.hpp"
 #include "ncap/filter.hpp"
 
 using namespace ncap;
@@ -65,13 +65,15 @@ TEST(FilterParser, TcpFlagsAndHttpMethod) {
 }
 
 TEST(FilterParser, HttpClassifierKnowsEveryMethodOfTheSeedPlugin) {
-  const std::pair<const char*, uint8_t> cases[] = {
-      {"GET / ", kHttpGet},         {"POST /x", kHttpPost},   {"HEAD / ", kHttpHead},
-      {"PUT /a", kHttpPut},         {"DELETE /", kHttpDelete}, {"OPTIONS *", kHttpOptions},
-      {"TRACE /", kHttpTrace},      {"CONNECT h:443", kHttpConnect}, {"PATCH /", kHttpPatch},
-      {"HTTP/1.0 404", kHttpResponse}, {"GETX", kHttpOther},  {"G", kHttpOther}};
+  const std::pair<const char*, uint8_t> cases[] = {{"GET / ", kHttpGet},      {"POST /x", kHttpPost},
+                                                   {"HEAD / ", kHttpHead},    {"PUT /a", kHttpPut},
+                                                   {"DELETE /", kHttpDelete}, {"OPTIONS *", kHttpOptions},
+                                                   {"TRACE /", kHttpTrace},   {"CONNECT h:443", kHttpConnect},
+                                                   {"PATCH /", kHttpPatch},   {"HTTP/1.0 404", kHttpResponse},
+                                                   {"GETX", kHttpOther},      {"G", kHttpOther}};
   for (auto [text, kind] : cases)
-    EXPECT_EQ(classify_http(reinterpret_cast<const uint8_t*>(text), static_cast<uint32_t>(std::strlen(text))), kind) << text;
+    EXPECT_EQ(classify_http(reinterpret_cast<const uint8_t*>(text), static_cast<uint32_t>(std::strlen(text))), kind)
+        << text;
 }
 
 TEST(FilterParser, VlanAndQinQ) {
@@ -298,7 +300,8 @@ TEST(FilterParser, FastPathMatchesTheGeneralPath) {
     parse_headers(b.data(), uint32_t(b.size()), rx, 7, h);
     plain += h.ip_version == 4 && !(h.flags & (kHasVlan | kIpOptions | kFragment | kTruncated));
     for (size_t len = 0; len < b.size() && len < 70; ++len)
-      ASSERT_TRUE(same(std::vector<uint8_t>(b.begin(), b.begin() + long(len)), rx)) << "frame " << i << " cut at " << len;
+      ASSERT_TRUE(same(std::vector<uint8_t>(b.begin(), b.begin() + long(len)), rx))
+          << "frame " << i << " cut at " << len;
     for (int k = 0; k < 8; ++k) {
       std::vector<uint8_t> m = b;
       m[rng() % std::min<size_t>(m.size(), 60)] = uint8_t(rng());

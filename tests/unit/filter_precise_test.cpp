@@ -68,9 +68,10 @@ std::string error_of(const std::function<void()>& fn) {
 }
 
 TEST(FilterPrecise, MatchesBothDirectionsUnlessOneway) {
-  Filter f(parse_rules("default pass\n"
-                       "10 drop precise udp src host 10.0.0.1 src port 5 dst host 10.0.0.2 dst port 6\n"
-                       "11 drop precise udp src host 10.0.0.1 src port 7 dst host 10.0.0.2 dst port 8 oneway\n"));
+  Filter f(
+      parse_rules("default pass\n"
+                  "10 drop precise udp src host 10.0.0.1 src port 5 dst host 10.0.0.2 dst port 6\n"
+                  "11 drop precise udp src host 10.0.0.1 src port 7 dst host 10.0.0.2 dst port 8 oneway\n"));
   FrameSpec a = flow(0), b = flow(0);
   a.src_ip = b.src_ip = ip4(10, 0, 0, 1);
   a.dst_ip = b.dst_ip = ip4(10, 0, 0, 2);
@@ -78,7 +79,7 @@ TEST(FilterPrecise, MatchesBothDirectionsUnlessOneway) {
   EXPECT_EQ(verdict(f, a), std::pair(Action::drop, 10u));
   EXPECT_EQ(verdict(f, reply(a)), std::pair(Action::drop, 10u));  // the reply (PF_RING's hash rules)
   EXPECT_EQ(verdict(f, b), std::pair(Action::drop, 11u));
-  EXPECT_EQ(verdict(f, reply(b)), std::pair(Action::pass, 0u));   // oneway: not the reply
+  EXPECT_EQ(verdict(f, reply(b)), std::pair(Action::pass, 0u));  // oneway: not the reply
   FilterCounters c = f.counters();
   EXPECT_EQ(c.find(10)->packets, 2u);
   EXPECT_EQ(c.find(10)->decided, 2u);
@@ -327,12 +328,13 @@ TEST(FilterPrecise, LiveUpdatesUnderLoadSeeBeforeOrAfterAndNeverStall) {
   ASSERT_GT(cpu_quiet.size(), 100u);
   ASSERT_GT(cpu_changing.size(), 1000u);
   const Dist q = dist(cpu_quiet), c = dist(cpu_changing);
-  std::printf("precise changes: %.0f per second with %u rules installed (%llu changes)\n"
-              "worker apply() of %u packets, CPU us p99/p99.9/max (bursts over 100 us): quiet %.1f/%.1f/%.1f (%lld of "
-              "%zu), changing %.1f/%.1f/%.1f (%lld of %zu); longest wall-clock apply() %.1f us\n",
-              rate, kInstalled, static_cast<unsigned long long>(changes), kBurst, q.p99 / 1e3, q.p999 / 1e3,
-              q.max / 1e3, static_cast<long long>(q.over100), cpu_quiet.size(), c.p99 / 1e3, c.p999 / 1e3, c.max / 1e3,
-              static_cast<long long>(c.over100), cpu_changing.size(), worst_wall_ns / 1e3);
+  std::printf(
+      "precise changes: %.0f per second with %u rules installed (%llu changes)\n"
+      "worker apply() of %u packets, CPU us p99/p99.9/max (bursts over 100 us): quiet %.1f/%.1f/%.1f (%lld of "
+      "%zu), changing %.1f/%.1f/%.1f (%lld of %zu); longest wall-clock apply() %.1f us\n",
+      rate, kInstalled, static_cast<unsigned long long>(changes), kBurst, q.p99 / 1e3, q.p999 / 1e3, q.max / 1e3,
+      static_cast<long long>(q.over100), cpu_quiet.size(), c.p99 / 1e3, c.p999 / 1e3, c.max / 1e3,
+      static_cast<long long>(c.over100), cpu_changing.size(), worst_wall_ns / 1e3);
   EXPECT_GE(rate, 10000.0);
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
   // The poll thread never waits for the control thread: 99 bursts in 100 take well

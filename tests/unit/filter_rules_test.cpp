@@ -29,8 +29,9 @@ bool in_range(const std::array<uint8_t, 16>& a, const AddrRange& r, uint8_t ver)
 
 uint8_t ref_http(const FrameSpec& s) {
   if (s.proto != 6 || s.ip_version == 0 || s.frag_offset || s.payload.empty()) return 0;
-  const std::pair<const char*, uint8_t> m[] = {{"GET ", 1}, {"POST ", 2}, {"HEAD ", 3}, {"PUT ", 4}, {"DELETE ", 5},
-                                               {"OPTIONS ", 6}, {"TRACE ", 7}, {"CONNECT ", 8}, {"PATCH ", 9}, {"HTTP/", 10}};
+  const std::pair<const char*, uint8_t> m[] = {{"GET ", 1},    {"POST ", 2},    {"HEAD ", 3},  {"PUT ", 4},
+                                               {"DELETE ", 5}, {"OPTIONS ", 6}, {"TRACE ", 7}, {"CONNECT ", 8},
+                                               {"PATCH ", 9},  {"HTTP/", 10}};
   for (auto [p, k] : m)
     if (s.payload.rfind(p, 0) == 0) return k;
   return 11;
@@ -43,7 +44,8 @@ bool ref_wild(const WildcardRule& r, const FrameSpec& s) {
   uint8_t ver = r.ip_version ? r.ip_version : !r.src.any() ? r.src.version : !r.dst.any() ? r.dst.version : 0;
   if (ver && s.ip_version != ver) return false;
   if (r.proto >= 0 && (s.ip_version == 0 || s.proto != r.proto)) return false;
-  if (r.tcp_flags_mask && (s.ip_version == 0 || s.proto != 6 || s.frag_offset || (s.tcp_flags & r.tcp_flags_mask) != r.tcp_flags))
+  if (r.tcp_flags_mask &&
+      (s.ip_version == 0 || s.proto != 6 || s.frag_offset || (s.tcp_flags & r.tcp_flags_mask) != r.tcp_flags))
     return false;
   if (r.http && !(r.http & (1u << ref_http(s)))) return false;
   auto dir = [&](bool rev) {
@@ -81,7 +83,8 @@ bool ref_precise(const PreciseRule& p, const FrameSpec& s, bool rev) {
   size_t n = p.ip_version == 4 ? 4 : 16;
   const auto& sa = rev ? s.dst_ip : s.src_ip;
   const auto& da = rev ? s.src_ip : s.dst_ip;
-  if (!std::equal(sa.begin(), sa.begin() + n, p.src_ip.begin()) || !std::equal(da.begin(), da.begin() + n, p.dst_ip.begin()))
+  if (!std::equal(sa.begin(), sa.begin() + n, p.src_ip.begin()) ||
+      !std::equal(da.begin(), da.begin() + n, p.dst_ip.begin()))
     return false;
   bool ports = s.proto == 6 || s.proto == 17 || s.proto == 132;
   uint16_t sp = ports ? (rev ? s.dport : s.sport) : 0, dp = ports ? (rev ? s.sport : s.dport) : 0;
@@ -146,7 +149,7 @@ FrameSpec rand_frame(std::mt19937& g) {
   FrameSpec s;
   static const uint16_t ports[] = {53, 80, 443, 1000, 1001, 1005, 1010, 5060, 8080};
   static const uint8_t protos[] = {6, 17, 17, 6, 1, 132};
-  static const char* payloads[] = {"", "GET / HTTP/1.1", "HTTP/1.1 200 OK", "POST /form", "hello attack world",
+  static const char* payloads[] = {"",        "GET / HTTP/1.1", "HTTP/1.1 200 OK", "POST /form", "hello attack world",
                                    "nothing", "ATTACK at dawn", "PUT /x"};
   if (g() % 10 == 0) {
     s.ip_version = 0;
@@ -181,9 +184,12 @@ AddrRange rand_range(std::mt19937& g, uint8_t ver) {
   r.hi = r.lo;
   size_t last = ver == 4 ? 3 : 15;
   switch (g() % 3) {
-    case 0: break;                                             // host
-    case 1: r.lo[last] &= 0xfc; r.hi[last] = r.lo[last] | 3; break;  // mask /30 or /126
-    case 2: {                                                  // range
+    case 0: break;  // host
+    case 1:
+      r.lo[last] &= 0xfc;
+      r.hi[last] = r.lo[last] | 3;
+      break;   // mask /30 or /126
+    case 2: {  // range
       auto b = rand_ip(g, ver);
       if (std::lexicographical_compare(b.begin(), b.end(), r.lo.begin(), r.lo.end())) std::swap(b, r.lo);
       r.hi = b;
@@ -263,7 +269,8 @@ void check_against_reference(const RuleSetSpec& spec, const std::vector<FrameSpe
     for (uint32_t i = 0; i < n; ++i) {
       Packet* p = bufs[base + i].pkt();
       RefResult want = ref.classify(frames[base + i], p->len);
-      ASSERT_EQ(p->action, want.action) << "frame " << base + i << " rule " << p->rule_id << " expected rule " << want.id;
+      ASSERT_EQ(p->action, want.action) << "frame " << base + i << " rule " << p->rule_id << " expected rule "
+                                        << want.id;
       ASSERT_EQ(p->rule_id, want.id) << "frame " << base + i;
       (want.action == Action::pass ? exp_pass : exp_drop)++;
     }
@@ -332,12 +339,12 @@ TEST(FilterRules, TableOfSemantics) {
       {"continue does not decide: default drop", "default drop\n10 pass udp continue", udp(1, 2), Action::drop, 0},
       {"continue mark: default decides, rule id marked", "default drop\n10 pass udp continue mark", udp(1, 2),
        Action::drop, 10},
-      {"the last marking continue rule marks", "10 pass udp continue mark\n20 pass udp continue mark\n30 pass udp continue",
-       udp(1, 2), Action::pass, 20},
+      {"the last marking continue rule marks",
+       "10 pass udp continue mark\n20 pass udp continue mark\n30 pass udp continue", udp(1, 2), Action::pass, 20},
       {"a stop rule after a marking one decides", "default drop\n10 drop udp continue mark\n20 pass udp", udp(1, 2),
        Action::pass, 20},
-      {"the docs example: count SSH without deciding", "default drop\n20 pass tcp dst port 22 continue", tcp(1, 22, 0x10),
-       Action::drop, 0},
+      {"the docs example: count SSH without deciding", "default drop\n20 pass tcp dst port 22 continue",
+       tcp(1, 22, 0x10), Action::drop, 0},
       {"stop ends evaluation", "10 drop udp\n20 pass udp", udp(1, 2), Action::drop, 10},
       {"precise beats lower wildcard id",
        "1 drop udp\n99 pass precise udp src host 10.0.0.1 src port 5 dst host 10.0.0.2 dst port 6", udp(5, 6),
@@ -345,38 +352,71 @@ TEST(FilterRules, TableOfSemantics) {
       {"precise other flow falls to wildcard",
        "1 drop udp\n99 pass precise udp src host 10.0.0.1 src port 5 dst host 10.0.0.2 dst port 6", udp(5, 7),
        Action::drop, 1},
-      {"precise bidir reverse",
-       "99 drop precise udp src host 10.0.0.2 src port 6 dst host 10.0.0.1 dst port 5 bidir", udp(5, 6), Action::drop, 99},
+      {"precise bidir reverse", "99 drop precise udp src host 10.0.0.2 src port 6 dst host 10.0.0.1 dst port 5 bidir",
+       udp(5, 6), Action::drop, 99},
       {"precise matches the reply by default",
        "99 drop precise udp src host 10.0.0.2 src port 6 dst host 10.0.0.1 dst port 5", udp(5, 6), Action::drop, 99},
       {"precise oneway misses the reply",
-       "99 drop precise udp src host 10.0.0.2 src port 6 dst host 10.0.0.1 dst port 5 oneway", udp(5, 6), Action::pass, 0},
+       "99 drop precise udp src host 10.0.0.2 src port 6 dst host 10.0.0.1 dst port 5 oneway", udp(5, 6), Action::pass,
+       0},
       {"precise oneway matches its own direction",
-       "99 drop precise udp src host 10.0.0.1 src port 5 dst host 10.0.0.2 dst port 6 oneway", udp(5, 6), Action::drop, 99},
+       "99 drop precise udp src host 10.0.0.1 src port 5 dst host 10.0.0.2 dst port 6 oneway", udp(5, 6), Action::drop,
+       99},
       {"precise continue leaves the packet to the wildcard rules",
        "1 drop udp\n99 pass precise udp src host 10.0.0.1 src port 5 dst host 10.0.0.2 dst port 6 continue", udp(5, 6),
        Action::drop, 1},
       {"precise continue under default drop",
-       "default drop\n99 pass precise udp src host 10.0.0.1 src port 5 dst host 10.0.0.2 dst port 6 continue", udp(5, 6),
-       Action::drop, 0},
+       "default drop\n99 pass precise udp src host 10.0.0.1 src port 5 dst host 10.0.0.2 dst port 6 continue",
+       udp(5, 6), Action::drop, 0},
       {"precise continue under default pass, marked",
        "99 drop precise udp src host 10.0.0.1 src port 5 dst host 10.0.0.2 dst port 6 continue mark", udp(5, 6),
        Action::pass, 99},
       {"tcp flags syn only", "10 drop flags S/SA", tcp(1, 2, 0x02), Action::drop, 10},
       {"tcp flags syn-ack no", "10 drop flags S/SA", tcp(1, 2, 0x12), Action::pass, 0},
-      {"http get", "default drop\n5 pass tcp dst port 2 http get,response", tcp(1, 2, 0x18, "GET / HTTP/1.1"), Action::pass, 5},
-      {"http post rejected", "default drop\n5 pass tcp dst port 2 http get,response", tcp(1, 2, 0x18, "POST / HTTP/1.1"), Action::drop, 0},
+      {"http get", "default drop\n5 pass tcp dst port 2 http get,response", tcp(1, 2, 0x18, "GET / HTTP/1.1"),
+       Action::pass, 5},
+      {"http post rejected", "default drop\n5 pass tcp dst port 2 http get,response",
+       tcp(1, 2, 0x18, "POST / HTTP/1.1"), Action::drop, 0},
       {"content literal", "7 drop content \"evil\"", tcp(1, 2, 0x18, "so evil"), Action::drop, 7},
       {"content nocase", "7 drop content \"EVIL\" nocase", tcp(1, 2, 0x18, "so evil"), Action::drop, 7},
       {"content regex", "7 drop regex \"ev[a-z]l\"", tcp(1, 2, 0x18, "so evil"), Action::drop, 7},
-      {"ports need ports", "10 drop dst port 0-65534", [] { FrameSpec s; s.proto = 1; return s; }(), Action::pass, 0},
-      {"ethertype arp", "10 drop ethertype arp", [] { FrameSpec s; s.ip_version = 0; return s; }(), Action::drop, 10},
-      {"vlan", "10 drop vlan 5", [] { FrameSpec s; s.vlans = {5, 6}; return s; }(), Action::drop, 10},
+      {"ports need ports", "10 drop dst port 0-65534",
+       [] {
+         FrameSpec s;
+         s.proto = 1;
+         return s;
+       }(),
+       Action::pass, 0},
+      {"ethertype arp", "10 drop ethertype arp",
+       [] {
+         FrameSpec s;
+         s.ip_version = 0;
+         return s;
+       }(),
+       Action::drop, 10},
+      {"vlan", "10 drop vlan 5",
+       [] {
+         FrameSpec s;
+         s.vlans = {5, 6};
+         return s;
+       }(),
+       Action::drop, 10},
       {"vlan needs a tag", "10 drop vlan 0", udp(1, 2), Action::pass, 0},
       {"ipv6 net", "10 drop dst net 2001:db8::/64",
-       [] { FrameSpec s; s.ip_version = 6; s.dst_ip = ip6("2001:db8::99"); return s; }(), Action::drop, 10},
+       [] {
+         FrameSpec s;
+         s.ip_version = 6;
+         s.dst_ip = ip6("2001:db8::99");
+         return s;
+       }(),
+       Action::drop, 10},
       {"ipv4 rule ignores ipv6", "10 drop dst net 0.0.0.0/0",
-       [] { FrameSpec s; s.ip_version = 6; return s; }(), Action::pass, 0},
+       [] {
+         FrameSpec s;
+         s.ip_version = 6;
+         return s;
+       }(),
+       Action::pass, 0},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
@@ -523,7 +563,8 @@ TEST(FilterRules, IntervalIndexListsEveryRangeHoldingTheKey) {
     index.build(ranges, entries, bits);
     std::vector<uint64_t> keys = {0, 1, top - 1, top};
     for (auto [lo, hi] : ranges)
-      for (uint64_t k : {uint64_t(lo) - 1, uint64_t(lo), uint64_t(lo) + 1, uint64_t(hi) - 1, uint64_t(hi), uint64_t(hi) + 1})
+      for (uint64_t k :
+           {uint64_t(lo) - 1, uint64_t(lo), uint64_t(lo) + 1, uint64_t(hi) - 1, uint64_t(hi), uint64_t(hi) + 1})
         if (k <= top) keys.push_back(k);
     for (unsigned sh = 0; sh < bits; sh += 4)
       for (int i = 0; i < 64; ++i) {
@@ -560,95 +601,95 @@ TEST(FilterRules, IntervalIndexListsEveryRangeHoldingTheKey) {
 // RuleSet's first-match walk); the others mix in continue, bidirectional and IPv6 rules.
 TEST(FilterRules, ClassBenchLikeRulesMatchReference) {
   for (bool plain : {false, true})
-  for (uint32_t n : {1u, 3u, 40u, 600u, 1500u}) {  // 1500: indexes per protocol class
-    std::mt19937 g(n);
-    auto prefix = [&](uint32_t base, int len) {
-      AddrRange a;
-      a.version = 4;
-      uint32_t lo = len ? base & (~0u << (32 - len)) : 0, hi = lo | (len == 32 ? 0 : ~0u >> len);
-      a.lo = ip4(uint8_t(lo >> 24), uint8_t(lo >> 16), uint8_t(lo >> 8), uint8_t(lo));
-      a.hi = ip4(uint8_t(hi >> 24), uint8_t(hi >> 16), uint8_t(hi >> 8), uint8_t(hi));
-      return a;
-    };
-    RuleSetSpec spec;
-    spec.default_action = n % 2 ? Action::pass : Action::drop;
-    for (uint32_t i = 1; i <= n; ++i) {
-      WildcardRule r;
-      r.id = i * 3;
-      r.action = g() % 2 ? Action::drop : Action::pass;
-      r.stop = g() % 4 != 0 || plain;
-      r.bidir = g() % 6 == 0 && !plain;
-      static const int dlens[] = {0, 16, 24, 32};
-      static const int slens[] = {0, 0, 8, 24, 32};
-      int dl = dlens[g() % 4], sl = slens[g() % 5];
-      if (dl) r.dst = prefix(0x0a000000u | (g() & 0x3ffu) << 8 | (g() & 3), dl);
-      if (sl) r.src = prefix(g() % 3 ? uint32_t(g()) : 0x0a000000u | (g() & 0x3ff) << 8, sl);
-      int p = int(g() % 10);
-      r.proto = int16_t(p < 4 ? 6 : p < 8 ? 17 : -1);
-      int d = int(g() % 10);
-      if (d < 5) r.dport = {uint16_t(g() % 4 == 0 ? 0 : g() % 3 == 0 ? 80 : g() % 64), 0};  // 80: a popular port
-      if (d < 5) r.dport.hi = r.dport.lo;
-      else if (d < 7) r.dport = {uint16_t(g() % 64), uint16_t(64 + g() % 64)};
-      if (g() % 5 == 0) r.sport = {1024, 65535};
-      if (g() % 12 == 0 && !dl && !sl && !plain) {  // IPv6 rule with ports
-        r.ip_version = 6;
+    for (uint32_t n : {1u, 3u, 40u, 600u, 1500u}) {  // 1500: indexes per protocol class
+      std::mt19937 g(n);
+      auto prefix = [&](uint32_t base, int len) {
+        AddrRange a;
+        a.version = 4;
+        uint32_t lo = len ? base & (~0u << (32 - len)) : 0, hi = lo | (len == 32 ? 0 : ~0u >> len);
+        a.lo = ip4(uint8_t(lo >> 24), uint8_t(lo >> 16), uint8_t(lo >> 8), uint8_t(lo));
+        a.hi = ip4(uint8_t(hi >> 24), uint8_t(hi >> 16), uint8_t(hi >> 8), uint8_t(hi));
+        return a;
+      };
+      RuleSetSpec spec;
+      spec.default_action = n % 2 ? Action::pass : Action::drop;
+      for (uint32_t i = 1; i <= n; ++i) {
+        WildcardRule r;
+        r.id = i * 3;
+        r.action = g() % 2 ? Action::drop : Action::pass;
+        r.stop = g() % 4 != 0 || plain;
+        r.bidir = g() % 6 == 0 && !plain;
+        static const int dlens[] = {0, 16, 24, 32};
+        static const int slens[] = {0, 0, 8, 24, 32};
+        int dl = dlens[g() % 4], sl = slens[g() % 5];
+        if (dl) r.dst = prefix(0x0a000000u | (g() & 0x3ffu) << 8 | (g() & 3), dl);
+        if (sl) r.src = prefix(g() % 3 ? uint32_t(g()) : 0x0a000000u | (g() & 0x3ff) << 8, sl);
+        int p = int(g() % 10);
+        r.proto = int16_t(p < 4 ? 6 : p < 8 ? 17 : -1);
+        int d = int(g() % 10);
+        if (d < 5) r.dport = {uint16_t(g() % 4 == 0 ? 0 : g() % 3 == 0 ? 80 : g() % 64), 0};  // 80: a popular port
+        if (d < 5) r.dport.hi = r.dport.lo;
+        else if (d < 7) r.dport = {uint16_t(g() % 64), uint16_t(64 + g() % 64)};
+        if (g() % 5 == 0) r.sport = {1024, 65535};
+        if (g() % 12 == 0 && !dl && !sl && !plain) {  // IPv6 rule with ports
+          r.ip_version = 6;
+        }
+        spec.wildcard.push_back(r);
       }
-      spec.wildcard.push_back(r);
-    }
-    std::vector<FrameSpec> frames;
-    for (int i = 0; i < 3000; ++i) {
-      FrameSpec s;
-      s.src_ip = ip4(10, 0, uint8_t(g() % 4), uint8_t(g()));
-      s.dst_ip = ip4(10, 0, uint8_t(g() % 4), uint8_t(g() % 4));
-      static const uint8_t protos[] = {6, 17, 6, 17, 1, 132};
-      s.proto = protos[g() % 6];
-      s.sport = uint16_t(g() % 3 ? 1024 + g() % 4000 : g() % 128);
-      s.dport = uint16_t(g() % 4 == 0 ? 0 : g() % 128);
-      if (g() % 10 == 0) {
-        s.ip_version = 6;
-        s.src_ip = ip6("2001:db8::1");
-        s.dst_ip = ip6("2001:db8::2");
+      std::vector<FrameSpec> frames;
+      for (int i = 0; i < 3000; ++i) {
+        FrameSpec s;
+        s.src_ip = ip4(10, 0, uint8_t(g() % 4), uint8_t(g()));
+        s.dst_ip = ip4(10, 0, uint8_t(g() % 4), uint8_t(g() % 4));
+        static const uint8_t protos[] = {6, 17, 6, 17, 1, 132};
+        s.proto = protos[g() % 6];
+        s.sport = uint16_t(g() % 3 ? 1024 + g() % 4000 : g() % 128);
+        s.dport = uint16_t(g() % 4 == 0 ? 0 : g() % 128);
+        if (g() % 10 == 0) {
+          s.ip_version = 6;
+          s.src_ip = ip6("2001:db8::1");
+          s.dst_ip = ip6("2001:db8::2");
+        }
+        if (g() % 20 == 0) s.frag_offset = 50;                         // no ports in a later fragment
+        if (!spec.wildcard.empty() && g() % 2 && s.ip_version == 4) {  // aimed at a rule
+          const WildcardRule& r = spec.wildcard[g() % spec.wildcard.size()];
+          if (!r.dst.any()) s.dst_ip = r.dst.hi;
+          if (!r.src.any()) s.src_ip = r.src.lo;
+          if (r.proto >= 0) s.proto = uint8_t(r.proto);
+          if (!r.dport.any()) s.dport = r.dport.lo;
+          if (r.bidir && g() % 2) {
+            std::swap(s.src_ip, s.dst_ip);
+            std::swap(s.sport, s.dport);
+          }
+        }
+        frames.push_back(s);
       }
-      if (g() % 20 == 0) s.frag_offset = 50;  // no ports in a later fragment
-      if (!spec.wildcard.empty() && g() % 2 && s.ip_version == 4) {  // aimed at a rule
-        const WildcardRule& r = spec.wildcard[g() % spec.wildcard.size()];
-        if (!r.dst.any()) s.dst_ip = r.dst.hi;
-        if (!r.src.any()) s.src_ip = r.src.lo;
-        if (r.proto >= 0) s.proto = uint8_t(r.proto);
-        if (!r.dport.any()) s.dport = r.dport.lo;
-        if (r.bidir && g() % 2) {
-          std::swap(s.src_ip, s.dst_ip);
-          std::swap(s.sport, s.dport);
+      // precise rules beside the large sets (their packets take the precise path)
+      for (int i = 0; n >= 600 && i < 30; ++i) {
+        const FrameSpec& s = frames[g() % frames.size()];
+        if (s.ip_version == 0 || s.frag_offset) continue;
+        bool dup = false;
+        for (const auto& q : spec.precise) dup |= ref_precise(q, s, false) || ref_precise(q, s, true);
+        if (dup) continue;
+        spec.precise.push_back(precise_of(s, 900000 + i, g() % 2 ? Action::pass : Action::drop, g() % 2 == 0));
+        spec.precise.back().stop = plain || g() % 3 != 0;
+      }
+      SCOPED_TRACE((plain ? "plain rules " : "rules ") + std::to_string(n));
+      check_against_reference(spec, frames);
+      if (plain) {  // only IPv4 packets with ports: whole groups of first-match lanes
+        std::vector<FrameSpec> v4;
+        for (const FrameSpec& s : frames)
+          if (s.ip_version == 4 && s.frag_offset == 0 && s.proto != 1) v4.push_back(s);
+        SCOPED_TRACE("IPv4 packets with ports only");
+        check_against_reference(spec, v4);
+        if (!spec.precise.empty()) {  // and the large sets alone (their own verdict loop)
+          RuleSetSpec alone = spec;
+          alone.precise.clear();
+          SCOPED_TRACE("without the precise rules");
+          check_against_reference(alone, v4);
         }
       }
-      frames.push_back(s);
     }
-    // precise rules beside the large sets (their packets take the precise path)
-    for (int i = 0; n >= 600 && i < 30; ++i) {
-      const FrameSpec& s = frames[g() % frames.size()];
-      if (s.ip_version == 0 || s.frag_offset) continue;
-      bool dup = false;
-      for (const auto& q : spec.precise) dup |= ref_precise(q, s, false) || ref_precise(q, s, true);
-      if (dup) continue;
-      spec.precise.push_back(precise_of(s, 900000 + i, g() % 2 ? Action::pass : Action::drop, g() % 2 == 0));
-      spec.precise.back().stop = plain || g() % 3 != 0;
-    }
-    SCOPED_TRACE((plain ? "plain rules " : "rules ") + std::to_string(n));
-    check_against_reference(spec, frames);
-    if (plain) {  // only IPv4 packets with ports: whole groups of first-match lanes
-      std::vector<FrameSpec> v4;
-      for (const FrameSpec& s : frames)
-        if (s.ip_version == 4 && s.frag_offset == 0 && s.proto != 1) v4.push_back(s);
-      SCOPED_TRACE("IPv4 packets with ports only");
-      check_against_reference(spec, v4);
-      if (!spec.precise.empty()) {  // and the large sets alone (their own verdict loop)
-        RuleSetSpec alone = spec;
-        alone.precise.clear();
-        SCOPED_TRACE("without the precise rules");
-        check_against_reference(alone, v4);
-      }
-    }
-  }
 }
 
 TEST(FilterRules, HundredThousandPreciseRulesNoFalsePositive) {
@@ -839,7 +880,7 @@ TEST(FilterRules, OffloadTakesLeadingDropRulesAndResultsStayIdentical) {
   RuleSetSpec spec = parse_rules(
       "1 drop ethertype arp\n"
       "2 drop udp dst host 10.0.0.2 dst port 53\n"
-      "3 drop tcp dst port 80-90\n"      // a range: not a 5-tuple filter; offload stops here
+      "3 drop tcp dst port 80-90\n"  // a range: not a 5-tuple filter; offload stops here
       "4 drop ethertype 0x88f7\n"
       "5 pass udp\n"
       "default drop\n");

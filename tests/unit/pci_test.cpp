@@ -27,8 +27,8 @@ TEST(PciAddress, ParsesFullAndShortForms) {
 }
 
 TEST(PciAddress, RejectsMalformedAddresses) {
-  for (const char* s : {"", "eth0", "03:00", "03:00.8", "03:20.0", "0000:03:00", "0000-03:00.0", "zz:00.0",
-                        "0000:03:00.0 ", "3:0.0"})
+  for (const char* s :
+       {"", "eth0", "03:00", "03:00.8", "03:20.0", "0000:03:00", "0000-03:00.0", "zz:00.0", "0000:03:00.0 ", "3:0.0"})
     EXPECT_FALSE(PciAddress::parse(s)) << s;
 }
 

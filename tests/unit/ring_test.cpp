@@ -25,17 +25,17 @@ TEST(SpscRing, BurstMovesWhatFitsAndBulkMovesAllOrNothing) {
   ncap::SpscRing<uint32_t> r(8);
   uint32_t in[10];
   std::iota(in, in + 10, 100u);
-  EXPECT_FALSE(r.enqueue_bulk(in, 9));          // more than the capacity: nothing moves
+  EXPECT_FALSE(r.enqueue_bulk(in, 9));  // more than the capacity: nothing moves
   EXPECT_EQ(r.count(), 0u);
-  EXPECT_EQ(r.enqueue_burst(in, 10), 8u);       // burst fills the ring
-  EXPECT_EQ(r.enqueue_burst(in, 1), 0u);        // full
+  EXPECT_EQ(r.enqueue_burst(in, 10), 8u);  // burst fills the ring
+  EXPECT_EQ(r.enqueue_burst(in, 1), 0u);   // full
   uint32_t out[10] = {};
-  EXPECT_FALSE(r.dequeue_bulk(out, 9));         // only 8 there: nothing moves
+  EXPECT_FALSE(r.dequeue_bulk(out, 9));  // only 8 there: nothing moves
   EXPECT_EQ(r.count(), 8u);
   EXPECT_TRUE(r.dequeue_bulk(out, 3));
   EXPECT_EQ(out[0], 100u);
   EXPECT_EQ(out[2], 102u);
-  EXPECT_EQ(r.dequeue_burst(out, 10), 5u);      // burst takes what is there
+  EXPECT_EQ(r.dequeue_burst(out, 10), 5u);  // burst takes what is there
   EXPECT_EQ(out[0], 103u);
   EXPECT_EQ(out[4], 107u);
   EXPECT_EQ(r.dequeue_burst(out, 10), 0u);
@@ -71,7 +71,7 @@ TEST(SpscRing, ProducerTreatsAnImpossibleConsumerIndexAsFull) {
   ncap::RingProducer<uint32_t> p(&idx, slots, 8);
   uint32_t in[4] = {1, 2, 3, 4};
   ASSERT_EQ(p.enqueue_burst(in, 4), 4u);
-  idx.head = 1000;  // a consumer "read" 1000 items of which only 4 exist
+  idx.head = 1000;                        // a consumer "read" 1000 items of which only 4 exist
   EXPECT_EQ(p.enqueue_burst(in, 4), 4u);  // the cached view still had room for 4
   EXPECT_EQ(p.enqueue_burst(in, 4), 0u);  // now it must look: impossible -> full
   EXPECT_TRUE(p.corrupt());

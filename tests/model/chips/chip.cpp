@@ -113,14 +113,9 @@ uint32_t Chip::model_read32(uint32_t off) {
       if (!paired) v = regs_.exchange(slot, 0);
       break;
     }
-    case Access::rc_w1c:
-      v = regs_.exchange(slot, 0);
-      break;
-    case Access::wo:
-      v = 0;
-      break;
-    default:
-      v = regs_.get(slot);
+    case Access::rc_w1c: v = regs_.exchange(slot, 0); break;
+    case Access::wo: v = 0; break;
+    default: v = regs_.get(slot);
   }
   uint32_t r = role_[slot >> 2];
   if ((r >> 24) == kRxCtl || (r >> 24) == kTxCtl) {
@@ -145,8 +140,7 @@ void Chip::model_write32(uint32_t off, uint32_t v) noexcept {
   const RegDef* d = regs_.def(off);
   if (!d) {
     violate(spec_.datasheet + " " + spec_.sec_summary,
-            fmt::format("write of 0x{:08x} to BAR0 offset 0x{:05x}: the {} has no register there", v, off,
-                        spec_.name));
+            fmt::format("write of 0x{:08x} to BAR0 offset 0x{:05x}: the {} has no register there", v, off, spec_.name));
     return;
   }
   if (!accept_access(off, true)) return;
@@ -164,8 +158,7 @@ void Chip::model_write32(uint32_t off, uint32_t v) noexcept {
       on_write(slot, old, v);
       return;
     }
-    default:
-      break;
+    default: break;
   }
   check_generic_write(slot, v);
   uint32_t old = regs_.exchange(slot, v);
@@ -215,8 +208,8 @@ void Chip::check_generic_write(uint32_t off, uint32_t v) noexcept {
                               R, q, R, base, R, len));
         else if (!Iommu::instance().translate(base, len))
           violate(spec_.datasheet + " " + sec_init,
-                  fmt::format("{}XDCTL[{}].ENABLE: the ring at IOVA 0x{:x} ({} bytes) is not in DMA-mapped memory",
-                              R, q, base, len));
+                  fmt::format("{}XDCTL[{}].ENABLE: the ring at IOVA 0x{:x} ({} bytes) is not in DMA-mapped memory", R,
+                              q, base, len));
         qs.enable_written = true;
         qs.enable_seen = false;
         qs.reads_until_enabled = 1;
@@ -246,8 +239,7 @@ void Chip::check_generic_write(uint32_t off, uint32_t v) noexcept {
                             R, q, v, R, q));
       return;
     }
-    default:
-      return;
+    default: return;
   }
 }
 
@@ -405,10 +397,8 @@ void Chip::run() noexcept {
     }
     dma_passes_.fetch_sub(1);
     if (!did) {
-      if (busy_poll_.load(std::memory_order_relaxed))
-        _mm_pause();
-      else
-        std::this_thread::sleep_for(std::chrono::microseconds(20));
+      if (busy_poll_.load(std::memory_order_relaxed)) _mm_pause();
+      else std::this_thread::sleep_for(std::chrono::microseconds(20));
     }
   }
 }
@@ -431,8 +421,7 @@ bool Chip::process_generator() noexcept {
   if (gen_left_.load(std::memory_order_relaxed) == 0) return false;
   // The generator stands for a peer that starts sending once the port can receive: no
   // frame of a finite count is spent on a port that is still being reset or set up.
-  if (!link_up_.load(std::memory_order_relaxed) || !rx_enabled() ||
-      !bus_master_.load(std::memory_order_relaxed))
+  if (!link_up_.load(std::memory_order_relaxed) || !rx_enabled() || !bus_master_.load(std::memory_order_relaxed))
     return false;
   constexpr size_t kL4Ports = 34;  // untagged IPv4 without options: source port offset
   for (int i = 0; i < 32; ++i) {
@@ -471,8 +460,8 @@ void Chip::receive(const uint8_t* f, size_t len, bool crc_error) noexcept {
   write_rx(uint16_t(q), f, len, hash, type, crc_error, true);
 }
 
-bool Chip::write_rx(uint16_t q, const uint8_t* f, size_t len, uint32_t hash, uint8_t rss_type,
-                    bool crc_error, bool count_full, int32_t vlan) noexcept {
+bool Chip::write_rx(uint16_t q, const uint8_t* f, size_t len, uint32_t hash, uint8_t rss_type, bool crc_error,
+                    bool count_full, int32_t vlan) noexcept {
   uint32_t blk = rx_block(q);
   uint32_t size = rx_ring_size(q);
   uint32_t head = regs_.get(blk + kHead);
@@ -503,8 +492,8 @@ bool Chip::write_rx(uint16_t q, const uint8_t* f, size_t len, uint32_t hash, uin
   } else {
     bump(kDmaFault);
     violate(spec_.datasheet + " " + spec_.sec_rx_desc,
-            fmt::format("RX queue {} descriptor {}: buffer address 0x{:x} (+{} bytes) is outside DMA-mapped memory",
-                        q, head, addr, len));
+            fmt::format("RX queue {} descriptor {}: buffer address 0x{:x} (+{} bytes) is outside DMA-mapped memory", q,
+                        head, addr, len));
   }
   // Write-back: everything else first, then the status dword with DD (release), so a
   // driver that sees DD sees the whole descriptor.
@@ -512,8 +501,8 @@ bool Chip::write_rx(uint16_t q, const uint8_t* f, size_t len, uint32_t hash, uin
   d32[0] = rss_type;
   d32[1] = hash;
   d32[3] = uint32_t(written ? len : 0) | (vlan >= 0 ? uint32_t(vlan) << 16 : 0);
-  uint32_t status = kRxdStatusDd | kRxdStatusEop | (crc_error || !written ? spec_.rxd_err_frame : 0) |
-                    (vlan >= 0 ? kRxdStatusVp : 0);
+  uint32_t status =
+      kRxdStatusDd | kRxdStatusEop | (crc_error || !written ? spec_.rxd_err_frame : 0) | (vlan >= 0 ? kRxdStatusVp : 0);
   __atomic_store_n(&d32[2], status, __ATOMIC_RELEASE);
   regs_.set(blk + kHead, head + 1 == size ? 0 : head + 1);
   if (written) {

@@ -43,33 +43,33 @@ struct ModelCounters {
   uint64_t delivered = 0;          // written into an RX descriptor
   uint64_t dropped_link_down = 0;  // the link was down: never reached the MAC
   uint64_t dropped_rx_disabled = 0;
-  uint64_t dropped_l2 = 0;         // destination MAC not accepted (no promiscuous)
+  uint64_t dropped_l2 = 0;  // destination MAC not accepted (no promiscuous)
   uint64_t dropped_queue_disabled = 0;
   uint64_t dropped_no_descriptor = 0;  // ring full (counted by the chip in MPC/QPRDC/RNBC)
-  uint64_t dropped_oversize = 0;   // larger than the RX buffer (chaining not modeled)
-  uint64_t dma_faults = 0;         // descriptor or buffer outside mapped memory
-  uint64_t transmitted = 0;        // TX frames completed
+  uint64_t dropped_oversize = 0;       // larger than the RX buffer (chaining not modeled)
+  uint64_t dma_faults = 0;             // descriptor or buffer outside mapped memory
+  uint64_t transmitted = 0;            // TX frames completed
   uint64_t tx_capture_overflow = 0;
 };
 
 // Static facts of a chip model.
 struct ChipSpec {
-  std::string name;           // "82599"
-  uint16_t device_id;         // PCI device id the model reports
+  std::string name;    // "82599"
+  uint16_t device_id;  // PCI device id the model reports
   uint32_t bar_size;
   uint16_t rx_queues;
   uint16_t tx_queues;
-  std::string datasheet;      // "82599 datasheet rev 3.3"
-  std::string sec_summary;    // register summary section
+  std::string datasheet;    // "82599 datasheet rev 3.3"
+  std::string sec_summary;  // register summary section
   std::string sec_rx_init;
   std::string sec_rx_enable;  // dynamic queue enable
   std::string sec_tx_init;
   std::string sec_tx_enable;
   std::string sec_rx_desc;
   std::string sec_tx_desc;
-  uint32_t srrctl_bsize_mask; // BSIZEPACKET field (1 KiB units)
-  uint32_t rxd_err_frame;     // advanced RX write-back: "frame error" (RXE) bit
-  bool tx_on_tail_write;      // process TX synchronously on the TDT write (QEMU's 82576)
+  uint32_t srrctl_bsize_mask;  // BSIZEPACKET field (1 KiB units)
+  uint32_t rxd_err_frame;      // advanced RX write-back: "frame error" (RXE) bit
+  bool tx_on_tail_write;       // process TX synchronously on the TDT write (QEMU's 82576)
 };
 
 class Chip : public RegisterIo, public std::enable_shared_from_this<Chip> {
@@ -99,7 +99,7 @@ class Chip : public RegisterIo, public std::enable_shared_from_this<Chip> {
   bool wait_idle(std::chrono::milliseconds timeout = std::chrono::milliseconds(2000));
 
   // ---- faults ----
-  void set_cable(bool connected);   // link partner present (link down/up on demand)
+  void set_cable(bool connected);                           // link partner present (link down/up on demand)
   void set_dead(bool dead) noexcept { dead_.store(dead); }  // reads 0xffffffff, nothing answers
   // Dies right after the n-th register write from now: a device that stops answering at
   // a chosen point of the driver's sequence, independent of timing.
@@ -118,7 +118,7 @@ class Chip : public RegisterIo, public std::enable_shared_from_this<Chip> {
   uint32_t peek(uint32_t off) const noexcept { return regs_.get(off); }
 
   // ---- benchmark hooks (driver work measured alone) ----
-  void pause(bool paused);          // stops and resumes the device thread (waits for it)
+  void pause(bool paused);  // stops and resumes the device thread (waits for it)
   void set_busy_poll(bool on) noexcept { busy_poll_.store(on); }
   // With the thread paused: fills every free descriptor of RX queue q with `frame` and
   // returns how many; completes every posted TX descriptor of queue q.
@@ -127,7 +127,7 @@ class Chip : public RegisterIo, public std::enable_shared_from_this<Chip> {
 
  protected:
   Chip(ChipSpec spec, const std::vector<RegDef>& regs);
-  void start();  // starts the device thread; the subclass calls it once constructed
+  void start();          // starts the device thread; the subclass calls it once constructed
   void stop() noexcept;  // joins it; the subclass destructor calls it (the thread calls virtuals)
 
   uint32_t model_read32(uint32_t off) override;
@@ -141,15 +141,25 @@ class Chip : public RegisterIo, public std::enable_shared_from_this<Chip> {
   // Side effects of a register access (after the store; `old` is the previous value).
   virtual void on_write(uint32_t off, uint32_t old, uint32_t v) noexcept = 0;
   // Value a read returns (after access-mode handling); may check ordering rules.
-  virtual uint32_t on_read(uint32_t off, uint32_t v) noexcept { (void)off; return v; }
+  virtual uint32_t on_read(uint32_t off, uint32_t v) noexcept {
+    (void)off;
+    return v;
+  }
   // false: the access is refused (e.g. during a reset; the chip records why).
-  virtual bool accept_access(uint32_t off, bool write) noexcept { (void)off; (void)write; return true; }
+  virtual bool accept_access(uint32_t off, bool write) noexcept {
+    (void)off;
+    (void)write;
+    return true;
+  }
   // Timed events (reset completion, autonegotiation); called often by the device thread.
   virtual void tick(Clock::time_point now) noexcept = 0;
   virtual bool rx_enabled() const noexcept = 0;
   // Whether RX queue q strips an 802.1Q tag into the descriptor (82576 and 82598: one
   // global bit, 82599: RXDCTL.VME per queue). Default: no.
-  virtual bool vlan_strip(uint16_t q) const noexcept { (void)q; return false; }
+  virtual bool vlan_strip(uint16_t q) const noexcept {
+    (void)q;
+    return false;
+  }
   virtual bool tx_enabled(uint16_t q) const noexcept = 0;
   virtual bool l2_accept(const uint8_t* f, size_t len) const noexcept = 0;
   // RX queue for a frame (-1: drop). Sets the RSS hash and type for the descriptor.
@@ -163,7 +173,7 @@ class Chip : public RegisterIo, public std::enable_shared_from_this<Chip> {
   void violate(const std::string& section, const std::string& message) noexcept;
   void set_link(bool up) noexcept;  // the chip decides when the link is up
   bool cable() const noexcept { return cable_.load(); }
-  void reset_datapath() noexcept;   // drops ring state on a chip reset
+  void reset_datapath() noexcept;  // drops ring state on a chip reset
   // Two registers forming one 64-bit read-to-clear counter: reading the low half latches
   // the count, reading the high half returns its high bits and clears it (chip.cpp).
   void add_counter64(uint32_t low_off, uint64_t v) noexcept;
@@ -172,8 +182,7 @@ class Chip : public RegisterIo, public std::enable_shared_from_this<Chip> {
   uint32_t tx_ring_size(uint16_t q) const noexcept { return regs_.get(tx_block(q) + kLen) / 16; }
 
   // Offsets inside a queue block, identical on 82576, 82598 and 82599.
-  static constexpr uint32_t kBal = 0x00, kBah = 0x04, kLen = 0x08, kHead = 0x10, kTail = 0x18,
-                            kCtl = 0x28;
+  static constexpr uint32_t kBal = 0x00, kBah = 0x04, kLen = 0x08, kHead = 0x10, kTail = 0x18, kCtl = 0x28;
   static constexpr uint32_t kQueueEnable = 1u << 25;  // RXDCTL/TXDCTL.ENABLE
 
   ChipSpec spec_;
@@ -195,8 +204,8 @@ class Chip : public RegisterIo, public std::enable_shared_from_this<Chip> {
   bool process_generator() noexcept;
   uint32_t process_tx(uint16_t q) noexcept;
   void receive(const uint8_t* f, size_t len, bool crc_error) noexcept;
-  bool write_rx(uint16_t q, const uint8_t* f, size_t len, uint32_t hash, uint8_t rss_type,
-                bool crc_error, bool count_full, int32_t vlan = -1) noexcept;
+  bool write_rx(uint16_t q, const uint8_t* f, size_t len, uint32_t hash, uint8_t rss_type, bool crc_error,
+                bool count_full, int32_t vlan = -1) noexcept;
   void check_generic_write(uint32_t off, uint32_t v) noexcept;
   void deliver_tx(const uint8_t* f, size_t len) noexcept;
 
@@ -212,7 +221,7 @@ class Chip : public RegisterIo, public std::enable_shared_from_this<Chip> {
   std::atomic<bool> capture_{true};
   std::atomic<bool> bus_master_{false};  // PCI bus mastering: off until a backend opens
   std::atomic<uint32_t> dma_passes_{0};  // device-thread passes that may DMA (see run())
-  void disable_bus_master() noexcept;     // returns once no DMA is in flight
+  void disable_bus_master() noexcept;    // returns once no DMA is in flight
   std::atomic<uint32_t> tx_active_{0};   // 1 + highest TX queue ever enabled
   std::vector<uint32_t> role_;           // BAR dword -> queue register role (see chip.cpp)
   std::thread thread_;
@@ -222,8 +231,20 @@ class Chip : public RegisterIo, public std::enable_shared_from_this<Chip> {
   std::vector<Bytes> transmitted_;
   std::vector<Violation> violations_;
   std::weak_ptr<Chip> peer_;
-  enum Ctr { kOffered, kDelivered, kLinkDown, kRxDisabled, kL2, kQueueDisabled, kNoDesc,
-             kOversize, kDmaFault, kTransmitted, kCaptureOverflow, kNumCtr };
+  enum Ctr {
+    kOffered,
+    kDelivered,
+    kLinkDown,
+    kRxDisabled,
+    kL2,
+    kQueueDisabled,
+    kNoDesc,
+    kOversize,
+    kDmaFault,
+    kTransmitted,
+    kCaptureOverflow,
+    kNumCtr
+  };
   std::atomic<uint64_t> ctr_[kNumCtr] = {};
   void bump(Ctr c) noexcept { ctr_[c].fetch_add(1, std::memory_order_relaxed); }
   std::atomic<uint64_t> busy_{0};  // inbound frames taken but not yet processed

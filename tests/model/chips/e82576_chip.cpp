@@ -17,24 +17,22 @@
 namespace ncap::model {
 namespace {
 
-constexpr uint32_t CTRL = 0x00000, STATUS = 0x00008, EECD = 0x00010, EERD = 0x00014, CTRL_EXT = 0x00018,
-                   MDIC = 0x00020, FCAL = 0x00028, FCAH = 0x0002C, FCT = 0x00030, VET = 0x00038;
+constexpr uint32_t CTRL = 0x00000, STATUS = 0x00008, EECD = 0x00010, EERD = 0x00014, CTRL_EXT = 0x00018, MDIC = 0x00020,
+                   FCAL = 0x00028, FCAH = 0x0002C, FCT = 0x00030, VET = 0x00038;
 constexpr uint32_t ICR = 0x000C0, ITR = 0x000C4, ICS = 0x000C8, IMS = 0x000D0, IMC = 0x000D8, IAM = 0x000E0;
 constexpr uint32_t RCTL = 0x00100, FCTTV = 0x00170, TCTL = 0x00400, TCTL_EXT = 0x00404, TIPG = 0x00410;
-constexpr uint32_t LEDCTL = 0x00E00, PBA = 0x01000, GPIE = 0x01514, EICS = 0x01520, EIMS = 0x01524,
-                   EIMC = 0x01528, EIAC = 0x0152C, EIAM = 0x01530, EICR = 0x01580, EITR = 0x01680,
-                   IVAR0 = 0x01700, IVAR_MISC = 0x01740;
+constexpr uint32_t LEDCTL = 0x00E00, PBA = 0x01000, GPIE = 0x01514, EICS = 0x01520, EIMS = 0x01524, EIMC = 0x01528,
+                   EIAC = 0x0152C, EIAM = 0x01530, EICR = 0x01580, EITR = 0x01680, IVAR0 = 0x01700, IVAR_MISC = 0x01740;
 constexpr uint32_t FCRTL = 0x02160, FCRTH = 0x02168, RXPBS = 0x02404, TXPBS = 0x03404;
 constexpr uint32_t STATS_FIRST = 0x04000, STATS_LAST = 0x04124;
-constexpr uint32_t CRCERRS = 0x04000, MPC = 0x04010, GPRC = 0x04074, GPTC = 0x04080, GORCL = 0x04088,
-                   GORCH = 0x0408C, GOTCL = 0x04090, GOTCH = 0x04094, RNBC = 0x040A0, TORL = 0x040C0,
-                   TORH = 0x040C4, TOTL = 0x040C8, TOTH = 0x040CC, TPR = 0x040D0, TPT = 0x040D4;
-constexpr uint32_t RXCSUM = 0x05000, RLPML = 0x05004, RFCTL = 0x05008, MTA = 0x05200, RAL = 0x05400,
-                   RAL_HI = 0x054E0, VFTA = 0x05600, WUC = 0x05800, WUFC = 0x05808, MRQC = 0x05818,
-                   VT_CTL = 0x0581C, MANC = 0x05820, RETA = 0x05C00, RSSRK = 0x05C80, ETQF = 0x05CB0;
+constexpr uint32_t CRCERRS = 0x04000, MPC = 0x04010, GPRC = 0x04074, GPTC = 0x04080, GORCL = 0x04088, GORCH = 0x0408C,
+                   GOTCL = 0x04090, GOTCH = 0x04094, RNBC = 0x040A0, TORL = 0x040C0, TORH = 0x040C4, TOTL = 0x040C8,
+                   TOTH = 0x040CC, TPR = 0x040D0, TPT = 0x040D4;
+constexpr uint32_t RXCSUM = 0x05000, RLPML = 0x05004, RFCTL = 0x05008, MTA = 0x05200, RAL = 0x05400, RAL_HI = 0x054E0,
+                   VFTA = 0x05600, WUC = 0x05800, WUFC = 0x05808, MRQC = 0x05818, VT_CTL = 0x0581C, MANC = 0x05820,
+                   RETA = 0x05C00, RSSRK = 0x05C80, ETQF = 0x05CB0;
 constexpr uint32_t GCR = 0x05B00, SWSM = 0x05B50, FWSM = 0x05B54, SW_FW_SYNC = 0x05B5C;
-constexpr uint32_t SYSTIML = 0x0B600, SYSTIMH = 0x0B604, TIMINCA = 0x0B608, TSYNCRXCTL = 0x0B620,
-                   TSYNCTXCTL = 0x0B614;
+constexpr uint32_t SYSTIML = 0x0B600, SYSTIMH = 0x0B604, TIMINCA = 0x0B608, TSYNCRXCTL = 0x0B620, TSYNCTXCTL = 0x0B614;
 constexpr uint32_t RQDPC = 0x0C030;
 
 constexpr uint32_t CTRL_RST = 1u << 26;
@@ -42,8 +40,8 @@ constexpr uint32_t STATUS_FD = 1u << 0, STATUS_LU = 1u << 1, STATUS_SPEED_1000 =
 constexpr uint32_t EECD_PRES = 1u << 8, EECD_AUTO_RD = 1u << 9;
 constexpr uint32_t EERD_START = 1u << 0, EERD_DONE = 1u << 1, EERD_ADDR_SHIFT = 2, EERD_DATA_SHIFT = 16;
 constexpr uint32_t MDIC_DATA_MASK = 0xffff, MDIC_REG_SHIFT = 16, MDIC_REG_MASK = 0x1f, MDIC_PHY_SHIFT = 21,
-                   MDIC_PHY_MASK = 0x1f, MDIC_OP_SHIFT = 26, MDIC_OP_MASK = 0x3, MDIC_OP_WRITE = 1,
-                   MDIC_OP_READ = 2, MDIC_READY = 1u << 28, MDIC_ERROR = 1u << 30;
+                   MDIC_PHY_MASK = 0x1f, MDIC_OP_SHIFT = 26, MDIC_OP_MASK = 0x3, MDIC_OP_WRITE = 1, MDIC_OP_READ = 2,
+                   MDIC_READY = 1u << 28, MDIC_ERROR = 1u << 30;
 constexpr uint32_t kPhyAddress = 1;
 constexpr uint32_t PHY_BMCR = 0, PHY_BMSR = 1, PHY_ID1 = 2, PHY_ID2 = 3;
 constexpr uint16_t BMCR_ANRESTART = 1u << 9, BMCR_AUTOEN = 1u << 12, BMCR_RESET = 1u << 15;
@@ -60,9 +58,8 @@ constexpr uint32_t RXCSUM_PCSD = 1u << 13;
 // parses no IPv6 extension headers, so bit 18 selects nothing here. QEMU's igb_core.c
 // implements only bit 18 and hashes plain TCP/IPv6 with it: the driver sets both.
 constexpr uint32_t MRQC_MRQE_MASK = 0x7, MRQC_RSS = 0x2;
-constexpr uint32_t MRQC_TCPIPV4 = 1u << 16, MRQC_IPV4 = 1u << 17, MRQC_TCPIPV6_EX = 1u << 18,
-                   MRQC_IPV6 = 1u << 20, MRQC_TCPIPV6 = 1u << 21, MRQC_UDPIPV4 = 1u << 22,
-                   MRQC_UDPIPV6 = 1u << 23;
+constexpr uint32_t MRQC_TCPIPV4 = 1u << 16, MRQC_IPV4 = 1u << 17, MRQC_TCPIPV6_EX = 1u << 18, MRQC_IPV6 = 1u << 20,
+                   MRQC_TCPIPV6 = 1u << 21, MRQC_UDPIPV4 = 1u << 22, MRQC_UDPIPV6 = 1u << 23;
 constexpr uint32_t RETA_ENTRY_MASK = 0xf, RETA_ENTRIES = 128;
 constexpr uint32_t SRRCTL_DESCTYPE_SHIFT = 25, SRRCTL_DESCTYPE_MASK = 0x7, SRRCTL_DROP_EN = 1u << 31;
 constexpr uint32_t RXD_ERR_RXE_82576 = 1u << 31;
@@ -157,10 +154,10 @@ std::vector<RegDef> make_table() {
   };
   for (uint32_t q = 0; q < 4; ++q) {
     static const char* rx_names[] = {"RDBAL(alias)", "RDBAH(alias)", "RDLEN(alias)", "SRRCTL(alias)",
-                                     "RDH(alias)", "RDT(alias)", "RXDCTL(alias)"};
+                                     "RDH(alias)",   "RDT(alias)",   "RXDCTL(alias)"};
     static const uint32_t rx_offs[] = {0x00, 0x04, 0x08, 0x0C, 0x10, 0x18, 0x28};
-    static const char* tx_names[] = {"TDBAL(alias)", "TDBAH(alias)", "TDLEN(alias)", "TDH(alias)",
-                                     "TDT(alias)", "TXDCTL(alias)"};
+    static const char* tx_names[] = {"TDBAL(alias)", "TDBAH(alias)", "TDLEN(alias)",
+                                     "TDH(alias)",   "TDT(alias)",   "TXDCTL(alias)"};
     static const uint32_t tx_offs[] = {0x00, 0x04, 0x08, 0x10, 0x18, 0x28};
     for (int i = 0; i < 7; ++i)
       t.push_back({rx_names[i], 0x02800 + 0x100 * q + rx_offs[i], 1, 4, Access::rw, 0, "8.10",
@@ -233,17 +230,12 @@ class E82576Chip final : public Chip {
           regs_.set(EERD, (v & ~EERD_START) | EERD_DONE | (uint32_t(data) << EERD_DATA_SHIFT));
         }
         break;
-      case MDIC:
-        mdic(v);
-        break;
-      case IMC:
-        regs_.clear_bits(IMS, v);
-        break;
+      case MDIC: mdic(v); break;
+      case IMC: regs_.clear_bits(IMS, v); break;
       case EICS:  // 8.8.7: sets the written cause bits in EICR
         regs_.or_bits(EICR, v);
         break;
-      default:
-        break;
+      default: break;
     }
     if (off >= 0x0C028 && off < 0x0C028 + 0x40u * kQueues && (off - 0x0C028) % 0x40 == 0 && (v & kQueueEnable)) {
       uint16_t q = uint16_t((off - 0x0C028) / 0x40);
@@ -278,8 +270,8 @@ class E82576Chip final : public Chip {
       uint32_t hi = regs_.get(RAL + 8 * i + 4);
       if (!(hi & RAH_AV)) continue;
       uint32_t lo = regs_.get(RAL + 8 * i);
-      uint8_t mac[6] = {uint8_t(lo), uint8_t(lo >> 8), uint8_t(lo >> 16), uint8_t(lo >> 24), uint8_t(hi),
-                        uint8_t(hi >> 8)};
+      uint8_t mac[6] = {uint8_t(lo),       uint8_t(lo >> 8), uint8_t(lo >> 16),
+                        uint8_t(lo >> 24), uint8_t(hi),      uint8_t(hi >> 8)};
       if (std::memcmp(f, mac, 6) == 0) return true;
     }
     return false;

@@ -18,14 +18,13 @@ namespace {
 
 // ---- offsets (82599 datasheet 8.2.2 register summary; 82598 where noted) ----
 constexpr uint32_t CTRL = 0x00000, STATUS = 0x00008, CTRL_EXT = 0x00018, ESDP = 0x00020, LEDCTL = 0x00200;
-constexpr uint32_t EICR = 0x00800, EICS = 0x00808, EIAC = 0x00810, EITR = 0x00820, EIMS = 0x00880,
-                   EIMC = 0x00888, EIAM = 0x00890, GPIE = 0x00898, IVAR = 0x00900, EIMS_EX = 0x00AA0,
-                   EIMC_EX = 0x00AB0;
+constexpr uint32_t EICR = 0x00800, EICS = 0x00808, EIAC = 0x00810, EITR = 0x00820, EIMS = 0x00880, EIMC = 0x00888,
+                   EIAM = 0x00890, GPIE = 0x00898, IVAR = 0x00900, EIMS_EX = 0x00AA0, EIMC_EX = 0x00AB0;
 constexpr uint32_t RDRXCTL = 0x02F00, RXCTRL = 0x03000, RXPBSIZE = 0x03C00, MPC = 0x03FA0, RNBC = 0x03FC0;
 constexpr uint32_t CRCERRS = 0x04000, ILLERRC = 0x04004, ERRBC = 0x04008, RLEC = 0x04040, GPRC = 0x04074,
-                   BPRC = 0x04078, MPRC = 0x0407C, GPTC = 0x04080, GORCL = 0x04088, GORCH = 0x0408C,
-                   GOTCL = 0x04090, GOTCH = 0x04094, RUC = 0x040A4, ROC = 0x040AC, TORL = 0x040C0,
-                   TORH = 0x040C4, TPR = 0x040D0, TPT = 0x040D4, MPTC = 0x040F0, BPTC = 0x040F4;
+                   BPRC = 0x04078, MPRC = 0x0407C, GPTC = 0x04080, GORCL = 0x04088, GORCH = 0x0408C, GOTCL = 0x04090,
+                   GOTCH = 0x04094, RUC = 0x040A4, ROC = 0x040AC, TORL = 0x040C0, TORH = 0x040C4, TPR = 0x040D0,
+                   TPT = 0x040D4, MPTC = 0x040F0, BPTC = 0x040F4;
 constexpr uint32_t HLREG0 = 0x04240, MAXFRS = 0x04268, AUTOC = 0x042A0, LINKS = 0x042A4, AUTOC2 = 0x042A8,
                    AUTOC3 = 0x042AC;
 constexpr uint32_t RTTDCS = 0x04900, TXPBTHRESH = 0x04950, DMATXCTL = 0x04A80;
@@ -35,17 +34,17 @@ constexpr uint32_t RXCSUM = 0x05000, FCTRL = 0x05080, VLNCTRL = 0x05088, MCSTCTR
 constexpr uint32_t MTQC = 0x08120, SECTXCTRL = 0x08800, SECRXCTRL = 0x08D00, SECRXSTAT = 0x08D04;
 constexpr uint32_t RAL_82599 = 0x0A200, TXPBSIZE = 0x0CC00;
 constexpr uint32_t SAQF = 0x0E000, DAQF = 0x0E200, SDPQF = 0x0E400, FTQF = 0x0E600, L34T_IMIR = 0x0E800,
-                   PSRTYPE = 0x0EA00, RETA_82599 = 0x0EB00, RSSRK_82599 = 0x0EB80, ETQS = 0x0EC00,
-                   SYNQF = 0x0EC30, MRQC_82599 = 0x0EC80, FDIRCTRL = 0x0EE00;
+                   PSRTYPE = 0x0EA00, RETA_82599 = 0x0EB00, RSSRK_82599 = 0x0EB80, ETQS = 0x0EC00, SYNQF = 0x0EC30,
+                   MRQC_82599 = 0x0EC80, FDIRCTRL = 0x0EE00;
 constexpr uint32_t EEC = 0x10010, EERD = 0x10014;
 constexpr uint32_t QPRC = 0x01030, QPRDC = 0x01430, QPTC_82599 = 0x08680, QPTC_82598 = 0x06030;
 constexpr uint32_t SRRCTL_82598 = 0x02100, DCA_RXCTRL_82598 = 0x02200, DCA_TXCTRL_82598 = 0x07200;
 
 // ---- fields ----
-constexpr uint32_t CTRL_LRST = 1u << 3, CTRL_RST = 1u << 26;           // 8.2.3.1.1
-constexpr uint32_t STATUS_GIO_MASTER_ENABLE = 1u << 19;                // 8.2.3.1.2
-constexpr uint32_t EEC_PRES = 1u << 8, EEC_ARD = 1u << 9;              // 8.2.3.2.1
-constexpr uint32_t EERD_START = 1u << 0, EERD_DONE = 1u << 1;          // 8.2.3.2.2
+constexpr uint32_t CTRL_LRST = 1u << 3, CTRL_RST = 1u << 26;   // 8.2.3.1.1
+constexpr uint32_t STATUS_GIO_MASTER_ENABLE = 1u << 19;        // 8.2.3.1.2
+constexpr uint32_t EEC_PRES = 1u << 8, EEC_ARD = 1u << 9;      // 8.2.3.2.1
+constexpr uint32_t EERD_START = 1u << 0, EERD_DONE = 1u << 1;  // 8.2.3.2.2
 constexpr uint32_t EERD_ADDR_SHIFT = 2, EERD_DATA_SHIFT = 16;
 constexpr uint32_t RDRXCTL_CRCSTRIP = 1u << 1, RDRXCTL_DMAIDONE = 1u << 3;  // 8.2.3.8.8
 // 82598 RDRXCTL: bits 1:0 are RDMTS (descriptor minimum threshold size; DPDK defines
@@ -57,7 +56,7 @@ constexpr uint32_t RDRXCTL_CRCSTRIP = 1u << 1, RDRXCTL_DMAIDONE = 1u << 3;  // 8
 constexpr uint32_t RDRXCTL_RDMTS_82598 = 0x3, RDRXCTL_MVMEN_82598 = 1u << 5;
 constexpr uint32_t RXCTRL_RXEN = 1u << 0;
 constexpr uint32_t HLREG0_RXCRCSTRP = 1u << 1;
-constexpr uint32_t AUTOC_RESTART_AN = 1u << 12;                       // 8.2.3.22.19
+constexpr uint32_t AUTOC_RESTART_AN = 1u << 12;  // 8.2.3.22.19
 constexpr uint32_t AUTOC_LMS_SHIFT = 13, AUTOC_LMS_MASK = 0x7u << AUTOC_LMS_SHIFT;
 
 // The port's media by PCI device id (DPDK ixgbe_get_media_type_82598/82599), and the
@@ -74,17 +73,17 @@ struct Port {
 //      82599 0 1G no AN, 1 10G no AN, 3 10G serial (SFI), 4 KX4/KX/KR, 6 KX4/KX/KR + 1G AN.
 const Port& port_for(bool is82599, uint16_t device) {
   static const std::vector<Port> k82599 = {
-      {0x10fb, Media::fiber, {3, 0}}, {0x1529, Media::fiber, {3, 0}}, {0x1507, Media::fiber, {3, 0}},
-      {0x154d, Media::fiber, {3, 0}}, {0x1557, Media::fiber, {3, 0}}, {0x10f7, Media::backplane, {4, 6}},
+      {0x10fb, Media::fiber, {3, 0}},     {0x1529, Media::fiber, {3, 0}},     {0x1507, Media::fiber, {3, 0}},
+      {0x154d, Media::fiber, {3, 0}},     {0x1557, Media::fiber, {3, 0}},     {0x10f7, Media::backplane, {4, 6}},
       {0x1514, Media::backplane, {4, 6}}, {0x1517, Media::backplane, {4, 6}}, {0x10f8, Media::backplane, {4, 6}},
       {0x152a, Media::backplane, {4, 6}}, {0x10fc, Media::backplane, {1, 4}}, {0x10f9, Media::cx4, {1}},
       {0x151c, Media::copper, {3}},
   };
   static const std::vector<Port> k82598 = {
-      {0x10c6, Media::fiber, {1, 0}}, {0x10c7, Media::fiber, {1, 0}}, {0x10f1, Media::fiber, {1, 0}},
-      {0x10e1, Media::fiber, {1, 0}}, {0x10f4, Media::fiber, {1, 0}}, {0x10db, Media::fiber, {1, 0}},
-      {0x10b6, Media::backplane, {4, 6, 2}}, {0x10dd, Media::cx4, {1}}, {0x10ec, Media::cx4, {1}},
-      {0x10c8, Media::copper, {1}}, {0x150b, Media::copper, {1}},
+      {0x10c6, Media::fiber, {1, 0}},        {0x10c7, Media::fiber, {1, 0}}, {0x10f1, Media::fiber, {1, 0}},
+      {0x10e1, Media::fiber, {1, 0}},        {0x10f4, Media::fiber, {1, 0}}, {0x10db, Media::fiber, {1, 0}},
+      {0x10b6, Media::backplane, {4, 6, 2}}, {0x10dd, Media::cx4, {1}},      {0x10ec, Media::cx4, {1}},
+      {0x10c8, Media::copper, {1}},          {0x150b, Media::copper, {1}},
   };
   for (const Port& p : is82599 ? k82599 : k82598)
     if (p.device == device) return p;
@@ -117,7 +116,7 @@ constexpr uint32_t SRRCTL_DROP_EN = 1u << 28;
 constexpr uint32_t ETQF_FILTER_EN = 1u << 31, ETQF_TYPE_MASK = 0xffff;  // 7.1.2.3
 constexpr uint32_t ETQS_QUEUE_EN = 1u << 31, ETQS_RX_QUEUE_SHIFT = 16, ETQS_RX_QUEUE_MASK = 0x7f;
 constexpr uint32_t SYNQF_QUEUE_EN = 1u << 0, SYNQF_QUEUE_SHIFT = 1, SYNQF_QUEUE_MASK = 0x7f;  // 7.1.2.6
-constexpr uint32_t FTQF_PROTO_MASK = 0x3, FTQF_PRIO_SHIFT = 2, FTQF_PRIO_MASK = 0x7;  // 7.1.2.5
+constexpr uint32_t FTQF_PROTO_MASK = 0x3, FTQF_PRIO_SHIFT = 2, FTQF_PRIO_MASK = 0x7;          // 7.1.2.5
 constexpr uint32_t FTQF_MASK_SRC_ADDR = 1u << 25, FTQF_MASK_DST_ADDR = 1u << 26, FTQF_MASK_SRC_PORT = 1u << 27,
                    FTQF_MASK_DST_PORT = 1u << 28, FTQF_MASK_PROTO = 1u << 29, FTQF_QUEUE_EN = 1u << 31;
 constexpr uint32_t IMIR_QUEUE_SHIFT = 21, IMIR_QUEUE_MASK = 0x7f;
@@ -355,12 +354,9 @@ class IxgbeChip final : public Chip {
       case RDRXCTL:
         if (v & RDRXCTL_DMAIDONE) seen_dmaidone_ = true;
         return v;
-      case LINKS:
-        return link_up() ? LINKS_UP | (is82599_ ? LINKS_SPEED_10G_82599 : LINKS_SPEED_10G_82598) : 0;
-      case SECRXSTAT:
-        return (regs_.get(SECRXCTRL) & SECRXCTRL_RX_DIS) ? SECRXSTAT_RDY : 0;
-      default:
-        return v;
+      case LINKS: return link_up() ? LINKS_UP | (is82599_ ? LINKS_SPEED_10G_82599 : LINKS_SPEED_10G_82598) : 0;
+      case SECRXSTAT: return (regs_.get(SECRXCTRL) & SECRXCTRL_RX_DIS) ? SECRXSTAT_RDY : 0;
+      default: return v;
     }
   }
 
@@ -368,13 +364,13 @@ class IxgbeChip final : public Chip {
     const std::string ds = spec_.datasheet + " ";
     if (is_init_gated(off)) {
       if (!seen_ard_)
-        violate(ds + "4.6.3 (initialization sequence)",
-                fmt::format("{} written before EEC.ARD (EEPROM auto-read done) was polled after reset",
-                            regs_.name(off)));
+        violate(
+            ds + "4.6.3 (initialization sequence)",
+            fmt::format("{} written before EEC.ARD (EEPROM auto-read done) was polled after reset", regs_.name(off)));
       else if (is82599_ && !seen_dmaidone_)
-        violate(ds + "4.6.3 (initialization sequence)",
-                fmt::format("{} written before RDRXCTL.DMAIDONE (DMA init done) was polled after reset",
-                            regs_.name(off)));
+        violate(
+            ds + "4.6.3 (initialization sequence)",
+            fmt::format("{} written before RDRXCTL.DMAIDONE (DMA init done) was polled after reset", regs_.name(off)));
     }
     switch (off) {
       case CTRL:
@@ -428,8 +424,7 @@ class IxgbeChip final : public Chip {
           violate(ds + "8.2.3.9.15 (MTQC) and 4.6.8",
                   "MTQC written while the TX descriptor arbiter runs: set RTTDCS.ARBDIS first");
         break;
-      default:
-        break;
+      default: break;
     }
     if (!is82599_ && off > SRRCTL_82598 && off < SRRCTL_82598 + 4 * 16 && !(regs_.get(RDRXCTL) & RDRXCTL_MVMEN_82598))
       violate(ds + "8.2.3.8 (82598 SRRCTL, RDRXCTL.MVMEN)",
@@ -454,8 +449,7 @@ class IxgbeChip final : public Chip {
       if (an_requested_) an_done_at_ = ticks(now + kAnTime);
     }
     // A link mode that does not fit the media never brings the link up.
-    if (an_requested_ && !resetting_ && now >= at(an_done_at_.load()) && lms_fits(regs_.get(AUTOC)))
-      set_link(true);
+    if (an_requested_ && !resetting_ && now >= at(an_done_at_.load()) && lms_fits(regs_.get(AUTOC))) set_link(true);
   }
 
   bool rx_enabled() const noexcept override { return regs_.get(RXCTRL) & RXCTRL_RXEN; }
@@ -483,8 +477,8 @@ class IxgbeChip final : public Chip {
       uint32_t hi = regs_.get(ral + 8 * i + 4);
       if (!(hi & RAH_AV)) continue;
       uint32_t lo = regs_.get(ral + 8 * i);
-      uint8_t mac[6] = {uint8_t(lo), uint8_t(lo >> 8), uint8_t(lo >> 16), uint8_t(lo >> 24), uint8_t(hi),
-                        uint8_t(hi >> 8)};
+      uint8_t mac[6] = {uint8_t(lo),       uint8_t(lo >> 8), uint8_t(lo >> 16),
+                        uint8_t(lo >> 24), uint8_t(hi),      uint8_t(hi >> 8)};
       if (std::memcmp(f, mac, 6) == 0) return true;
     }
     return false;

@@ -130,8 +130,7 @@ std::shared_ptr<Chip> create(std::string_view name, uint16_t device_id) {
   if (name == "82599") chip = create_ixgbe(true, index, device_id);
   else if (name == "82598") chip = create_ixgbe(false, index, device_id);
   else if (name == "82576") chip = create_82576(index);
-  else
-    throw Error(fmt::format("no model of a '{}' chip", name), EINVAL, "models exist for: 82599, 82598, 82576");
+  else throw Error(fmt::format("no model of a '{}' chip", name), EINVAL, "models exist for: 82599, 82598, 82576");
   std::lock_guard lock(hub().mu);
   std::erase_if(hub().chips, [](const std::weak_ptr<Chip>& w) { return w.expired(); });
   hub().chips.push_back(chip);

@@ -20,9 +20,9 @@ RegisterFile::RegisterFile(uint32_t bar_size, const std::vector<RegDef>& defs)
         throw Error(fmt::format("model register table: {} at 0x{:05x} lies outside BAR0", r.name, off), EINVAL,
                     "fix the register table in tests/model/chips");
       if (def_of_[off >> 2] != kNone)
-        throw Error(fmt::format("model register table: {} overlaps {} at 0x{:05x}", r.name,
-                                defs_[def_of_[off >> 2]].name, off),
-                    EINVAL, "fix the register table in tests/model/chips");
+        throw Error(
+            fmt::format("model register table: {} overlaps {} at 0x{:05x}", r.name, defs_[def_of_[off >> 2]].name, off),
+            EINVAL, "fix the register table in tests/model/chips");
       def_of_[off >> 2] = d;
       uint32_t target = r.alias_of ? r.alias_of + i * r.alias_stride : off;
       slot_of_[off >> 2] = target >> 2;
@@ -47,7 +47,8 @@ void RegisterFile::reset() noexcept {
   for (uint32_t w = 0; w < bar_size_ / 4; ++w) values_[w].store(0, std::memory_order_relaxed);
   for (const RegDef& r : defs_)
     if (!r.alias_of)
-      for (uint32_t i = 0; i < r.count; ++i) values_[(r.offset + i * r.stride) >> 2].store(r.reset, std::memory_order_relaxed);
+      for (uint32_t i = 0; i < r.count; ++i)
+        values_[(r.offset + i * r.stride) >> 2].store(r.reset, std::memory_order_relaxed);
   std::atomic_thread_fence(std::memory_order_release);
 }
 

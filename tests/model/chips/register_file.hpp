@@ -13,24 +13,24 @@
 namespace ncap::model {
 
 enum class Access : uint8_t {
-  rw,   // read-write
-  ro,   // read-only: writes are a violation
-  rc,   // read-to-clear (statistics)
-  wo,   // write-only: reads return 0 (interrupt mask set/clear registers)
-  w1c,  // write 1 to clear
+  rw,      // read-write
+  ro,      // read-only: writes are a violation
+  rc,      // read-to-clear (statistics)
+  wo,      // write-only: reads return 0 (interrupt mask set/clear registers)
+  w1c,     // write 1 to clear
   rc_w1c,  // read-to-clear and write 1 to clear (EICR: 82599 8.2.3.5.1, 82576 8.8.13)
 };
 
 struct RegDef {
   const char* name;
   uint32_t offset;
-  uint32_t count = 1;   // array registers: RDBAL[0..63]
+  uint32_t count = 1;  // array registers: RDBAL[0..63]
   uint32_t stride = 4;
   Access access = Access::rw;
   uint32_t reset = 0;
-  const char* section = "";  // datasheet section describing it
-  uint32_t alias_of = 0;     // non-zero: the same storage as this offset (82598 aliases)
-  uint32_t alias_stride = 4; // distance between the aliased registers' storage
+  const char* section = "";   // datasheet section describing it
+  uint32_t alias_of = 0;      // non-zero: the same storage as this offset (82598 aliases)
+  uint32_t alias_stride = 4;  // distance between the aliased registers' storage
 };
 
 class RegisterFile {
@@ -41,9 +41,7 @@ class RegisterFile {
 
   // Canonical slot (offset / 4 of the storage) for a BAR offset, kNone when the chip has
   // no register there.
-  uint32_t slot(uint32_t off) const noexcept {
-    return off < bar_size_ && (off & 3) == 0 ? slot_of_[off >> 2] : kNone;
-  }
+  uint32_t slot(uint32_t off) const noexcept { return off < bar_size_ && (off & 3) == 0 ? slot_of_[off >> 2] : kNone; }
   const RegDef* def(uint32_t off) const noexcept {
     uint32_t i = off < bar_size_ && (off & 3) == 0 ? def_of_[off >> 2] : kNone;
     return i == kNone ? nullptr : &defs_[i];
