@@ -17,6 +17,7 @@ BASE_PKGS=(
   libboost-program-options-dev libfmt-dev libpcap-dev libhyperscan-dev
   linux-libc-dev clang libclang-rt-14-dev llvm clang-format-14
   busybox-static cpio gzip xz-utils kmod iproute2 tcpdump python3
+  tshark tcpreplay nfdump softflowd
 )
 # Packages that must come from bookworm-backports (QEMU 10 and what it drags along;
 # libdpdk-dev needs libelf/libbpf from backports once QEMU pulled those in).

@@ -48,7 +48,9 @@ const ChipTraits& traits_or_throw(const Backend& b) {
     throw Error(fmt::format("{}: the {} (device id {:04x}) has a copper PHY, which the ixgbe driver does not drive",
                             b.address(), m->name, b.device_id()),
                 ENOTSUP,
-                fmt::format("give the port back to the kernel's ixgbe driver (ncap-bind --unbind {})", b.address()));
+                fmt::format("give the port back to the kernel's ixgbe driver (ncap-bind --unbind {}) and capture "
+                            "on it as kernel:IFNAME",
+                            b.address()));
   return *m->traits;
 }
 
