@@ -25,9 +25,9 @@
 #include <vector>
 
 #include "bench/build_info.hpp"
+#include "core/registry.hpp"
 #include "ncap/device.hpp"
 #include "ncap/engine.hpp"
-#include "registry.hpp"
 #include "tests/model/chips/chip.hpp"
 
 namespace {

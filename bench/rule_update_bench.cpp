@@ -13,10 +13,10 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <string>
 #include <vector>
 
+#include "bench/build_info.hpp"
 #include "ncap/filter.hpp"
 
 using namespace ncap;
@@ -71,24 +71,11 @@ void compare(const std::string& metric, double ours, double peer, bool lower_is_
               lower_is_better ? peer / ours : ours / peer);
 }
 
-std::string cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  return "unknown CPU";
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
-#ifdef __OPTIMIZE__
-  const char* build = "optimized build";
-#else
-  const char* build = "unoptimized build (figures not comparable)";
-#endif
-  std::printf("# rule_update_bench: %s, %s\n", cpu_model().c_str(), build);
+  ncap::bench::print_build_info("rule_update_bench");
   for (uint32_t n : {10000u, 100000u}) {
     RuleSetSpec spec = base_spec(n);
     // ours: in place, each change on its own

@@ -1,5 +1,5 @@
 // Building an AddrPortIndex: the elementary intervals, their lists, the bucket table.
-#include "addr_port_index.hpp"
+#include "filter/addr_port_index.hpp"
 
 #include <bit>
 

@@ -24,7 +24,7 @@
 #include <mutex>
 #include <utility>
 
-#include "bpf_jit.hpp"
+#include "filter/bpf_jit.hpp"
 #include "ncap/filter.hpp"
 
 namespace ncap {

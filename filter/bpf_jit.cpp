@@ -9,7 +9,7 @@
 // shifts by X >= 32 give 0. Jumps only go forward (validated), so one pass emits the
 // code and a fixup list patches the rel32 targets afterwards. A conditional jump whose
 // two targets are "ret #k" becomes cmov + return: the verdict costs no branch.
-#include "bpf_jit.hpp"
+#include "filter/bpf_jit.hpp"
 
 #include <pcap/bpf.h>
 #include <sys/mman.h>

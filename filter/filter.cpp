@@ -24,8 +24,8 @@
 #include <mutex>
 #include <thread>
 
+#include "filter/ruleset.hpp"
 #include "ncap/filter.hpp"
-#include "ruleset.hpp"
 
 namespace ncap {
 namespace {

@@ -4,8 +4,8 @@
 // parsing stops there with what was learned so far.
 #include <cstring>
 
+#include "filter/parser.hpp"
 #include "ncap/filter.hpp"
-#include "parser.hpp"
 
 namespace ncap {
 using namespace detail;  // the header constants (parser.hpp)

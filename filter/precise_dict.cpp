@@ -1,8 +1,8 @@
-#include "precise_dict.hpp"
+#include "filter/precise_dict.hpp"
 
 #include <bit>
 
-#include "parser.hpp"
+#include "filter/parser.hpp"
 
 namespace ncap::detail {
 

@@ -1,4 +1,4 @@
-#include "precise_rules.hpp"
+#include "filter/precise_rules.hpp"
 
 #include <algorithm>
 #include <cerrno>

@@ -19,9 +19,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "counter.hpp"
+#include "core/counter.hpp"
+#include "filter/precise_dict.hpp"
 #include "ncap/filter.hpp"
-#include "precise_dict.hpp"
 
 namespace ncap::detail {
 

@@ -10,11 +10,11 @@
 #include <string>
 #include <vector>
 
-#include "addr_port_index.hpp"
-#include "counter.hpp"
+#include "core/counter.hpp"
+#include "filter/addr_port_index.hpp"
+#include "filter/parser.hpp"
+#include "filter/precise_rules.hpp"
 #include "ncap/filter.hpp"
-#include "parser.hpp"
-#include "precise_rules.hpp"
 
 struct hs_database;
 struct hs_scratch;

@@ -20,8 +20,8 @@
 #include <map>
 #include <string>
 
+#include "filter/ruleset.hpp"
 #include "ncap/error.hpp"
-#include "ruleset.hpp"
 
 namespace ncap::detail {
 namespace {

@@ -13,8 +13,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "parser.hpp"
-#include "ruleset.hpp"
+#include "filter/parser.hpp"
+#include "filter/ruleset.hpp"
 
 namespace ncap::detail {
 namespace {

@@ -1,4 +1,4 @@
-#include "app.hpp"
+#include "common/app.hpp"
 
 #include <fmt/format.h>
 #include <sched.h>

@@ -1,4 +1,4 @@
-#include "frames.hpp"
+#include "common/frames.hpp"
 
 #include <arpa/inet.h>
 

@@ -9,7 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "app.hpp"
+#include "common/app.hpp"
 
 namespace ncap::app {
 

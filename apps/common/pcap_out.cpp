@@ -1,4 +1,4 @@
-#include "pcap_out.hpp"
+#include "common/pcap_out.hpp"
 
 #include <cerrno>
 

@@ -1,4 +1,4 @@
-#include "adv_rings.hpp"
+#include "drivers/common/adv_rings.hpp"
 
 #include <algorithm>
 

@@ -16,8 +16,8 @@
 #include <cstdint>
 #include <memory>
 
-#include "adv_desc.hpp"
-#include "mmio.hpp"
+#include "core/mmio.hpp"
+#include "drivers/common/adv_desc.hpp"
 #include "ncap/device.hpp"
 #include "ncap/dma.hpp"
 #include "ncap/mempool.hpp"

@@ -1,11 +1,11 @@
-#include "intel_device.hpp"
+#include "drivers/common/intel_device.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include <thread>
 
-#include "log.hpp"
+#include "core/log.hpp"
 #include "ncap/error.hpp"
 
 namespace ncap::intel {

@@ -12,7 +12,7 @@
 #include <memory>
 #include <string>
 
-#include "backend.hpp"
+#include "core/backend.hpp"
 #include "drivers/common/intel_queues.hpp"
 #include "ncap/device.hpp"
 

@@ -1,4 +1,4 @@
-#include "intel_queues.hpp"
+#include "drivers/common/intel_queues.hpp"
 
 #include <fmt/format.h>
 

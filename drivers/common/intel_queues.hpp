@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "adv_rings.hpp"
-#include "backend.hpp"
+#include "core/backend.hpp"
+#include "core/toeplitz.hpp"
+#include "drivers/common/adv_rings.hpp"
 #include "ncap/device.hpp"
-#include "toeplitz.hpp"
 
 namespace ncap::intel {
 

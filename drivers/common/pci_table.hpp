@@ -8,7 +8,7 @@
 #include <memory>
 #include <vector>
 
-#include "registry.hpp"
+#include "core/registry.hpp"
 
 namespace ncap::intel {
 

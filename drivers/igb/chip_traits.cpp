@@ -1,4 +1,4 @@
-#include "chip_traits.hpp"
+#include "drivers/igb/chip_traits.hpp"
 
 #include "drivers/common/pci_table.hpp"
 

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "registry.hpp"
+#include "core/registry.hpp"
 
 namespace ncap::igb {
 

@@ -2,12 +2,12 @@
 // numbers refer to the 82576 datasheet rev 2.x; the 82575 follows the same order with
 // its own queue register blocks (chip_traits.hpp). Where QEMU's 82576 (the lab) needs
 // something the datasheet leaves optional, the comment says so.
-#include "igb_device.hpp"
+#include "drivers/igb/igb_device.hpp"
 
 #include <fmt/format.h>
 
+#include "drivers/igb/regs.hpp"
 #include "ncap/error.hpp"
-#include "regs.hpp"
 
 namespace ncap::igb {
 namespace {

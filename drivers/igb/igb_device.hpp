@@ -6,8 +6,8 @@
 // chip_traits.hpp.
 #pragma once
 
-#include "chip_traits.hpp"
 #include "drivers/common/intel_device.hpp"
+#include "drivers/igb/chip_traits.hpp"
 
 namespace ncap::igb {
 

@@ -1,8 +1,8 @@
 // Registers the igb family with the device registry (called from the generated driver
 // list, see core/driver_list.cpp.in and ncap_drivers in meson.build).
-#include "chip_traits.hpp"
 #include "drivers/common/pci_table.hpp"
-#include "igb_device.hpp"
+#include "drivers/igb/chip_traits.hpp"
+#include "drivers/igb/igb_device.hpp"
 
 namespace ncap {
 

@@ -1,8 +1,8 @@
-#include "chip_traits.hpp"
+#include "drivers/ixgbe/chip_traits.hpp"
 
 #include "drivers/common/pci_table.hpp"
 
-#include "regs.hpp"
+#include "drivers/ixgbe/regs.hpp"
 
 namespace ncap::ixgbe {
 namespace {

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "registry.hpp"
+#include "core/registry.hpp"
 
 namespace ncap::ixgbe {
 

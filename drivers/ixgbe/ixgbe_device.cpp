@@ -1,12 +1,12 @@
 // The 82598/82599 steps of the Intel bring-up, one datasheet step at a time. Section
 // numbers refer to the 82599 datasheet rev 3.3; the 82598 (rev 3.x) follows the same
 // order without the steps its traits lack (chip_traits.hpp).
-#include "ixgbe_device.hpp"
+#include "drivers/ixgbe/ixgbe_device.hpp"
 
 #include <fmt/format.h>
 
+#include "drivers/ixgbe/regs.hpp"
 #include "ncap/error.hpp"
-#include "regs.hpp"
 
 namespace ncap::ixgbe {
 namespace {

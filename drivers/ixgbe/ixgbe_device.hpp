@@ -8,9 +8,9 @@
 #include <memory>
 #include <vector>
 
-#include "backend.hpp"
-#include "chip_traits.hpp"
+#include "core/backend.hpp"
 #include "drivers/common/intel_device.hpp"
+#include "drivers/ixgbe/chip_traits.hpp"
 
 namespace ncap::ixgbe {
 

@@ -1,8 +1,8 @@
 // Registers the ixgbe family with the device registry (called from the generated driver
 // list, see core/driver_list.cpp.in and ncap_drivers in meson.build).
-#include "chip_traits.hpp"
 #include "drivers/common/pci_table.hpp"
-#include "ixgbe_device.hpp"
+#include "drivers/ixgbe/chip_traits.hpp"
+#include "drivers/ixgbe/ixgbe_device.hpp"
 
 namespace ncap {
 

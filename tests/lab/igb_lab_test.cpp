@@ -11,8 +11,8 @@
 #include <sstream>
 #include <thread>
 
+#include "core/toeplitz.hpp"
 #include "ncap/device.hpp"
-#include "toeplitz.hpp"
 
 namespace {
 

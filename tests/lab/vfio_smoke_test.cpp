@@ -7,9 +7,9 @@
 #include <sstream>
 #include <thread>
 
+#include "core/vfio.hpp"
 #include "ncap/error.hpp"
 #include "ncap/mempool.hpp"
-#include "vfio.hpp"
 
 namespace {
 

@@ -10,8 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include "core/registry.hpp"
 #include "ncap/device.hpp"
-#include "registry.hpp"
 #include "tests/model/chips/chip.hpp"
 
 namespace ncap::test {

@@ -7,10 +7,10 @@
 #include <cstring>
 #include <map>
 
-#include "frames.hpp"
+#include "core/toeplitz.hpp"
 #include "ncap/error.hpp"
 #include "ncap/filter.hpp"
-#include "toeplitz.hpp"
+#include "tests/model/frames.hpp"
 
 namespace ncap::test {
 namespace {

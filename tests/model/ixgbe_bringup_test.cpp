@@ -5,8 +5,8 @@
 
 #include <cstring>
 
-#include "frames.hpp"
 #include "ncap/error.hpp"
+#include "tests/model/frames.hpp"
 
 namespace ncap::test {
 namespace {

@@ -2,7 +2,7 @@
 // counted, and every drop accounted (offered = delivered + counted drops).
 #include <cstring>
 
-#include "frames.hpp"
+#include "tests/model/frames.hpp"
 
 namespace ncap::test {
 namespace {

@@ -1,6 +1,6 @@
 // 82599 hardware queue filters through Device::offload: 5-tuple (FTQF), ethertype
 // (ETQF) and SYN rules keep their packets from the host, everything else still arrives.
-#include "frames.hpp"
+#include "tests/model/frames.hpp"
 
 namespace ncap::test {
 namespace {

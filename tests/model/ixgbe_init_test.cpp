@@ -4,8 +4,8 @@
 
 #include <map>
 
-#include "frames.hpp"
 #include "ncap/error.hpp"
+#include "tests/model/frames.hpp"
 
 namespace ncap::test {
 namespace {

@@ -2,8 +2,8 @@
 // Toeplitz (core/toeplitz) and the driver's RETA predict, with the hash in the packet.
 #include <map>
 
-#include "frames.hpp"
-#include "toeplitz.hpp"
+#include "core/toeplitz.hpp"
+#include "tests/model/frames.hpp"
 
 namespace ncap::test {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <thread>
 
-#include "frames.hpp"
+#include "tests/model/frames.hpp"
 
 namespace ncap::test {
 namespace {

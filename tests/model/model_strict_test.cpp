@@ -4,8 +4,8 @@
 
 #include <thread>
 
-#include "frames.hpp"
 #include "ncap/dma.hpp"
+#include "tests/model/frames.hpp"
 
 namespace ncap::test {
 namespace {

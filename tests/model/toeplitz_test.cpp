@@ -1,7 +1,7 @@
 // The shared software Toeplitz against the published Microsoft RSS verification values.
 #include <gtest/gtest.h>
 
-#include "toeplitz.hpp"
+#include "core/toeplitz.hpp"
 
 namespace ncap {
 namespace {

@@ -1,8 +1,8 @@
 // ncap-bind against a fake sysfs tree: listing, diagnosis and bad input.
 #include <gtest/gtest.h>
 
-#include "fake_sysfs.hpp"
 #include "tests/common/cli.hpp"
+#include "tests/unit/fake_sysfs.hpp"
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "fake_sysfs.hpp"
+#include "tests/unit/fake_sysfs.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>

@@ -7,8 +7,8 @@
 #include <random>
 
 #include "filter/bpf_jit.hpp"
-#include "filter_frames.hpp"
 #include "ncap/filter.hpp"
+#include "tests/unit/filter_frames.hpp"
 
 using namespace ncap;
 using namespace ncap::test;

@@ -7,8 +7,8 @@
 #include <atomic>
 #include <thread>
 
-#include "filter_frames.hpp"
 #include "ncap/filter.hpp"
+#include "tests/unit/filter_frames.hpp"
 
 using namespace ncap;
 using namespace ncap::test;

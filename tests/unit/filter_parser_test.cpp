@@ -9,8 +9,8 @@
 #include <random>
 
 #include "filter/parser.hpp"
-#include "filter_frames.hpp"
 #include "ncap/filter.hpp"
+#include "tests/unit/filter_frames.hpp"
 
 using namespace ncap;
 using namespace ncap::test;

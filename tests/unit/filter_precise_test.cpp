@@ -14,8 +14,8 @@
 #include <thread>
 
 #include "filter/ruleset.hpp"
-#include "filter_frames.hpp"
 #include "ncap/filter.hpp"
+#include "tests/unit/filter_frames.hpp"
 
 using namespace ncap;
 using namespace ncap::test;

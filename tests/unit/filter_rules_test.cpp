@@ -10,8 +10,8 @@
 #include <random>
 
 #include "filter/ruleset.hpp"
-#include "filter_frames.hpp"
 #include "ncap/filter.hpp"
+#include "tests/unit/filter_frames.hpp"
 
 using namespace ncap;
 using namespace ncap::test;

@@ -3,10 +3,10 @@
 
 #include <cstdlib>
 
-#include "fake_sysfs.hpp"
+#include "core/registry.hpp"
 #include "ncap/device.hpp"
 #include "ncap/error.hpp"
-#include "registry.hpp"
+#include "tests/unit/fake_sysfs.hpp"
 
 namespace {
 

@@ -2,10 +2,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fake_sysfs.hpp"
+#include "core/vfio.hpp"
 #include "ncap/error.hpp"
 #include "ncap/pci.hpp"
-#include "vfio.hpp"
+#include "tests/unit/fake_sysfs.hpp"
 
 namespace {
 

@@ -1,12 +1,12 @@
-#include "chip.hpp"
+#include "tests/model/chips/chip.hpp"
 
 #include <fmt/format.h>
 #include <immintrin.h>
 
 #include <cstring>
 
-#include "iommu.hpp"
 #include "ncap/error.hpp"
+#include "tests/model/chips/iommu.hpp"
 
 namespace ncap::model {
 namespace {

@@ -24,8 +24,8 @@
 #include <thread>
 #include <vector>
 
-#include "backend.hpp"
-#include "register_file.hpp"
+#include "core/backend.hpp"
+#include "tests/model/chips/register_file.hpp"
 
 namespace ncap::model {
 

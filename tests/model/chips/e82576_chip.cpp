@@ -11,8 +11,8 @@
 
 #include <cstring>
 
-#include "chip.hpp"
-#include "toeplitz.hpp"
+#include "core/toeplitz.hpp"
+#include "tests/model/chips/chip.hpp"
 
 namespace ncap::model {
 namespace {

@@ -1,4 +1,4 @@
-#include "iommu.hpp"
+#include "tests/model/chips/iommu.hpp"
 
 #include "ncap/error.hpp"
 

@@ -10,8 +10,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "chip.hpp"
-#include "toeplitz.hpp"
+#include "core/toeplitz.hpp"
+#include "tests/model/chips/chip.hpp"
 
 namespace ncap::model {
 namespace {

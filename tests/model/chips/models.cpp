@@ -6,9 +6,9 @@
 #include <map>
 #include <mutex>
 
-#include "chip.hpp"
+#include "core/registry.hpp"
 #include "ncap/error.hpp"
-#include "registry.hpp"
+#include "tests/model/chips/chip.hpp"
 
 namespace ncap::model {
 

@@ -1,4 +1,4 @@
-#include "register_file.hpp"
+#include "tests/model/chips/register_file.hpp"
 
 #include <fmt/format.h>
 
