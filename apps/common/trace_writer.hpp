@@ -65,6 +65,7 @@ class TraceWriter {
   void flush();
 
   uint64_t bytes_written() const noexcept { return written_; }  // reached the file
+  uint64_t size() const noexcept { return written_ + used_; }   // with what is still buffered
   uint64_t packets() const noexcept { return packets_; }
   const TraceOptions& options() const noexcept { return o_; }
 

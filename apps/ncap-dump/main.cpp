@@ -28,6 +28,7 @@
 #include "ncap/filter.hpp"
 #include "ncap/mempool.hpp"
 #include "ncap/ring.hpp"
+#include "output.hpp"
 
 namespace po = boost::program_options;
 using namespace ncap::app;
@@ -46,6 +47,7 @@ struct Options {
   uint32_t descriptors = 512;
   uint32_t ring_size = 8192;
   TraceOptions trace;
+  Rotation rotation;
 };
 
 uint64_t wall_ns() {
@@ -82,7 +84,7 @@ class DumpDispatcher final : public ncap::Dispatcher {
 
   // The writer thread: until `stop` and every ring is empty. A write error is kept
   // (error()) and the rest is only freed, so that the poll threads never starve.
-  void write_loop(TraceWriter& out, const std::atomic<bool>& stop) {
+  void write_loop(Output& out, const std::atomic<bool>& stop) {
     ncap::Packet* p[64];
     auto last_flush = Clock::now();
     for (;;) {
@@ -92,6 +94,7 @@ class DumpDispatcher final : public ncap::Dispatcher {
         uint32_t n = lanes_[w]->ring.dequeue_burst(p, 64);
         got += n;
         if (!failed_.load(std::memory_order_relaxed)) try {
+            if (n) out.maybe_rotate();
             for (uint32_t i = 0; i < n; ++i) out.packet(uint32_t(w), p[i]->timestamp_ns, p[i]->data(), p[i]->len);
           } catch (const std::exception& e) {
             fail(e.what());
@@ -99,7 +102,7 @@ class DumpDispatcher final : public ncap::Dispatcher {
         ncap::free_packets(p, n);
       }
       written_.store(out.packets(), std::memory_order_relaxed);
-      bytes_.store(out.bytes_written(), std::memory_order_relaxed);
+      bytes_.store(out.bytes(), std::memory_order_relaxed);
       if (got) continue;
       if (stopping) return;
       // Idle: what is buffered goes out within 100 ms (a reader at the end of a pipe).
@@ -162,21 +165,19 @@ std::string drops_text(const Totals& t) {
                      t.writer_full, t.pool_empty, t.frame_errors, t.hw.rx_missed, t.hw.rx_no_descriptor);
 }
 
-// One ISB per queue (pcapng 4.6). The NIC's own drops are port-wide: they go to queue 0.
-void write_statistics(TraceWriter& out, ncap::Device& dev, const ncap::Engine& eng, const DumpDispatcher& d,
-                      const Totals& t, uint64_t start_ns) {
+// Queue w's ISB (pcapng 4.6), from any thread. The NIC's own drops are port-wide: they
+// go to queue 0, as last read by the main thread (`hw`: missed, no descriptor).
+InterfaceStats queue_statistics(size_t w, ncap::Device& dev, const ncap::Engine& eng, const DumpDispatcher& d,
+                                const std::atomic<uint64_t>* hw, uint64_t start_ns) {
   constexpr auto r = std::memory_order_relaxed;
-  uint64_t end_ns = wall_ns();
-  for (size_t w = 0; w < eng.workers(); ++w) {
-    ncap::QueueStats qs = dev.rx(eng.queue_of(w)).stats();
-    InterfaceStats s;
-    s.start_ns = start_ns, s.end_ns = end_ns;
-    s.received = eng.stats(w).rx_packets.load(r);
-    s.accepted = eng.stats(w).dispatched.load(r);
-    s.if_drop = qs.pool_empty + qs.frame_errors + (w == 0 ? t.hw.rx_missed + t.hw.rx_no_descriptor : 0);
-    s.os_drop = d.writer_full(w);
-    out.stats(uint32_t(w), s);
-  }
+  ncap::QueueStats qs = dev.rx(eng.queue_of(w)).stats();
+  InterfaceStats s;
+  s.start_ns = start_ns, s.end_ns = wall_ns();
+  s.received = eng.stats(w).rx_packets.load(r);
+  s.accepted = eng.stats(w).dispatched.load(r);
+  s.if_drop = qs.pool_empty + qs.frame_errors + (w == 0 ? hw[0].load(r) + hw[1].load(r) : 0);
+  s.os_drop = d.writer_full(w);
+  return s;
 }
 
 int dump(const Options& o) {
@@ -187,17 +188,9 @@ int dump(const Options& o) {
     fc.workers = o.queues;
     filter = std::make_unique<ncap::Filter>(ncap::rules_from_cli(o.bpf, o.rules_file), fc);
   }
-  int fd = open_trace_file(o.path);
-  struct Closer {
-    int fd;
-    ~Closer() {
-      if (fd != STDOUT_FILENO) ::close(fd);
-    }
-  } closer{fd};
-  TraceWriter out(fd, o.path == "-" ? "stdout" : o.path, o.trace);
-  out.begin();
-  for (uint16_t q = 0; q < o.queues; ++q) out.add_interface(fmt::format("{}/rx{}", o.device, q));
-  out.flush();
+  std::vector<std::string> interfaces;
+  for (uint16_t q = 0; q < o.queues; ++q) interfaces.push_back(fmt::format("{}/rx{}", o.device, q));
+  Output out(o.path, o.trace, interfaces, o.rotation);
 
   ncap::DeviceConfig cfg;
   cfg.rx_queues = o.queues;
@@ -218,9 +211,16 @@ int dump(const Options& o) {
   ncap::Engine eng(*dev, ec);
   ncap::install_stop_signals();
   ncap::stop_on_signal(&eng);
+  uint64_t start_ns = wall_ns();
+  std::atomic<uint64_t> hw[2] = {0, 0};  // the NIC's missed and no-descriptor counts, for the ISBs
+  auto read_hw = [&] {
+    Totals t = totals(*dev, eng, disp);
+    hw[0].store(t.hw.rx_missed, std::memory_order_relaxed), hw[1].store(t.hw.rx_no_descriptor);
+    return t;
+  };
+  out.set_stats([&](uint32_t w) { return queue_statistics(w, *dev, eng, disp, hw, start_ns); });
   std::atomic<bool> writer_stop{false};
   std::thread writer([&] { disp.write_loop(out, writer_stop); });
-  uint64_t start_ns = wall_ns();
   auto start = Clock::now(), last_print = start;
   eng.start();
   while (eng.running() && !ncap::stop_requested() && !disp.failed()) {
@@ -234,7 +234,7 @@ int dump(const Options& o) {
       if (accepted >= o.count) break;  // exact: the engine's packet_limit dispatched no more
     }
     if (!o.quiet && now - last_print >= std::chrono::seconds(1)) {
-      Totals s = totals(*dev, eng, disp);
+      Totals s = read_hw();
       std::cerr << fmt::format(
           "[{:6.1f}s] {} packets received, {} written, {} bytes written | filtered {} | drops: {}\n", t, s.received,
           disp.written(), disp.bytes(), s.filtered, drops_text(s));
@@ -245,20 +245,21 @@ int dump(const Options& o) {
   eng.join();
   writer_stop.store(true, std::memory_order_release);
   writer.join();  // every queued packet written (or freed after a failure)
-  Totals fin = totals(*dev, eng, disp);
+  Totals fin = read_hw();
   dev->stop();
   if (disp.failed()) {
     std::cerr << "ncap-dump: " << disp.error() << "\n  the file holds the blocks written before the failure\n";
     return kFailure;
   }
-  write_statistics(out, *dev, eng, disp, fin, start_ns);
-  out.flush();
+  out.finish();
   double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  std::string where = out.files() > 1 ? fmt::format("{} files, the last {}", out.files(), out.name(out.files() - 1))
+                      : o.path == "-" ? "stdout"
+                                      : o.path;
   std::cerr << fmt::format(
       "ncap-dump: {} packets written to {} ({} bytes) in {:.3f} s; {} received, {} filtered, {} passed the filter\n"
       "  drops by reason: {}\n",
-      out.packets(), o.path == "-" ? "stdout" : o.path, out.bytes_written(), secs, fin.received, fin.filtered,
-      fin.accepted, drops_text(fin));
+      out.packets(), where, out.bytes(), secs, fin.received, fin.filtered, fin.accepted, drops_text(fin));
   if (filter) std::cerr << ncap::to_text(filter->counters());
   if (std::string err = dev->error(); !err.empty()) {
     std::cerr << "ncap-dump: " << err << "\n  the file holds the frames before the fault\n";
@@ -274,6 +275,7 @@ int main(int argc, char** argv) {
     Options o;
     std::string cores, format = "pcapng", tstamp = "ns";
     uint32_t buffer_kb = 1024;
+    double file_mb = 0;
     po::options_description desc(
         "ncap-dump: write received packets to pcapng (or pcap), with drops recorded in the file\n\n"
         "Examples:\n"
@@ -298,8 +300,13 @@ int main(int argc, char** argv) {
         "descriptors", po::value(&o.descriptors)->default_value(512), "RX descriptors per queue (power of two)")(
         "ring-size", po::value(&o.ring_size)->default_value(8192),
         "packets each queue may hold for the writer (power of two); beyond: writer_full drops")(
-        "buffer", po::value(&buffer_kb)->default_value(1024), "write buffer in KiB")("quiet", po::bool_switch(&o.quiet),
-                                                                                     "no status line each second");
+        "buffer", po::value(&buffer_kb)->default_value(1024), "write buffer in KiB")(
+        "file-size,C", po::value(&file_mb)->default_value(0),
+        "a new file after this many MB (10^6 bytes): FILE, FILE1, FILE2, ...")(
+        "rotate-seconds,G", po::value(&o.rotation.seconds)->default_value(0), "a new file after this many seconds")(
+        "files,W", po::value(&o.rotation.files)->default_value(0),
+        "with -C/-G: keep this many files, FILE0..FILE<N-1>, overwriting the oldest")(
+        "quiet", po::bool_switch(&o.quiet), "no status line each second");
     if (!parse_command_line(argc, argv, desc)) return int(kOk);
     require_device(o.device);
     if (o.path.empty()) throw UsageError("no output file", "give -w FILE (or -w - for stdout)");
@@ -318,6 +325,10 @@ int main(int argc, char** argv) {
       throw UsageError(fmt::format("--descriptors {}", o.descriptors), "give a power of two in 64..32768");
     if (buffer_kb < 64 || buffer_kb > 1024 * 1024) throw UsageError("--buffer", "give 64..1048576 KiB");
     o.trace.buffer_bytes = size_t(buffer_kb) << 10;
+    if (file_mb < 0 || o.rotation.seconds < 0) throw UsageError("negative -C or -G", "give MB or seconds > 0");
+    o.rotation.bytes = uint64_t(file_mb * 1e6);
+    if (o.rotation.files && !o.rotation.on()) throw UsageError("-W without -C or -G", "give -C MB or -G SECONDS");
+    if (o.rotation.on() && o.path == "-") throw UsageError("-C/-G with -w -", "rotate files, not stdout");
     if (o.duration < 0) throw UsageError("negative duration", "give seconds >= 0");
     return dump(o);
   });

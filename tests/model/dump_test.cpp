@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <regex>
 
@@ -190,6 +191,44 @@ TEST(NcapDump, WriterFullDropsAreCountedAndRecordedInTheIsb) {
   auto ci = sh("capinfos -c -M " + out);
   EXPECT_NE(ci.out.find("Number of packets:   " + std::to_string(s.written) + "\n"), std::string::npos) << ci.out;
   unlink(out.c_str());
+}
+
+// -C 1 -W 3: 20000 frames of 1000 bytes in files of about 1 MB, named FILE0..FILE2 in a
+// ring: the three files left hold the last frames in order, each a complete trace with
+// its own ISB (the counts when it was closed; the last one's are the final ones).
+TEST(NcapDump, RotationKeepsTheLastFilesEachAValidTraceWithItsIsb) {
+  REQUIRE_READERS();
+  std::string base = tmp("rot.pcapng");
+  auto r = run_cli(dump_bin(), {"-i", "model:82599?gen=20000&size=1000&flows=7", "--descriptors", "16384",
+                                "--ring-size", "32768", "-c", "20000", "-C", "1", "-W", "3", "--quiet", "-w", base});
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(summary(r.out).written, 20000u) << r.out;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.out, m, std::regex(R"((\d+) files, the last \S+pcapng(\d))"))) << r.out;
+  unsigned files = unsigned(std::stoul(m[1])), last = unsigned(std::stoul(m[2]));
+  EXPECT_EQ(files, 20u) << "1 MB holds 16 bursts of 64 frames of 1032-byte EPBs: 1024 frames a file";
+  EXPECT_EQ(last, (files - 1) % 3);
+  std::string ports;
+  uint64_t frames = 0;
+  for (unsigned k = 0; k < 3; ++k) {  // oldest first
+    std::string f = base + std::to_string((last + 1 + k) % 3);
+    auto ts = sh("tshark -r " + f + " -T fields -e udp.srcport 2>/dev/null");
+    EXPECT_EQ(ts.status, 0) << f;
+    ports += ts.out;
+    auto st = isbs(f);
+    ASSERT_EQ(st.size(), 1u) << f;
+    uint64_t n = uint64_t(std::count(ts.out.begin(), ts.out.end(), '\n'));
+    EXPECT_EQ(n, k < 2 ? 1024u : 20000u - 19 * 1024) << f;
+    frames += n;
+    // Counts since the capture began: at least every frame written up to this file, all of them at the end.
+    if (k < 2) EXPECT_GE(st[0].ifrecv, 20000u - 544 - (1 - k) * 1024) << f;
+    else EXPECT_EQ(st[0].ifrecv, 20000u) << f;
+    EXPECT_EQ(st[0].osdrop, 0u);
+    unlink(f.c_str());
+  }
+  std::string want;
+  for (uint64_t i = 20000 - frames; i < 20000; ++i) want += std::to_string(1024 + i % 7) + "\n";
+  EXPECT_EQ(ports, want) << "the last " << frames << " frames in order";
 }
 
 TEST(NcapDump, FullDeviceEndsWithTheErrorAndExitOne) {
