@@ -103,17 +103,18 @@ class DumpDispatcher final : public ncap::Dispatcher {
       }
       written_.store(out.packets(), std::memory_order_relaxed);
       bytes_.store(out.bytes(), std::memory_order_relaxed);
+      // What is buffered goes out within 100 ms, also at a trickle (a reader at the end
+      // of a pipe); at speed the buffer fills and goes out sooner.
+      if (auto now = Clock::now(); now - last_flush > std::chrono::milliseconds(100)) {
+        if (!failed_.load(std::memory_order_relaxed)) try {
+            out.flush();
+          } catch (const std::exception& e) {
+            fail(e.what());
+          }
+        last_flush = now;
+      }
       if (got) continue;
       if (stopping) return;
-      // Idle: what is buffered goes out within 100 ms (a reader at the end of a pipe).
-      if (Clock::now() - last_flush > std::chrono::milliseconds(100) && !failed_.load()) {
-        try {
-          out.flush();
-        } catch (const std::exception& e) {
-          fail(e.what());
-        }
-        last_flush = Clock::now();
-      }
       std::this_thread::sleep_for(std::chrono::microseconds(50));
     }
   }
