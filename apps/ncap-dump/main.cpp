@@ -219,7 +219,7 @@ int dump(const Options& o) {
     hw[0].store(t.hw.rx_missed, std::memory_order_relaxed), hw[1].store(t.hw.rx_no_descriptor);
     return t;
   };
-  out.set_stats([&](uint32_t w) { return queue_statistics(w, *dev, eng, disp, hw, start_ns); });
+  out.start([&](uint32_t w) { return queue_statistics(w, *dev, eng, disp, hw, start_ns); });
   std::atomic<bool> writer_stop{false};
   std::thread writer([&] { disp.write_loop(out, writer_stop); });
   auto start = Clock::now(), last_print = start;

@@ -33,8 +33,12 @@ class Output {
       : path_(std::move(path)), o_(std::move(o)), names_(std::move(interfaces)), r_(r) {
     open();
   }
-  // What each file's ISBs say; set before the first packet.
-  void set_stats(Stats s) { stats_ = std::move(s); }
+  // The capture begins: what each file's ISBs will say, and -G's clock starts (opening
+  // the device may take seconds: waiting for the link).
+  void start(Stats s) {
+    stats_ = std::move(s);
+    opened_ = std::chrono::steady_clock::now();
+  }
   ~Output() { close_fd(); }
 
   // Before each burst: a new file when this one is full or old enough.

@@ -247,6 +247,33 @@ TEST(NcapDump, RotationKeepsTheLastFilesEachAValidTraceWithItsIsb) {
   EXPECT_EQ(ports, want) << "the last " << frames << " frames in order";
 }
 
+// -G 0.3 for about a second: a new file every 0.3 s (3 or 4 rotations; the clock is
+// checked per writer burst), -W 2 keeps the last two, each a valid trace with its ISB.
+TEST(NcapDump, TimedRotationStartsANewFileEveryGSeconds) {
+  REQUIRE_READERS();
+  std::string base = tmp("g.pcapng");
+  auto r = run_cli(dump_bin(),
+                   {"-i", "model:82599?gen=inf&size=60", "-G", "0.3", "-W", "2", "-d", "1.05", "--quiet", "-w", base});
+  ASSERT_EQ(r.status, 0) << r.out;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.out, m, std::regex(R"((\d+) files, the last)"))) << r.out;
+  EXPECT_GE(std::stoul(m[1]), 4u) << r.out;
+  EXPECT_LE(std::stoul(m[1]), 5u) << r.out;
+  uint64_t frames = 0;
+  for (const char* k : {"0", "1"}) {
+    std::string f = base + k;
+    auto st = isbs(f);
+    EXPECT_EQ(st.size(), 1u) << f;
+    auto ci = sh("capinfos -c -M " + f + " 2>&1");
+    EXPECT_EQ(ci.status, 0) << ci.out;
+    auto blocks = parse_pcapng(ncap::test::read_file(f)).blocks.size();
+    EXPECT_NE(ci.out.find("Number of packets:   " + std::to_string(blocks - 3) + "\n"), std::string::npos) << ci.out;
+    frames += blocks - 3;  // SHB, IDB, ISB
+    unlink(f.c_str());
+  }
+  EXPECT_GT(frames, 0u);
+}
+
 TEST(NcapDump, FullDeviceEndsWithTheErrorAndExitOne) {
   auto r = run_cli(dump_bin(), with(kArgs, {"-w", "/dev/full"}));
   EXPECT_EQ(r.status, 1) << r.out;
