@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -127,7 +128,17 @@ struct FlowExporter::Impl {
     t.open = true;
   }
 
+  uint64_t next_send_ns = 0;  // max_messages_per_s: the earliest time of the next datagram
+
+  void pace() {
+    if (!cfg.max_messages_per_s) return;
+    const uint64_t now = clock_ns(CLOCK_MONOTONIC), gap = 1'000'000'000ull / cfg.max_messages_per_s;
+    if (next_send_ns > now) std::this_thread::sleep_for(std::chrono::nanoseconds(next_send_ns - now));
+    next_send_ns = std::max(now, next_send_ns) + gap;
+  }
+
   void send(Target& t) {
+    pace();
     const std::vector<uint8_t>& m = t.enc.finish();
     t.open = false;
     ++t.since_templates;

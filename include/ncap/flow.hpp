@@ -165,6 +165,10 @@ struct FlowExporterConfig {
   uint64_t template_interval_ns = 10'000'000'000ull;  // templates resent at least this often
   uint32_t template_every = 64;                       // ... and every this many messages
   uint32_t mtu = 1400;                                // largest message (UDP payload) in bytes
+  // Datagrams per second to each collector, 0 = as fast as possible. A collector reads
+  // UDP through a socket buffer of a few hundred KiB: a burst of evictions sent at once
+  // overflows it, and the kernel drops what does not fit (nfcapd: "Sequence Errors").
+  uint32_t max_messages_per_s = 0;
 };
 
 struct FlowExportStats {
