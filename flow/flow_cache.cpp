@@ -1,7 +1,8 @@
 // The per-poll-thread flow cache (include/ncap/flow.hpp). Layout: buckets of kFlowWays
 // entries; per bucket the ways' 32-bit signatures (hash | 1, 0 = free) sit together in
 // 32 bytes, so a lookup reads one signature line and then only the records whose
-// signature matches. The hash is CRC32-C over the 40-byte key (SSE 4.2, in x86-64-v2).
+// signature matches. The hash is CRC32-C over the 40-byte key (SSE 4.2, in x86-64-v2),
+// then a multiplicative mix.
 //
 // A record leaves the cache in one place, end(): it is copied onto the SPSC ring
 // (include/ncap/ring.hpp) or, when the ring is full, counted with its packets.
@@ -33,7 +34,10 @@ uint32_t hash_key(const FlowKey& k) noexcept {
   std::memcpy(w, &k, sizeof w);
   uint64_t h = 0x9e3779b9;
   for (uint64_t x : w) h = _mm_crc32_u64(h, x);
-  return uint32_t(h);
+  // CRC is linear: keys that differ in a pattern (addresses and ports counting up
+  // together) give hashes whose low bits repeat, and buckets overfill. A multiply
+  // spreads every bit of the CRC into the high half the bucket index is taken from.
+  return uint32_t((h * 0x9e3779b97f4a7c15ull) >> 32);
 }
 
 uint16_t be16(const uint8_t* p) noexcept { return uint16_t(p[0] << 8 | p[1]); }
