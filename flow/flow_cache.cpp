@@ -117,64 +117,89 @@ void FlowCache::end(FlowRecord& r, uint32_t slot, FlowEnd why, bool wait) noexce
 }
 
 void FlowCache::meter(Packet* const* pkts, uint32_t n, uint64_t now_ns) noexcept {
+  // In chunks, three passes: keys and hashes, then each bucket's signature line is
+  // prefetched, then the record a signature points to, then the work. With a cache
+  // larger than the CPU's, each packet's two misses overlap those of the others.
+  constexpr uint32_t kChunk = 32;
+  FlowKey keys[kChunk];
+  uint64_t ip_bytes[kChunk];
+  uint32_t hashes[kChunk];
+  uint8_t tos[kChunk];
+  bool ip[kChunk];
   uint64_t packets = 0, bytes = 0, not_ip = 0, started = 0;
-  for (uint32_t i = 0; i < n; ++i) {
-    Packet& p = *pkts[i];
-    if (!(p.parsed.flags & kParsed)) parse_packet(p);
-    FlowKey k;
-    uint64_t ip_bytes;
-    uint8_t tos;
-    if (!classify(p, k, ip_bytes, tos)) {
-      ++not_ip;
-      continue;
+  for (uint32_t c0 = 0; c0 < n; c0 += kChunk) {
+    const uint32_t m = n - c0 < kChunk ? n - c0 : kChunk;
+    for (uint32_t i = 0; i < m; ++i) {
+      Packet& p = *pkts[c0 + i];
+      if (!(p.parsed.flags & kParsed)) parse_packet(p);
+      ip[i] = classify(p, keys[i], ip_bytes[i], tos[i]);
+      hashes[i] = ip[i] ? hash_key(keys[i]) : 0;
+      if (ip[i]) __builtin_prefetch(&sigs_[((hashes[i] >> 1) & mask_) * kFlowWays]);
     }
-    const uint64_t ts = p.timestamp_ns ? p.timestamp_ns : now_ns;
-    offset_ns_ = int64_t(ts - now_ns);
-    const uint32_t h = hash_key(k), sig = h | 1u, base = ((h >> 1) & mask_) * kFlowWays;
-    uint32_t slot = UINT32_MAX, free_slot = UINT32_MAX;
-    for (uint32_t w = 0; w < kFlowWays; ++w) {
-      const uint32_t s = sigs_[base + w];
-      if (s == sig && recs_[base + w].key == k) {
-        slot = base + w;
-        break;
+    for (uint32_t i = 0; i < m; ++i) {
+      if (!ip[i]) continue;
+      const uint32_t base = ((hashes[i] >> 1) & mask_) * kFlowWays, sig = hashes[i] | 1u;
+      for (uint32_t w = 0; w < kFlowWays; ++w)
+        if (sigs_[base + w] == sig) {
+          __builtin_prefetch(&recs_[base + w]);
+          break;
+        }
+    }
+    for (uint32_t i = 0; i < m; ++i) {
+      if (!ip[i]) {
+        ++not_ip;
+        continue;
       }
-      if (s == 0 && free_slot == UINT32_MAX) free_slot = base + w;
-    }
-    if (slot != UINT32_MAX) {  // a known flow, unless it timed out since its last packet
-      FlowRecord& r = recs_[slot];
-      if (ts > r.last_ns + cfg_.idle_timeout_ns)
-        end(r, slot, FlowEnd::idle_timeout), free_slot = slot, slot = UINT32_MAX;
-      else if (ts > r.first_ns + cfg_.active_timeout_ns)
-        end(r, slot, FlowEnd::active_timeout), free_slot = slot, slot = UINT32_MAX;
-    }
-    if (slot == UINT32_MAX) {
-      if (free_slot == UINT32_MAX) {  // the bucket is full: its least recently seen flow goes
-        free_slot = base;
-        for (uint32_t w = 1; w < kFlowWays; ++w)
-          if (recs_[base + w].last_ns < recs_[free_slot].last_ns) free_slot = base + w;
-        end(recs_[free_slot], free_slot, FlowEnd::lack_of_resources);
+      const Packet& p = *pkts[c0 + i];
+      const FlowKey& k = keys[i];
+      const uint64_t ts = p.timestamp_ns ? p.timestamp_ns : now_ns;
+      offset_ns_ = int64_t(ts - now_ns);
+      const uint32_t h = hashes[i], sig = h | 1u, base = ((h >> 1) & mask_) * kFlowWays;
+      uint32_t slot = UINT32_MAX, free_slot = UINT32_MAX;
+      for (uint32_t w = 0; w < kFlowWays; ++w) {
+        const uint32_t sw = sigs_[base + w];
+        if (sw == sig && recs_[base + w].key == k) {
+          slot = base + w;
+          break;
+        }
+        if (sw == 0 && free_slot == UINT32_MAX) free_slot = base + w;
       }
-      slot = free_slot;
+      if (slot != UINT32_MAX) {  // a known flow, unless it timed out since its last packet
+        FlowRecord& r = recs_[slot];
+        if (ts > r.last_ns + cfg_.idle_timeout_ns)
+          end(r, slot, FlowEnd::idle_timeout), free_slot = slot, slot = UINT32_MAX;
+        else if (ts > r.first_ns + cfg_.active_timeout_ns)
+          end(r, slot, FlowEnd::active_timeout), free_slot = slot, slot = UINT32_MAX;
+      }
+      if (slot == UINT32_MAX) {
+        if (free_slot == UINT32_MAX) {  // the bucket is full: its least recently seen flow goes
+          free_slot = base;
+          for (uint32_t w = 1; w < kFlowWays; ++w)
+            if (recs_[base + w].last_ns < recs_[free_slot].last_ns) free_slot = base + w;
+          end(recs_[free_slot], free_slot, FlowEnd::lack_of_resources);
+        }
+        slot = free_slot;
+        FlowRecord& r = recs_[slot];
+        r = FlowRecord{};
+        r.key = k;
+        r.first_ns = r.last_ns = ts;
+        r.tos = tos[i];
+        r.port = p.port;
+        r.queue = p.queue;
+        sigs_[slot] = sig;
+        ++started;
+        detail::bump(stats_.active, 1);
+      }
       FlowRecord& r = recs_[slot];
-      r = FlowRecord{};
-      r.key = k;
-      r.first_ns = r.last_ns = ts;
-      r.tos = tos;
-      r.port = p.port;
-      r.queue = p.queue;
-      sigs_[slot] = sig;
-      ++started;
-      detail::bump(stats_.active, 1);
+      ++r.packets;
+      r.bytes += ip_bytes[i];
+      if (ts > r.last_ns) r.last_ns = ts;
+      if (k.proto == kTcp && (p.parsed.flags & kL4Valid)) {
+        r.tcp_flags |= p.parsed.tcp_flags;
+        if (p.parsed.tcp_flags & (kTcpFin | kTcpRst)) end(r, slot, FlowEnd::end_of_flow);
+      }
+      ++packets, bytes += ip_bytes[i];
     }
-    FlowRecord& r = recs_[slot];
-    ++r.packets;
-    r.bytes += ip_bytes;
-    if (ts > r.last_ns) r.last_ns = ts;
-    if (k.proto == kTcp && (p.parsed.flags & kL4Valid)) {
-      r.tcp_flags |= p.parsed.tcp_flags;
-      if (p.parsed.tcp_flags & (kTcpFin | kTcpRst)) end(r, slot, FlowEnd::end_of_flow);
-    }
-    ++packets, bytes += ip_bytes;
   }
   detail::bump(stats_.packets, packets);
   detail::bump(stats_.bytes, bytes);
