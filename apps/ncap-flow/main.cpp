@@ -44,10 +44,13 @@ struct Totals {
   uint64_t packets = 0, bytes = 0, not_ip = 0, flows = 0, active = 0, ring_full = 0, ring_full_packets = 0;
   uint64_t ended[ncap::kFlowEndReasons] = {};
   uint64_t rx = 0, filtered = 0;
+  uint64_t pool_empty = 0, frame_errors = 0;  // the queues' software counters
+  ncap::HardwareStats hw;                     // NIC missed, no descriptor
 };
 
-Totals totals(const ncap::FlowMeter& m, const ncap::Engine& eng) {
+Totals totals(const ncap::FlowMeter& m, const ncap::Engine& eng, ncap::Device& dev) {
   Totals t;
+  t.hw = dev.stats();
   for (size_t w = 0; w < m.workers(); ++w) {
     const ncap::FlowCacheStats& s = m.cache(w).stats();
     auto ld = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
@@ -55,6 +58,8 @@ Totals totals(const ncap::FlowMeter& m, const ncap::Engine& eng) {
     t.active += ld(s.active), t.ring_full += ld(s.ring_full), t.ring_full_packets += ld(s.ring_full_packets);
     for (unsigned r = 0; r < ncap::kFlowEndReasons; ++r) t.ended[r] += ld(s.ended[r]);
     t.rx += ld(eng.stats(w).rx_packets), t.filtered += ld(eng.stats(w).filtered);
+    const ncap::QueueStats qs = dev.rx(eng.queue_of(w)).stats();
+    t.pool_empty += qs.pool_empty, t.frame_errors += qs.frame_errors;
   }
   return t;
 }
@@ -75,20 +80,42 @@ std::string reasons_text(const uint64_t* r) {
   return s;
 }
 
+// Every drop by reason, in one list for both outputs.
+struct Drop {
+  const char *json, *text;
+  uint64_t n;
+};
+std::vector<Drop> drops(const Totals& t, const ncap::FlowExportStats& e) {
+  return {{"filtered", "filtered", t.filtered},
+          {"not_ip", "not IP (not metered)", t.not_ip},
+          {"export_ring_full", "export ring full (records)", t.ring_full},
+          {"export_ring_full_packets", "their packets", t.ring_full_packets},
+          {"send_errors", "send errors", e.send_errors},
+          {"nic_missed", "NIC missed", t.hw.rx_missed},
+          {"nic_no_descriptor", "NIC no descriptor", t.hw.rx_no_descriptor},
+          {"pool_empty", "pool empty", t.pool_empty},
+          {"frame_errors", "NIC frame errors", t.frame_errors}};
+}
+std::string drops_json(const Totals& t, const ncap::FlowExportStats& e) {
+  std::string s;
+  for (const Drop& d : drops(t, e)) s += fmt::format("{}\"{}\":{}", s.empty() ? "" : ",", d.json, d.n);
+  return "{" + s + "}";
+}
+std::string drops_text(const Totals& t, const ncap::FlowExportStats& e) {
+  std::string s;
+  for (const Drop& d : drops(t, e)) s += fmt::format("{}{} {}", s.empty() ? "" : ", ", d.text, d.n);
+  return s;
+}
+
 void print_status(const Totals& t, const ncap::FlowExportStats& e, double secs, const Options& o) {
   if (o.json)
     std::cout << fmt::format(
         "{{\"type\":\"interval\",\"seconds\":{:.3f},\"packets\":{},\"metered\":{},\"flows_active\":{},"
-        "\"flows_exported\":{},\"ended\":{},\"drops\":{{\"filtered\":{},\"not_ip\":{},\"export_ring_full\":{},"
-        "\"send_errors\":{}}}}}\n",
-        secs, t.rx, t.packets, t.active, e.records, reasons_json(t.ended), t.filtered, t.not_ip, t.ring_full,
-        e.send_errors);
+        "\"flows_exported\":{},\"ended\":{},\"drops\":{}}}\n",
+        secs, t.rx, t.packets, t.active, e.records, reasons_json(t.ended), drops_json(t, e));
   else
-    std::cout << fmt::format(
-        "[{:6.1f}s] {} packets, {} metered, {} flows active, {} exported ({}) | drops: filtered {}, not IP {}, "
-        "export ring full {}, send errors {}\n",
-        secs, t.rx, t.packets, t.active, e.records, reasons_text(t.ended), t.filtered, t.not_ip, t.ring_full,
-        e.send_errors);
+    std::cout << fmt::format("[{:6.1f}s] {} packets, {} metered, {} flows active, {} exported ({}) | drops: {}\n", secs,
+                             t.rx, t.packets, t.active, e.records, reasons_text(t.ended), drops_text(t, e));
   std::cout.flush();
 }
 
@@ -98,10 +125,9 @@ void print_summary(const Totals& t, const ncap::FlowExportStats& e, double secs,
     std::cout << fmt::format(
         "{{\"type\":\"summary\",\"device\":\"{}\",\"seconds\":{:.6f},\"packets\":{},\"metered\":{},"
         "\"metered_bytes\":{},\"flows\":{},\"ended\":{},\"exported\":{{\"records\":{},\"packets\":{},\"bytes\":{},"
-        "\"messages\":{}}},\"drops\":{{\"filtered\":{},\"not_ip\":{},\"export_ring_full\":{},"
-        "\"export_ring_full_packets\":{},\"send_errors\":{}}}}}\n",
+        "\"messages\":{}}},\"drops\":{}}}\n",
         dev.info().address, secs, t.rx, t.packets, t.bytes, t.flows, reasons_json(t.ended), e.records, e.packets,
-        e.bytes, e.messages, t.filtered, t.not_ip, t.ring_full, t.ring_full_packets, e.send_errors);
+        e.bytes, e.messages, drops_json(t, e));
     return;
   }
   std::cout << fmt::format(
@@ -109,9 +135,7 @@ void print_summary(const Totals& t, const ncap::FlowExportStats& e, double secs,
       dev.info().address, t.rx, secs, t.packets, t.bytes, t.flows);
   std::cout << fmt::format("  exported {} records ({} packets, {} bytes) in {} messages; ended: {}\n", e.records,
                            e.packets, e.bytes, e.messages, reasons_text(t.ended));
-  std::cout << fmt::format(
-      "  drops by reason: filtered {}, not IP {}, export ring full {} records ({} packets), send errors {}\n",
-      t.filtered, t.not_ip, t.ring_full, t.ring_full_packets, e.send_errors);
+  std::cout << "  drops by reason: " << drops_text(t, e) << "\n";
 }
 
 uint64_t seconds_ns(double s, const char* opt) {
@@ -159,7 +183,7 @@ int probe(const Options& o) {
     if (o.duration > 0 && secs() >= o.duration) break;
     if (Clock::now() - last >= std::chrono::seconds(1)) {
       last = Clock::now();
-      if (!o.quiet) print_status(totals(meter, eng), exporter.stats(), secs(), o);
+      if (!o.quiet) print_status(totals(meter, eng, *dev), exporter.stats(), secs(), o);
     }
   }
   eng.request_stop();
@@ -167,8 +191,9 @@ int probe(const Options& o) {
   meter.flush();    // every flow left, end reason forced; waits for ring room
   exporter.stop();  // drains the rings, sends the last messages
   const double elapsed = secs();
+  const Totals fin = totals(meter, eng, *dev);
   dev->stop();
-  print_summary(totals(meter, eng), exporter.stats(), elapsed, *dev, o);
+  print_summary(fin, exporter.stats(), elapsed, *dev, o);
   if (std::string err = dev->error(); !err.empty()) {
     std::cerr << "ncap-flow: " << err << "\n  the flows above cover the frames before the fault\n";
     return kFailure;

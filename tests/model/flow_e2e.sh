@@ -80,4 +80,17 @@ grep -q '"export_ring_full":0,"export_ring_full_packets":0,"send_errors":0' "$di
 
 collect softflowd "softflowd -r $dir/udp4.pcap -v 10 -n 127.0.0.1:PORT -d"
 python3 "$check" "$dir/udp4.pcap" "$dir/softflowd.json" "softflowd IPFIX (peer)"
+# A model port as the source, no collector listening: every generated frame is metered or
+# a counted NIC drop, and every metered packet is in an exported record (the refused
+# datagrams are counted as send errors, not a failure).
+"$flow" -i 'model:82599?gen=5000&flows=50' -n "127.0.0.1:$(free_port)" -d 1.5 --json --quiet >"$dir/model.out" 2>/dev/null
+python3 - "$dir/model.out" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+dr = d["drops"]
+offered = d["metered"] + dr["nic_missed"] + dr["nic_no_descriptor"] + dr["pool_empty"] + dr["frame_errors"] + dr["filtered"] + dr["not_ip"]
+print(f"model source: offered {offered} = metered {d['metered']} + NIC drops; exported {d['exported']['packets']} packets in {d['exported']['records']} records, send errors {dr['send_errors']}")
+ok = offered == 5000 and d["exported"]["packets"] == d["metered"] and d["exported"]["records"] == 50
+sys.exit(0 if ok else 1)
+PY
 echo "flow_e2e: ok"
