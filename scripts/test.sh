@@ -41,15 +41,13 @@ for s in "${suites[@]}"; do
 done
 
 echo "== suite unit under ASan+UBSan"
-# Sanitizer builds at -O1, the usual level for them: they compile much faster than the
-# default -O3 on two cores, and what they check does not depend on it.
-[ -f "$asan/build.ninja" ] || quiet meson setup "$asan" -Dsanitize=true -Dbenchmarks=disabled -Doptimization=1
+[ -f "$asan/build.ninja" ] || quiet meson setup "$asan" -Dsanitize=true -Dbenchmarks=disabled
 quiet ninja -C "$asan"
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
   meson test -C "$asan" --suite unit --print-errorlogs --logbase testlog-asan || status=1
 
 echo "== suites unit and model under ThreadSanitizer"
-[ -f "$tsan/build.ninja" ] || quiet meson setup "$tsan" -Dtsan=true -Dbenchmarks=disabled -Doptimization=1
+[ -f "$tsan/build.ninja" ] || quiet meson setup "$tsan" -Dtsan=true -Dbenchmarks=disabled
 quiet ninja -C "$tsan"
 # halt_on_error: the first race fails its test (the tools the model suite runs are TSan
 # builds too, and inherit it). No suppressions: a race in ncap is fixed; one in third-
