@@ -16,6 +16,7 @@
 #include <filesystem>
 
 #include "ncap/device.hpp"
+#include "ncap/error.hpp"
 #include "ncap/shm.hpp"
 #include "ring/shm_layout.hpp"
 
@@ -53,10 +54,11 @@ class TrackedDevice final : public Device {
     const DeviceInfo& in = d_->info();
     static std::atomic<uint32_t> seq{0};
     const uint64_t ns = in.netns_inode ? in.netns_inode : netns_inode();
-    std::error_code ec;
-    std::filesystem::create_directories(records_dir(ns), ec);
-    ::chmod("/dev/shm/ncap", 01777);
-    ::chmod(records_dir(ns).c_str(), 01777);
+    try {
+      shm::prepare_dirs(ns);  // the shared directories, as for published captures
+    } catch (const Error&) {
+      return;  // the listing is a convenience: a device opens without it
+    }
     path_ = records_dir(ns) + "/dev." + std::to_string(::getpid()) + "." + std::to_string(seq++);
     int fd = ::open(path_.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return;  // the listing is a convenience: a device opens without it

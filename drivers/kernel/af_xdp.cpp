@@ -34,6 +34,7 @@
 #include "drivers/kernel/netns.hpp"
 #include "ncap/counter.hpp"
 #include "ncap/error.hpp"
+#include "ncap/shm.hpp"
 
 namespace ncap::kernel {
 namespace {
@@ -59,11 +60,10 @@ uint64_t realtime_ns() noexcept {
 class XdpLock {
  public:
   explicit XdpLock(const RxSetup& s) {
-    struct stat st {};
-    ::stat("/proc/thread-self/ns/net", &st);  // this thread is in the interface's namespace
+    const uint64_t ns = netns_inode("/proc/thread-self/ns/net");  // this thread is in the interface's namespace
     ::mkdir("/run/ncap", 0755);
     ::mkdir("/run/ncap/xdp", 0755);
-    path_ = fmt::format("/run/ncap/xdp/{}-{}", st.st_ino, s.ifindex);
+    path_ = fmt::format("/run/ncap/xdp/{}-{}", ns, s.ifindex);
     fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd_ < 0) throw_errno("create " + path_, "run as root (AF_XDP needs CAP_NET_ADMIN and CAP_BPF anyway)");
     if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
