@@ -43,43 +43,34 @@ send() {
   ip netns exec "$ns" $gen -i "kernel:$ifc" --json "$@" >"$tmp/$out.json" 2>"$tmp/$out.err" || fail "ncap-gen $out exit $?"
 }
 
-# 1. Inside namespace b, 100000 frames of mixed sizes from namespace a.
-ip netns exec "$b" $count -i "kernel:$vb" -c 100000 --idle 3 --json --quiet >"$tmp/in.json" 2>"$tmp/in.err" &
-rx=$!
-sleep 0.5
-send "$a" "$va" gen1 -c 100000 -s 60-1514 --flows 64
-wait $rx || fail "ncap-count in $b exit $?"
-sent=$(field bytes "$tmp/gen1.json")
-[ "$(field packets "$tmp/in.json")" = 100000 ] || fail "in $b: $(cat "$tmp/in.json")"
-[ "$(field bytes "$tmp/in.json")" = "$sent" ] || fail "in $b: bytes $(field bytes "$tmp/in.json"), sent $sent"
-echo "ok: 100000 frames, $sent bytes received inside $b"
+# exact WHERE SPEC TAG SEED: ncap-count -i SPEC, run in namespace WHERE ("" = the root
+# namespace), receives exactly the 100000 mixed-size frames (seed SEED) namespace a sends,
+# and their bytes.
+exact() {
+  where=$1 spec=$2 tag=$3 seed=$4
+  if [ -n "$where" ]; then
+    ip netns exec "$where" $count -i "$spec" -c 100000 --idle 3 --json --quiet >"$tmp/$tag.json" 2>"$tmp/$tag.err" &
+  else
+    $count -i "$spec" -c 100000 --idle 3 --json --quiet >"$tmp/$tag.json" 2>"$tmp/$tag.err" &
+  fi
+  rx=$!
+  sleep 0.5
+  send "$a" "$va" "gen-$tag" -c 100000 -s 60-1514 --flows 64 --seed "$seed"
+  wait $rx || fail "ncap-count -i $spec exit $?"
+  sent=$(field bytes "$tmp/gen-$tag.json")
+  [ "$(field packets "$tmp/$tag.json")" = 100000 ] && [ "$(field bytes "$tmp/$tag.json")" = "$sent" ] ||
+    fail "$spec${where:+ in $where}: $(cat "$tmp/$tag.json"), sent $sent bytes"
+  echo "ok: 100000 frames, $sent bytes received by $spec${where:+ inside $where}"
+}
 
-# 2. The same interface from the root namespace, without moving there.
-receive "kernel:$b/$vb" root -c 100000
-send "$a" "$va" gen2 -c 100000 -s 60-1514 --flows 64 --seed 7
-wait $rx || fail "ncap-count kernel:$b/$vb exit $?"
-sent=$(field bytes "$tmp/gen2.json")
-[ "$(field packets "$tmp/root.json")" = 100000 ] && [ "$(field bytes "$tmp/root.json")" = "$sent" ] ||
-  fail "kernel:$b/$vb: $(cat "$tmp/root.json"), sent $sent bytes"
-echo "ok: 100000 frames, $sent bytes received as kernel:$b/$vb"
-
-# 2b. The same in AF_XDP mode (copy mode on veth), inside b and from the root namespace.
-ip netns exec "$b" $count -i "kernel:$vb?xdp" -c 100000 --idle 3 --json --quiet >"$tmp/xin.json" 2>"$tmp/xin.err" &
-rx=$!
-sleep 0.5
-send "$a" "$va" gen3 -c 100000 -s 60-1514 --flows 64 --seed 3
-wait $rx || fail "ncap-count ?xdp in $b exit $?"
-sent=$(field bytes "$tmp/gen3.json")
-[ "$(field packets "$tmp/xin.json")" = 100000 ] && [ "$(field bytes "$tmp/xin.json")" = "$sent" ] ||
-  fail "kernel:$vb?xdp in $b: $(cat "$tmp/xin.json"), sent $sent bytes"
-receive "kernel:$b/$vb?xdp" xroot -c 100000
-send "$a" "$va" gen4 -c 100000 -s 60-1514 --flows 64 --seed 4
-wait $rx || fail "ncap-count kernel:$b/$vb?xdp exit $?"
-sent=$(field bytes "$tmp/gen4.json")
-[ "$(field packets "$tmp/xroot.json")" = 100000 ] && [ "$(field bytes "$tmp/xroot.json")" = "$sent" ] ||
-  fail "kernel:$b/$vb?xdp: $(cat "$tmp/xroot.json"), sent $sent bytes"
+# 1. Inside namespace b, and (2) the same interface from the root namespace without moving
+# there; AF_PACKET, then AF_XDP (copy mode on veth).
+exact "$b" "kernel:$vb" in 1
+exact "" "kernel:$b/$vb" root 7
+exact "$b" "kernel:$vb?xdp" xin 3
+exact "" "kernel:$b/$vb?xdp" xroot 4
 ip -n "$b" link show "$vb" | grep -q "prog/xdp" && fail "an XDP program is left on $vb after a clean exit"
-echo "ok: AF_XDP: 100000 frames and their bytes, inside $b and as kernel:$b/$vb?xdp; no program left"
+echo "ok: AF_XDP: no program left on $vb after a clean exit"
 # A capture killed with SIGKILL leaves its program; the next open removes it and says so.
 $count -i "kernel:$b/$vb?xdp" >/dev/null 2>&1 &
 k=$!
