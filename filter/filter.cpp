@@ -59,11 +59,13 @@ struct Filter::State {
   detail::RuleSet& set() const { return *current.load(std::memory_order_relaxed); }
 
   // A new set for new_spec's wildcard rules, default and BPF; its precise rules are
-  // new_spec.precise (own = true) or the current ones.
-  void publish(RuleSetSpec new_spec, bool own) {
+  // new_spec.precise (own = true) or the current ones. `fresh`: the set, made by the
+  // caller from the current one (RuleSet::changed); null: built here from new_spec.
+  void publish(RuleSetSpec new_spec, bool own, std::unique_ptr<detail::RuleSet> made = nullptr) {
     detail::RuleSet* prev = current.load(std::memory_order_relaxed);
     std::shared_ptr<detail::PreciseRules> precise = own || !prev ? nullptr : prev->precise();
-    auto* fresh = new detail::RuleSet(new_spec, workers, precise, prev);  // throws: nothing changed
+    // throws: nothing changed
+    auto* fresh = made ? made.release() : new detail::RuleSet(new_spec, workers, precise, prev);
     detail::RuleSet* old = current.exchange(fresh, std::memory_order_seq_cst);
     uint64_t g = gen.fetch_add(1, std::memory_order_seq_cst) + 1;
     new_spec.precise.clear();
@@ -81,9 +83,16 @@ struct Filter::State {
     reclaim_locked();
   }
 
+  // One wildcard rule removed (0: none), then one added (null: none), and the default
+  // `def`: only what the rule is filed in is rebuilt when RuleSet::changed can do it.
+  void change(RuleSetSpec new_spec, uint32_t remove_id, const WildcardRule* add, Action def) {
+    publish(std::move(new_spec), false, detail::RuleSet::changed(set(), remove_id, add, def));
+  }
+
   // The wildcard rules' counts of a set.
   static void add_counts(const detail::RuleSet& set, std::map<uint32_t, RuleCounters>& m) {
     for (size_t i = 0; i < set.rule_count(); ++i) {
+      if (set.rule_id(i) == kDefaultRuleId) continue;  // a free index
       RuleCounters& rc = m[set.rule_id(i)];
       rc.id = set.rule_id(i);
       for (unsigned w = 0; w < set.workers(); ++w) {
@@ -198,7 +207,8 @@ void Filter::add(const WildcardRule& r) {
   std::lock_guard<std::mutex> lock(s_->mu);
   RuleSetSpec spec = s_->spec;
   spec.wildcard.push_back(r);
-  s_->publish(std::move(spec), false);
+  const Action def = spec.default_action;
+  s_->change(std::move(spec), 0, &r, def);
 }
 
 void Filter::add(const PreciseRule& r) { update_precise({r}, {}); }
@@ -218,7 +228,8 @@ bool Filter::remove(uint32_t id) {
   size_t before = spec.wildcard.size();
   std::erase_if(spec.wildcard, [&](const WildcardRule& r) { return r.id == id; });
   if (spec.wildcard.size() == before) return false;
-  s_->publish(std::move(spec), false);
+  const Action def = spec.default_action;
+  s_->change(std::move(spec), id, nullptr, def);
   return true;
 }
 
@@ -226,7 +237,7 @@ void Filter::set_default(Action a) {
   std::lock_guard<std::mutex> lock(s_->mu);
   RuleSetSpec spec = s_->spec;
   spec.default_action = a;
-  s_->publish(std::move(spec), false);
+  s_->change(std::move(spec), 0, nullptr, a);
 }
 
 RuleSetSpec Filter::rules() const {

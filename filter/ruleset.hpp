@@ -89,7 +89,7 @@ struct alignas(64) WorkerState {
   uint32_t nhits = 0;
   const std::vector<int32_t>* pattern_rule = nullptr;  // pattern -> content-indexed rule or -1
   std::unique_ptr<RuleCtr[]> ctr;                      // per wildcard rule index
-  std::unique_ptr<uint32_t[]> cand;                    // candidates of one packet (2 per wildcard rule + 1)
+  std::unique_ptr<uint64_t[]> cand;  // candidates of one packet (2 per wildcard rule + 1): id << 32 | rule
 };
 
 struct Verdict {
@@ -106,6 +106,14 @@ class RuleSet {
   // (the set this one replaces) are taken over when they would come out the same.
   RuleSet(const RuleSetSpec& spec, unsigned workers, std::shared_ptr<PreciseRules> precise = nullptr,
           const RuleSet* reuse = nullptr);
+  // `prev` with the wildcard rule `remove_id` (0: none) removed, then `add` (null: none)
+  // added, and the default `def`: it shares prev's precise rules, BPF program, content
+  // database and every index part the change leaves alone, and rebuilds only the part
+  // (one per protocol class the rule is in) the rule is filed in. Null when the change
+  // is not one rule's: a content rule (the database changes), the rule count crossing
+  // the protocol split, or a port's wide rules moving between indexes; the caller then
+  // builds the whole set.
+  static std::unique_ptr<RuleSet> changed(const RuleSet& prev, uint32_t remove_id, const WildcardRule* add, Action def);
   ~RuleSet();
   RuleSet(const RuleSet&) = delete;
   RuleSet& operator=(const RuleSet&) = delete;
@@ -120,15 +128,26 @@ class RuleSet {
   void classify(Packet* const* pkts, uint32_t n, unsigned worker, Tally& tally) noexcept;
 
   // The wildcard rules (by index) and their counters; the precise ones are precise().
+  // An index whose rule was removed by changed() has id 0 (kDefaultRuleId) until a
+  // later rule takes it.
   size_t rule_count() const noexcept { return ids_.size(); }
   uint32_t rule_id(size_t i) const noexcept { return ids_[i]; }
-  bool has_wildcard(uint32_t id) const noexcept { return std::binary_search(ids_.begin(), ids_.end(), id); }
+  bool has_wildcard(uint32_t id) const noexcept {
+    return std::binary_search(by_id_.begin(), by_id_.end(), std::pair{id, 0u},
+                              [](auto a, auto b) { return a.first < b.first; });
+  }
   const std::shared_ptr<PreciseRules>& precise() const noexcept { return precise_; }
   const RuleCtr& counter(unsigned worker, size_t i) const noexcept { return workers_[worker].ctr[i]; }
   unsigned workers() const noexcept { return nworkers_; }
   // Hyperscan databases and BPF programs compiled by any set (a test reads them: only
   // content and BPF changes compile).
   static inline std::atomic<uint64_t> content_compiles{0}, bpf_compiles{0};
+  // Sets built from a whole spec and index parts built (AddrPortIndex::build), by any
+  // set: a test reads them to see what a change rebuilt.
+  static inline std::atomic<uint64_t> whole_builds{0}, index_builds{0};
+  // Index parts (non-empty) of this set, and how many of them are `other`'s own.
+  size_t index_parts() const noexcept;
+  size_t index_parts_shared_with(const RuleSet& other) const noexcept;
 
  private:
   // The indexes and which packet field each is looked up with (a bidirectional index
@@ -142,8 +161,9 @@ class RuleSet {
     uint8_t filing;   // which Filing its lists come from
     bool v4, ports;
     uint8_t proto;
-    bool first;     // an IPv4 packet with ports and first_match_: the walk sets `best`
-    uint32_t best;  // the first rule that matches, kNoRule for none
+    bool first;        // an IPv4 packet with ports and first_match_: the walk sets `best`
+    uint32_t best;     // the first rule (lowest id) that matches, kNoRule for none
+    uint32_t best_id;  // its id (kNoRule for none): rule indexes need not be in id order
   };
   static constexpr uint32_t kNoRule = 0xffffffffu;
   // An IPv4 packet's fields (0 for ports it does not have) lie in a rule's hot ranges;
@@ -171,9 +191,12 @@ class RuleSet {
   Action default_action_;
   std::shared_ptr<const BpfProgram> bpf_;  // null: none (shared with a set it was taken over from)
   bool has_bpf_ = false;                   // bpf_ != null, without a load per packet
-  std::vector<CompiledRule> wildcard_;     // sorted by id
-  std::vector<HotRule> hot_;               // per wildcard rule
-  std::vector<uint32_t> ids_;              // wildcard rule index -> id
+  // The wildcard rules by index: in id order when built from a spec; changed() puts a
+  // new rule at the first free index, so the classifier orders candidates by id.
+  std::vector<CompiledRule> wildcard_;
+  std::vector<HotRule> hot_;                          // per wildcard rule
+  std::vector<uint32_t> ids_;                         // wildcard rule index -> id (0: free)
+  std::vector<std::pair<uint32_t, uint32_t>> by_id_;  // (id, index), sorted
   std::shared_ptr<PreciseRules> precise_;
   struct Probe {
     const AddrPortIndex* index;
@@ -186,13 +209,45 @@ class RuleSet {
   // bidirectional; the same by port (rules without a narrow address, and wide ones with
   // an exact destination port).
   enum Slot : uint8_t { kByDst, kBySrc, kByEither, kByDport, kBySport, kByPortEither, kSlots };
+  // One slot's rules and their index: immutable once made, shared by successive sets
+  // (a change rebuilds only the parts it touches). Its index is built only from
+  // kMinIndexed rules on; fewer are checked with the residual ones.
+  struct IndexPart {
+    std::vector<std::pair<uint32_t, uint32_t>> ranges;  // per entry, the indexed range
+    std::vector<ListEntry> entries;
+    AddrPortIndex index;
+  };
+  using Part = std::shared_ptr<const IndexPart>;
+  static Part make_part(std::vector<std::pair<uint32_t, uint32_t>> ranges, std::vector<ListEntry> entries, Slot slot);
   struct Filing {
     // what every packet reads first, together
     unsigned nprobes = 0;
     Probe probes[kMaxProbes];
-    std::vector<ListEntry> residual;  // rules no index selects
-    AddrPortIndex index[kSlots];
+    std::vector<ListEntry> residual;  // rules no index selects: `direct` and small parts'
+    std::vector<ListEntry> direct;    // rules filed under no slot
+    Part part[kSlots];                // null: no rule
   };
+  // Where a rule is filed: a slot's index (with its range), the direct residual list, or
+  // the content scan.
+  struct Place {
+    enum Kind : uint8_t { kIndex, kDirect, kContent } kind;
+    Slot slot;
+    uint32_t lo, hi;
+    ListEntry entry;
+  };
+  // wide_here: the wide rules on the rule's exact destination port (see file()), itself
+  // included.
+  Place place_of(uint32_t i, uint32_t wide_here) const;
+  static bool wide_exact(const CompiledRule& c) noexcept;
+  bool in_filing(const CompiledRule& c, unsigned k) const noexcept {
+    return !by_proto_ || !(c.need & kNeedProto) || proto_class(c.proto) == k;
+  }
+  // The residual list and probes of a filing whose parts or direct rules changed.
+  static void finish(Filing& f);
+  // Files (insert) or unfiles wildcard rule i in filing k; false when other rules would
+  // move too.
+  bool refile(unsigned k, uint32_t i, bool insert);
+  RuleSet(const RuleSet& prev, Action def);  // changed()'s copy: shares every part
   static unsigned proto_class(uint8_t proto) noexcept { return proto == kProtoTcp ? 0 : proto == kProtoUdp ? 1 : 2; }
   // The constructor's steps (ruleset_build.cpp), in order.
   struct Patterns;
@@ -200,6 +255,9 @@ class RuleSet {
   CompiledRule compile_rule(const WildcardRule& w, Patterns& patterns);
   void compile_wildcard(const RuleSetSpec& spec, Patterns& patterns);
   void build_hot_records();
+  static HotRule hot_of(const CompiledRule& c);
+  void set_first_match();
+  static void check_id(uint32_t id, Action a);
   void file_all();
   void file(Filing& f, const std::vector<uint32_t>& rules);
   void build_precise(const RuleSetSpec& spec);

@@ -60,6 +60,10 @@ Error rule_error(uint32_t id, const std::string& what, const char* fix) {
   return Error("rule " + std::to_string(id) + ": " + what, EINVAL, fix);
 }
 
+Error duplicate_id(uint32_t id) {
+  return Error("two rules have id " + std::to_string(id), EINVAL, "give every rule its own id");
+}
+
 }  // namespace
 
 // The content patterns of the wildcard rules, in pattern id order, for hs_compile_multi.
@@ -75,6 +79,7 @@ RuleSet::RuleSet(const RuleSetSpec& spec, unsigned workers, std::shared_ptr<Prec
   if (spec.default_action == Action::none)
     throw Error("default policy 'none'", EINVAL, "use Action::pass or Action::drop");
   check_ids(spec);
+  ++whole_builds;
   // The BPF stage: the replaced set's program when the expression is the same.
   if (reuse && reuse->bpf_ && reuse->bpf_->expression() == spec.bpf) {
     bpf_ = reuse->bpf_;
@@ -97,18 +102,16 @@ RuleSet::RuleSet(const RuleSetSpec& spec, unsigned workers, std::shared_ptr<Prec
 // action.
 void RuleSet::check_ids(const RuleSetSpec& spec) const {
   std::map<uint32_t, int> seen;
-  auto check_id = [&](uint32_t id, Action a) {
-    if (id == kDefaultRuleId || id == kBpfRuleId)
-      throw Error("rule id " + std::to_string(id) + " is reserved", EINVAL, "use ids 1..4294967294");
-    if (!seen.emplace(id, 0).second)
-      throw Error("two rules have id " + std::to_string(id), EINVAL, "give every rule its own id");
-    if (a == Action::none) throw Error("rule " + std::to_string(id) + " has no action", EINVAL, "use pass or drop");
-  };
   for (const auto& r : spec.wildcard) {
     check_id(r.id, r.action);
-    if (precise_ && precise_->has(r.id))
-      throw Error("two rules have id " + std::to_string(r.id), EINVAL, "give every rule its own id");
+    if (!seen.emplace(r.id, 0).second || (precise_ && precise_->has(r.id))) throw duplicate_id(r.id);
   }
+}
+
+void RuleSet::check_id(uint32_t id, Action a) {
+  if (id == kDefaultRuleId || id == kBpfRuleId)
+    throw Error("rule id " + std::to_string(id) + " is reserved", EINVAL, "use ids 1..4294967294");
+  if (a == Action::none) throw Error("rule " + std::to_string(id) + " has no action", EINVAL, "use pass or drop");
 }
 
 // One wildcard rule as the classifier reads it; its content pattern joins `patterns`.
@@ -204,6 +207,7 @@ void RuleSet::compile_wildcard(const RuleSetSpec& spec, Patterns& patterns) {
   for (const auto& r : spec.wildcard) wild.push_back(&r);
   std::sort(wild.begin(), wild.end(), [](auto* a, auto* b) { return a->id < b->id; });
   for (const WildcardRule* w : wild) {
+    by_id_.emplace_back(w->id, static_cast<uint32_t>(wildcard_.size()));
     wildcard_.push_back(compile_rule(*w, patterns));
     ids_.push_back(w->id);
   }
@@ -212,27 +216,34 @@ void RuleSet::compile_wildcard(const RuleSetSpec& spec, Patterns& patterns) {
 // The hot records (see HotRule), and whether the first match decides.
 void RuleSet::build_hot_records() {
   hot_.resize(wildcard_.size());
+  for (uint32_t i = 0; i < wildcard_.size(); ++i) hot_[i] = hot_of(wildcard_[i]);
+  set_first_match();
+}
+
+HotRule RuleSet::hot_of(const CompiledRule& c) {
   constexpr uint32_t kExactNeeds = kNeedProto | kNeedIpVersion | kNeedSrcIp | kNeedDstIp | kNeedSport | kNeedDport;
-  for (uint32_t i = 0; i < wildcard_.size(); ++i) {
-    const CompiledRule& c = wildcard_[i];
-    HotRule& h = hot_[i];
-    h = {0, 0xffffffffu, 0, 0xffffffffu, 0, 0xffff, 0, 0xffff, 0, 0xff, 0, c.action, c.id};
-    if (c.stop) h.flags |= kHotStop;
-    if (c.mark) h.flags |= kHotMark;
-    const u128 kV4 = u128(0xffffffffu);
-    bool v4_ranges = (!(c.need & kNeedSrcIp) || c.src_hi <= kV4) && (!(c.need & kNeedDstIp) || c.dst_hi <= kV4);
-    if (c.bidir || !v4_ranges) continue;  // full ranges: match() decides
-    if (c.need & kNeedSrcIp) h.src_lo = uint32_t(c.src_lo), h.src_span = uint32_t(c.src_hi - c.src_lo);
-    if (c.need & kNeedDstIp) h.dst_lo = uint32_t(c.dst_lo), h.dst_span = uint32_t(c.dst_hi - c.dst_lo);
-    if (c.need & kNeedSport) h.sport_lo = c.sport_lo, h.sport_span = uint16_t(c.sport_hi - c.sport_lo);
-    if (c.need & kNeedDport) h.dport_lo = c.dport_lo, h.dport_span = uint16_t(c.dport_hi - c.dport_lo);
-    if (c.need & (kNeedSport | kNeedDport)) h.flags |= kHotPorts;
-    if (c.need & kNeedProto) h.proto_lo = c.proto, h.proto_span = 0;
-    bool v4_only = !(c.need & kNeedIpVersion) || c.ip_version == 4;
-    if (v4_only && !(c.need & ~kExactNeeds)) h.flags |= kHotExact;
-  }
-  first_match_ = std::all_of(hot_.begin(), hot_.end(),
-                             [](const HotRule& h) { return (h.flags & kHotExact) && (h.flags & kHotStop); });
+  HotRule h = {0, 0xffffffffu, 0, 0xffffffffu, 0, 0xffff, 0, 0xffff, 0, 0xff, 0, c.action, c.id};
+  if (c.stop) h.flags |= kHotStop;
+  if (c.mark) h.flags |= kHotMark;
+  const u128 kV4 = u128(0xffffffffu);
+  bool v4_ranges = (!(c.need & kNeedSrcIp) || c.src_hi <= kV4) && (!(c.need & kNeedDstIp) || c.dst_hi <= kV4);
+  if (c.bidir || !v4_ranges) return h;  // full ranges: match() decides
+  if (c.need & kNeedSrcIp) h.src_lo = uint32_t(c.src_lo), h.src_span = uint32_t(c.src_hi - c.src_lo);
+  if (c.need & kNeedDstIp) h.dst_lo = uint32_t(c.dst_lo), h.dst_span = uint32_t(c.dst_hi - c.dst_lo);
+  if (c.need & kNeedSport) h.sport_lo = c.sport_lo, h.sport_span = uint16_t(c.sport_hi - c.sport_lo);
+  if (c.need & kNeedDport) h.dport_lo = c.dport_lo, h.dport_span = uint16_t(c.dport_hi - c.dport_lo);
+  if (c.need & (kNeedSport | kNeedDport)) h.flags |= kHotPorts;
+  if (c.need & kNeedProto) h.proto_lo = c.proto, h.proto_span = 0;
+  bool v4_only = !(c.need & kNeedIpVersion) || c.ip_version == 4;
+  if (v4_only && !(c.need & ~kExactNeeds)) h.flags |= kHotExact;
+  return h;
+}
+
+// Whether every wildcard rule (free indexes aside) is a first-match one.
+void RuleSet::set_first_match() {
+  first_match_ = true;
+  for (uint32_t i = 0; i < hot_.size(); ++i)
+    if (ids_[i] && (!(hot_[i].flags & kHotExact) || !(hot_[i].flags & kHotStop))) first_match_ = false;
 }
 
 // Files the rules of each protocol class (a rule for any protocol in all three), or,
@@ -240,11 +251,11 @@ void RuleSet::build_hot_records() {
 // depends on the packet's protocol costs more mispredicted loop exits than the
 // signature spends rejecting the other protocols' rules.
 void RuleSet::file_all() {
-  by_proto_ = wildcard_.size() >= kProtoSplitRules;
+  by_proto_ = by_id_.size() >= kProtoSplitRules;
   for (unsigned k = 0; k < (by_proto_ ? 3u : 1u); ++k) {
     std::vector<uint32_t> rules;
     for (uint32_t i = 0; i < wildcard_.size(); ++i)
-      if (!by_proto_ || !(wildcard_[i].need & kNeedProto) || proto_class(wildcard_[i].proto) == k) rules.push_back(i);
+      if (in_filing(wildcard_[i], k)) rules.push_back(i);
     file(filing_[k], rules);
   }
 }
@@ -292,7 +303,7 @@ void RuleSet::make_workers() {
   for (unsigned w = 0; w < nworkers_; ++w) {
     WorkerState& ws = workers_[w];
     ws.ctr = std::make_unique<RuleCtr[]>(ids_.size());
-    ws.cand = std::make_unique<uint32_t[]>(2 * wildcard_.size() + 1);
+    ws.cand = std::make_unique<uint64_t[]>(2 * wildcard_.size() + 1);
     if (content_db_) {
       ws.stamp = std::make_unique<uint32_t[]>(patterns_);
       ws.hits = std::make_unique<ListEntry[]>(patterns_);
@@ -304,89 +315,234 @@ void RuleSet::make_workers() {
   }
 }
 
-// Files `rules` (wildcard indexes, ascending) into the indexes and residual list of `f`.
-void RuleSet::file(Filing& f, const std::vector<uint32_t>& rules) {
-  // What each index (Slot) will hold, in rule order.
-  struct Pending {
-    std::vector<std::pair<uint32_t, uint32_t>> ranges;
-    std::vector<ListEntry> entries;
-  } pending[kSlots];
-  auto put = [&](Slot slot, uint32_t lo, uint32_t hi, ListEntry entry) {
-    pending[slot].ranges.emplace_back(lo, hi);
-    pending[slot].entries.push_back(entry);
+namespace {
+bool dst_narrow(const CompiledRule& c) {
+  return c.ip_version == 4 && (c.need & kNeedDstIp) && c.dst_hi - c.dst_lo < kMaxIndexedSpan;
+}
+bool src_narrow(const CompiledRule& c) {
+  return c.ip_version == 4 && (c.need & kNeedSrcIp) && c.src_hi - c.src_lo < kMaxIndexedSpan;
+}
+// Of two narrow addresses, the narrower one files the rule (the destination on a tie):
+// fewer rules share its intervals.
+bool by_dst(const CompiledRule& c) {
+  return dst_narrow(c) && (!src_narrow(c) || c.dst_hi - c.dst_lo <= c.src_hi - c.src_lo);
+}
+bool exact_dport(const CompiledRule& c) { return (c.need & kNeedDport) && !c.bidir && c.dport_lo == c.dport_hi; }
+}  // namespace
+
+// A rule whose narrow address range is still wide (a /16 or more) but whose destination
+// port is exact sits in many address intervals and in one port list: filed by port
+// unless that port gathers too many such rules (a popular port would make its list long
+// for every packet to it).
+bool RuleSet::wide_exact(const CompiledRule& c) noexcept {
+  const u128 span = by_dst(c) ? c.dst_hi - c.dst_lo : src_narrow(c) ? c.src_hi - c.src_lo : 0;
+  return exact_dport(c) && span >= kWideSpan;
+}
+
+RuleSet::Place RuleSet::place_of(uint32_t i, uint32_t wide_here) const {
+  const CompiledRule& c = wildcard_[i];
+  Place p{Place::kIndex, kByDst, 0, 0, {i, 0}};
+  if (c.need & kNeedProto) p.entry.sig |= kSigProto | uint32_t{c.proto} << 16;
+  if (exact_dport(c)) p.entry.sig |= kSigPort | c.dport_lo;
+  auto at = [&](Slot slot, uint32_t lo, uint32_t hi) {
+    p.slot = slot, p.lo = lo, p.hi = hi;
+    return p;
   };
-  auto dst_narrow = [](const CompiledRule& c) {
-    return c.ip_version == 4 && (c.need & kNeedDstIp) && c.dst_hi - c.dst_lo < kMaxIndexedSpan;
-  };
-  auto src_narrow = [](const CompiledRule& c) {
-    return c.ip_version == 4 && (c.need & kNeedSrcIp) && c.src_hi - c.src_lo < kMaxIndexedSpan;
-  };
-  // Of two narrow addresses, the narrower one files the rule (the destination on a tie):
-  // fewer rules share its intervals.
-  auto by_dst = [&](const CompiledRule& c) {
-    return dst_narrow(c) && (!src_narrow(c) || c.dst_hi - c.dst_lo <= c.src_hi - c.src_lo);
-  };
-  auto exact_dport = [](const CompiledRule& c) {
-    return (c.need & kNeedDport) && !c.bidir && c.dport_lo == c.dport_hi;
-  };
-  // A rule whose narrow address range is still wide (a /16 or more) but whose
-  // destination port is exact sits in many address intervals and in one port list:
-  // filed by port unless that port gathers too many such rules (a popular port would
-  // make its list long for every packet to it).
-  std::vector<bool> wide_exact(wildcard_.size(), false);
-  std::vector<uint32_t> wide_on_port(65536, 0);
-  for (uint32_t i : rules) {
-    const CompiledRule& c = wildcard_[i];
-    const u128 span = by_dst(c) ? c.dst_hi - c.dst_lo : src_narrow(c) ? c.src_hi - c.src_lo : 0;
-    if (exact_dport(c) && span >= kWideSpan) {
-      wide_exact[i] = true;
-      ++wide_on_port[c.dport_lo];
-    }
-  }
-  for (uint32_t i : rules) {
-    const CompiledRule& c = wildcard_[i];
-    ListEntry entry{i, 0};
-    if (c.need & kNeedProto) entry.sig |= kSigProto | uint32_t{c.proto} << 16;
-    if (exact_dport(c)) entry.sig |= kSigPort | c.dport_lo;
-    const bool dst_ok = by_dst(c), src_ok = !dst_ok && src_narrow(c);
-    bool dport_ok = (c.need & kNeedDport) && uint32_t{c.dport_hi} - c.dport_lo < kMaxIndexedPorts;
-    bool sport_ok = (c.need & kNeedSport) && uint32_t{c.sport_hi} - c.sport_lo < kMaxIndexedPorts;
-    if (wide_exact[i] && wide_on_port[c.dport_lo] <= kWidePerPort) {
-      put(kByDport, c.dport_lo, c.dport_hi, entry);
-      continue;
-    }
-    if (!dst_ok && !src_ok) {
-      if (c.content >= 0) {
-        pattern_rule_.resize(patterns_, -1);
-        pattern_rule_[static_cast<size_t>(c.content)] = static_cast<int32_t>(i);
-        content_indexed_ = true;
-      } else if (dport_ok) {
-        put(c.bidir ? kByPortEither : kByDport, c.dport_lo, c.dport_hi, entry);
-      } else if (sport_ok) {
-        put(c.bidir ? kByPortEither : kBySport, c.sport_lo, c.sport_hi, entry);
-      } else {
-        f.residual.push_back(entry);
-      }
-      continue;
-    }
-    if (dst_ok)
-      put(c.bidir ? kByEither : kByDst, static_cast<uint32_t>(c.dst_lo), static_cast<uint32_t>(c.dst_hi), entry);
-    else put(c.bidir ? kByEither : kBySrc, static_cast<uint32_t>(c.src_lo), static_cast<uint32_t>(c.src_hi), entry);
-  }
+  if (wide_exact(c) && wide_here <= kWidePerPort) return at(kByDport, c.dport_lo, c.dport_hi);
+  const bool dst_ok = by_dst(c), src_ok = !dst_ok && src_narrow(c);
+  if (dst_ok) return at(c.bidir ? kByEither : kByDst, static_cast<uint32_t>(c.dst_lo), static_cast<uint32_t>(c.dst_hi));
+  if (src_ok) return at(c.bidir ? kByEither : kBySrc, static_cast<uint32_t>(c.src_lo), static_cast<uint32_t>(c.src_hi));
+  const bool dport_ok = (c.need & kNeedDport) && uint32_t{c.dport_hi} - c.dport_lo < kMaxIndexedPorts;
+  const bool sport_ok = (c.need & kNeedSport) && uint32_t{c.sport_hi} - c.sport_lo < kMaxIndexedPorts;
+  if (c.content >= 0) p.kind = Place::kContent;
+  else if (dport_ok) return at(c.bidir ? kByPortEither : kByDport, c.dport_lo, c.dport_hi);
+  else if (sport_ok) return at(c.bidir ? kByPortEither : kBySport, c.sport_lo, c.sport_hi);
+  else p.kind = Place::kDirect;
+  return p;
+}
+
+RuleSet::Part RuleSet::make_part(std::vector<std::pair<uint32_t, uint32_t>> ranges, std::vector<ListEntry> entries,
+                                 Slot slot) {
+  if (entries.empty()) return nullptr;
+  auto part = std::make_shared<IndexPart>();
+  part->ranges = std::move(ranges);
+  part->entries = std::move(entries);
   // An index costs every packet a lookup; a lone rule costs less checked directly.
-  for (Pending& p : pending)
-    if (p.entries.size() < kMinIndexed) {
-      f.residual.insert(f.residual.end(), p.entries.begin(), p.entries.end());
-      p = {};
-    }
+  if (part->entries.size() >= kMinIndexed) {
+    part->index.build(part->ranges, part->entries, slot < kByDport ? 32 : 16);
+    ++index_builds;
+  }
+  return part;
+}
+
+void RuleSet::finish(Filing& f) {
+  f.residual = f.direct;
+  for (const Part& p : f.part)
+    if (p && p->index.empty()) f.residual.insert(f.residual.end(), p->entries.begin(), p->entries.end());
   std::sort(f.residual.begin(), f.residual.end(), [](ListEntry a, ListEntry b) { return a.rule < b.rule; });
-  for (unsigned slot = 0; slot < kSlots; ++slot)
-    f.index[slot].build(pending[slot].ranges, pending[slot].entries, slot < kByDport ? 32 : 16);
+  f.nprobes = 0;
   for (auto [slot, key] :
        {std::pair{kByDst, kKeyDst}, std::pair{kBySrc, kKeySrc}, std::pair{kByEither, kKeyDst},
         std::pair{kByEither, kKeySrc}, std::pair{kByDport, kKeyDport}, std::pair{kBySport, kKeySport},
         std::pair{kByPortEither, kKeyDport}, std::pair{kByPortEither, kKeySport}})
-    if (!f.index[slot].empty()) f.probes[f.nprobes++] = {&f.index[slot], key};
+    if (f.part[slot] && !f.part[slot]->index.empty()) f.probes[f.nprobes++] = {&f.part[slot]->index, key};
+}
+
+// Files `rules` (wildcard indexes, ascending) into the index parts and residual list of `f`.
+void RuleSet::file(Filing& f, const std::vector<uint32_t>& rules) {
+  // What each index part (Slot) will hold, in rule order.
+  struct Pending {
+    std::vector<std::pair<uint32_t, uint32_t>> ranges;
+    std::vector<ListEntry> entries;
+  } pending[kSlots];
+  std::vector<uint32_t> wide_on_port(65536, 0);
+  for (uint32_t i : rules)
+    if (wide_exact(wildcard_[i])) ++wide_on_port[wildcard_[i].dport_lo];
+  for (uint32_t i : rules) {
+    const CompiledRule& c = wildcard_[i];
+    const Place p = place_of(i, wide_exact(c) ? wide_on_port[c.dport_lo] : 0);
+    if (p.kind == Place::kContent) {
+      pattern_rule_.resize(patterns_, -1);
+      pattern_rule_[static_cast<size_t>(c.content)] = static_cast<int32_t>(i);
+      content_indexed_ = true;
+    } else if (p.kind == Place::kDirect) {
+      f.direct.push_back(p.entry);
+    } else {
+      pending[p.slot].ranges.emplace_back(p.lo, p.hi);
+      pending[p.slot].entries.push_back(p.entry);
+    }
+  }
+  for (unsigned slot = 0; slot < kSlots; ++slot)
+    f.part[slot] = make_part(std::move(pending[slot].ranges), std::move(pending[slot].entries), Slot(slot));
+  finish(f);
+}
+
+// ---------------------------------------------------------------- one rule's change
+
+RuleSet::RuleSet(const RuleSet& prev, Action def)
+    : default_action_(def),
+      bpf_(prev.bpf_),
+      has_bpf_(prev.has_bpf_),
+      wildcard_(prev.wildcard_),
+      hot_(prev.hot_),
+      ids_(prev.ids_),
+      by_id_(prev.by_id_),
+      precise_(prev.precise_),
+      by_proto_(prev.by_proto_),
+      first_match_(prev.first_match_),
+      pattern_rule_(prev.pattern_rule_),
+      content_indexed_(prev.content_indexed_),
+      content_db_(prev.content_db_),
+      content_exprs_(prev.content_exprs_),
+      content_flags_(prev.content_flags_),
+      patterns_(prev.patterns_),
+      nworkers_(prev.nworkers_) {
+  for (unsigned k = 0; k < 3; ++k) {
+    filing_[k].direct = prev.filing_[k].direct;
+    for (unsigned slot = 0; slot < kSlots; ++slot) filing_[k].part[slot] = prev.filing_[k].part[slot];
+    finish(filing_[k]);
+  }
+}
+
+bool RuleSet::refile(unsigned k, uint32_t i, bool insert) {
+  const CompiledRule& c = wildcard_[i];
+  if (!in_filing(c, k)) return true;
+  uint32_t wide = 0;  // the wide rules on c's port in this filing, c included
+  if (wide_exact(c)) {
+    for (uint32_t j = 0; j < wildcard_.size(); ++j)
+      wide += (j == i || ids_[j]) && in_filing(wildcard_[j], k) && wide_exact(wildcard_[j]) &&
+              wildcard_[j].dport_lo == c.dport_lo;
+    if (wide == kWidePerPort + 1) return false;  // the port's other wide rules change index
+  }
+  const Place p = place_of(i, wide);
+  Filing& f = filing_[k];
+  auto is_rule = [&](ListEntry e) { return e.rule == i; };
+  if (p.kind == Place::kContent) return false;
+  if (p.kind == Place::kDirect) {
+    if (insert) f.direct.push_back(p.entry);
+    else std::erase_if(f.direct, is_rule);
+  } else {
+    std::vector<std::pair<uint32_t, uint32_t>> ranges;
+    std::vector<ListEntry> entries;
+    if (const Part& old = f.part[p.slot]) ranges = old->ranges, entries = old->entries;
+    if (insert) {
+      ranges.emplace_back(p.lo, p.hi);
+      entries.push_back(p.entry);
+    } else {
+      const size_t at = std::find_if(entries.begin(), entries.end(), is_rule) - entries.begin();
+      ranges.erase(ranges.begin() + at);
+      entries.erase(entries.begin() + at);
+    }
+    f.part[p.slot] = make_part(std::move(ranges), std::move(entries), p.slot);
+  }
+  finish(f);
+  return true;
+}
+
+std::unique_ptr<RuleSet> RuleSet::changed(const RuleSet& prev, uint32_t remove_id, const WildcardRule* add,
+                                          Action def) {
+  if (def == Action::none) throw Error("default policy 'none'", EINVAL, "use Action::pass or Action::drop");
+  auto slot_of = [&](uint32_t id) {
+    auto it = std::lower_bound(prev.by_id_.begin(), prev.by_id_.end(), std::pair{id, 0u});
+    return it != prev.by_id_.end() && it->first == id ? int64_t{it->second} : int64_t{-1};
+  };
+  const int64_t removed = remove_id ? slot_of(remove_id) : -1;
+  if (add) {
+    check_id(add->id, add->action);
+    if ((prev.has_wildcard(add->id) && add->id != remove_id) || prev.precise_->has(add->id))
+      throw duplicate_id(add->id);
+  }
+  const size_t count = prev.by_id_.size() - (removed >= 0) + (add != nullptr);
+  if ((count >= kProtoSplitRules) != prev.by_proto_) return nullptr;
+  if ((removed >= 0 && prev.wildcard_[removed].content >= 0) || (add && add->content)) return nullptr;
+  std::unique_ptr<RuleSet> s(new RuleSet(prev, def));
+  const unsigned filings = s->by_proto_ ? 3 : 1;
+  if (removed >= 0) {
+    const uint32_t i = static_cast<uint32_t>(removed);
+    for (unsigned k = 0; k < filings; ++k)
+      if (!s->refile(k, i, false)) return nullptr;
+    s->ids_[i] = kDefaultRuleId;
+    s->wildcard_[i] = {};
+    s->hot_[i] = {};
+    std::erase_if(s->by_id_, [&](auto e) { return e.first == remove_id; });
+  }
+  if (add) {
+    Patterns none;
+    const CompiledRule c = s->compile_rule(*add, none);
+    const uint32_t i =
+        static_cast<uint32_t>(std::find(s->ids_.begin(), s->ids_.end(), kDefaultRuleId) - s->ids_.begin());
+    if (i == s->ids_.size()) {
+      s->wildcard_.emplace_back();
+      s->hot_.emplace_back();
+      s->ids_.push_back(kDefaultRuleId);
+    }
+    s->wildcard_[i] = c;
+    s->hot_[i] = hot_of(c);
+    s->ids_[i] = c.id;
+    s->by_id_.insert(std::lower_bound(s->by_id_.begin(), s->by_id_.end(), std::pair{c.id, 0u}), {c.id, i});
+    for (unsigned k = 0; k < filings; ++k)
+      if (!s->refile(k, i, true)) return nullptr;
+  }
+  s->set_first_match();
+  s->make_workers();
+  return s;
+}
+
+size_t RuleSet::index_parts() const noexcept {
+  size_t n = 0;
+  for (const Filing& f : filing_)
+    for (const Part& p : f.part) n += p && !p->index.empty();
+  return n;
+}
+
+size_t RuleSet::index_parts_shared_with(const RuleSet& other) const noexcept {
+  size_t n = 0;
+  for (unsigned k = 0; k < 3; ++k)
+    for (unsigned slot = 0; slot < kSlots; ++slot) {
+      const Part& p = filing_[k].part[slot];
+      n += p && !p->index.empty() && p == other.filing_[k].part[slot];
+    }
+  return n;
 }
 
 RuleSet::~RuleSet() {

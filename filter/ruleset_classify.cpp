@@ -136,7 +136,7 @@ void RuleSet::classify_group(Packet* const* pkts, uint32_t n, WorkerState& ws, u
     l.filing = by_proto ? proto_class(h.l4_proto) : 0;
     l.proto = h.l4_proto;
     l.first = first_match && l.v4 && l.ports;
-    l.best = kNoRule;
+    l.best = l.best_id = kNoRule;
     firsts_all += l.first;
     if (precise) {
       keyed[i] = precise_key_of(h, keys[i]);
@@ -166,9 +166,15 @@ void RuleSet::classify_group(Packet* const* pkts, uint32_t n, WorkerState& ws, u
   const HotRule* const hot = hot_.data();
   auto firsts = [&](const Filing& f, uint32_t count, auto lane) {
     auto walk = [&](Lane& l, const ListEntry* b, const ListEntry* e) {
-      uint32_t best = l.best;
-      for (; b != e; ++b) best = b->rule < best && hot_pass(hot[b->rule], l) ? b->rule : best;
+      uint32_t best = l.best, best_id = l.best_id;
+      for (; b != e; ++b) {
+        const HotRule& q = hot[b->rule];
+        const bool take = q.id < best_id && hot_pass(q, l);
+        best = take ? b->rule : best;
+        best_id = take ? q.id : best_id;
+      }
       l.best = best;
+      l.best_id = best_id;
     };
     for (unsigned j = 0; j < f.nprobes; ++j) {
       const AddrPortIndex::View ix = f.probes[j].index->view();
@@ -267,7 +273,7 @@ inline Verdict RuleSet::decide(const Packet& p, const Lane& l, const ListEntry* 
   const uint32_t no_ports = l.ports ? 0 : kHotPorts;
   // Members read into locals: the stores to cand[] could alias them (the project builds
   // with -fno-strict-aliasing), which would reload them after every store.
-  uint32_t* const cand = ws.cand.get();
+  uint64_t* const cand = ws.cand.get();
   const HotRule* const hot = hot_.data();
   const Filing& f = filing_[l.filing];
   const unsigned nprobes = f.nprobes;
@@ -285,17 +291,21 @@ inline Verdict RuleSet::decide(const Packet& p, const Lane& l, const ListEntry* 
     keep(ws.hits.get(), ws.hits.get() + ws.nhits);
   }
   keep(f.residual.data(), f.residual.data() + f.residual.size());
-  if (l.v4) {  // the hot records; any other packet keeps every candidate for match()
+  {  // the hot records (IPv4 packets; any other keeps every candidate for match()), and
+     // each candidate's id for the sort
     uint32_t k = 0;
+    const bool v4 = l.v4;
     for (uint32_t i = 0; i < m; ++i) {
-      const HotRule& q = hot[cand[i]];
-      cand[k] = cand[i];
-      k += hot_pass(q, l) & !(q.flags & no_ports);
+      const uint32_t r = static_cast<uint32_t>(cand[i]);
+      const HotRule& q = hot[r];
+      cand[k] = uint64_t{q.id} << 32 | r;
+      k += !v4 || (hot_pass(q, l) & !(q.flags & no_ports));
     }
     m = k;
   }
-  // In rule order (the lists were each sorted, not together); a matching rule is counted,
-  // a stop rule decides and ends the walk, a continue rule only counts (and marks).
+  // In id order (the lists were each in index order, not together; changed() puts new
+  // rules at free indexes); a matching rule is counted, a stop rule decides and ends the
+  // walk, a continue rule only counts (and marks).
   if (m > 1) {
     if (m <= 16) {
       for (uint32_t i = 1; i < m; ++i)
@@ -307,7 +317,7 @@ inline Verdict RuleSet::decide(const Packet& p, const Lane& l, const ListEntry* 
   int64_t decided = -1;
   uint32_t last = 0xffffffffu;
   for (uint32_t i = 0; i < m; ++i) {
-    const uint32_t r = cand[i];
+    const uint32_t r = static_cast<uint32_t>(cand[i]);
     if (r == last) continue;  // a bidirectional rule found through both addresses or ports
     last = r;
     const HotRule& q = hot[r];

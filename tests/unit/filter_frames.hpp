@@ -166,4 +166,55 @@ inline std::array<uint8_t, 16> ip6(const char* s) {
   return a;
 }
 
+// The IPv4 prefix of `len` bits holding `base`.
+inline AddrRange ip4_prefix(uint32_t base, int len) {
+  AddrRange a;
+  a.version = 4;
+  const uint32_t lo = len ? base & (~0u << (32 - len)) : 0, hi = lo | (len == 32 ? 0 : ~0u >> len);
+  a.lo = ip4(uint8_t(lo >> 24), uint8_t(lo >> 16), uint8_t(lo >> 8), uint8_t(lo));
+  a.hi = ip4(uint8_t(hi >> 24), uint8_t(hi >> 16), uint8_t(hi >> 8), uint8_t(hi));
+  return a;
+}
+
+// s changed to hit rule r's addresses, protocol and destination port (reversed: the
+// reply's direction, for a bidirectional rule).
+inline void aim_at(FrameSpec& s, const WildcardRule& r, bool reversed) {
+  if (!r.dst.any()) s.dst_ip = r.dst.hi;
+  if (!r.src.any()) s.src_ip = r.src.lo;
+  if (r.proto >= 0) s.proto = uint8_t(r.proto);
+  if (!r.dport.any()) s.dport = r.dport.lo;
+  if (r.bidir && reversed) {
+    std::swap(s.src_ip, s.dst_ip);
+    std::swap(s.sport, s.dport);
+  }
+}
+
+// A ClassBench-like wildcard rule from generator g (prefixes of 10.0.0.0/14 or
+// anywhere, exact ports with 0 and a popular 80, port ranges, protocols, continue,
+// bidirectional and IPv6 rules); plain: an IPv4 5-tuple stop rule only.
+template <class Gen>
+WildcardRule classbench_rule(Gen& g, uint32_t id, bool plain) {
+  WildcardRule r;
+  r.id = id;
+  r.action = g() % 2 ? Action::drop : Action::pass;
+  r.stop = g() % 4 != 0 || plain;
+  r.bidir = g() % 6 == 0 && !plain;
+  static const int dlens[] = {0, 16, 24, 32};
+  static const int slens[] = {0, 0, 8, 24, 32};
+  int dl = dlens[g() % 4], sl = slens[g() % 5];
+  if (dl) r.dst = ip4_prefix(0x0a000000u | (g() & 0x3ffu) << 8 | (g() & 3), dl);
+  if (sl) r.src = ip4_prefix(g() % 3 ? uint32_t(g()) : 0x0a000000u | (g() & 0x3ff) << 8, sl);
+  int p = int(g() % 10);
+  r.proto = int16_t(p < 4 ? 6 : p < 8 ? 17 : -1);
+  int d = int(g() % 10);
+  if (d < 5) r.dport = {uint16_t(g() % 4 == 0 ? 0 : g() % 3 == 0 ? 80 : g() % 64), 0};  // 80: a popular port
+  if (d < 5) r.dport.hi = r.dport.lo;
+  else if (d < 7) r.dport = {uint16_t(g() % 64), uint16_t(64 + g() % 64)};
+  if (g() % 5 == 0) r.sport = {1024, 65535};
+  if (g() % 12 == 0 && !dl && !sl && !plain) {  // IPv6 rule with ports
+    r.ip_version = 6;
+  }
+  return r;
+}
+
 }  // namespace ncap::test

@@ -603,38 +603,10 @@ TEST(FilterRules, ClassBenchLikeRulesMatchReference) {
   for (bool plain : {false, true})
     for (uint32_t n : {1u, 3u, 40u, 600u, 1500u}) {  // 1500: indexes per protocol class
       std::mt19937 g(n);
-      auto prefix = [&](uint32_t base, int len) {
-        AddrRange a;
-        a.version = 4;
-        uint32_t lo = len ? base & (~0u << (32 - len)) : 0, hi = lo | (len == 32 ? 0 : ~0u >> len);
-        a.lo = ip4(uint8_t(lo >> 24), uint8_t(lo >> 16), uint8_t(lo >> 8), uint8_t(lo));
-        a.hi = ip4(uint8_t(hi >> 24), uint8_t(hi >> 16), uint8_t(hi >> 8), uint8_t(hi));
-        return a;
-      };
       RuleSetSpec spec;
       spec.default_action = n % 2 ? Action::pass : Action::drop;
       for (uint32_t i = 1; i <= n; ++i) {
-        WildcardRule r;
-        r.id = i * 3;
-        r.action = g() % 2 ? Action::drop : Action::pass;
-        r.stop = g() % 4 != 0 || plain;
-        r.bidir = g() % 6 == 0 && !plain;
-        static const int dlens[] = {0, 16, 24, 32};
-        static const int slens[] = {0, 0, 8, 24, 32};
-        int dl = dlens[g() % 4], sl = slens[g() % 5];
-        if (dl) r.dst = prefix(0x0a000000u | (g() & 0x3ffu) << 8 | (g() & 3), dl);
-        if (sl) r.src = prefix(g() % 3 ? uint32_t(g()) : 0x0a000000u | (g() & 0x3ff) << 8, sl);
-        int p = int(g() % 10);
-        r.proto = int16_t(p < 4 ? 6 : p < 8 ? 17 : -1);
-        int d = int(g() % 10);
-        if (d < 5) r.dport = {uint16_t(g() % 4 == 0 ? 0 : g() % 3 == 0 ? 80 : g() % 64), 0};  // 80: a popular port
-        if (d < 5) r.dport.hi = r.dport.lo;
-        else if (d < 7) r.dport = {uint16_t(g() % 64), uint16_t(64 + g() % 64)};
-        if (g() % 5 == 0) r.sport = {1024, 65535};
-        if (g() % 12 == 0 && !dl && !sl && !plain) {  // IPv6 rule with ports
-          r.ip_version = 6;
-        }
-        spec.wildcard.push_back(r);
+        spec.wildcard.push_back(classbench_rule(g, i * 3, plain));
       }
       std::vector<FrameSpec> frames;
       for (int i = 0; i < 3000; ++i) {
@@ -653,14 +625,7 @@ TEST(FilterRules, ClassBenchLikeRulesMatchReference) {
         if (g() % 20 == 0) s.frag_offset = 50;                         // no ports in a later fragment
         if (!spec.wildcard.empty() && g() % 2 && s.ip_version == 4) {  // aimed at a rule
           const WildcardRule& r = spec.wildcard[g() % spec.wildcard.size()];
-          if (!r.dst.any()) s.dst_ip = r.dst.hi;
-          if (!r.src.any()) s.src_ip = r.src.lo;
-          if (r.proto >= 0) s.proto = uint8_t(r.proto);
-          if (!r.dport.any()) s.dport = r.dport.lo;
-          if (r.bidir && g() % 2) {
-            std::swap(s.src_ip, s.dst_ip);
-            std::swap(s.sport, s.dport);
-          }
+          aim_at(s, r, r.bidir && g() % 2);
         }
         frames.push_back(s);
       }
