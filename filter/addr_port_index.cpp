@@ -78,9 +78,12 @@ void AddrPortIndex::build(const std::vector<std::pair<uint32_t, uint32_t>>& rang
   }
   const uint64_t buckets = buckets_for(shift_);
   nb_ = static_cast<uint32_t>(buckets);
+  // The interval holding a key, for keys that only grow: one walk over the bounds for
+  // the whole table (a binary search per bucket cost most of a large index's build).
+  size_t at = 0;
   auto interval_of = [&](uint64_t key) {
-    return static_cast<uint32_t>(std::upper_bound(bounds_.begin(), bounds_.end(), static_cast<uint32_t>(key)) -
-                                 bounds_.begin() - 1);
+    while (at + 1 < nint && bounds_[at + 1] <= key) ++at;
+    return static_cast<uint32_t>(at);
   };
   top_.resize(buckets + 2);
   for (uint64_t b = 0; b < buckets; ++b) {

@@ -59,17 +59,41 @@ struct Filter::State {
   detail::RuleSet& set() const { return *current.load(std::memory_order_relaxed); }
 
   // A new set for new_spec's wildcard rules, default and BPF; its precise rules are
-  // new_spec.precise (own = true) or the current ones. `fresh`: the set, made by the
-  // caller from the current one (RuleSet::changed); null: built here from new_spec.
-  void publish(RuleSetSpec new_spec, bool own, std::unique_ptr<detail::RuleSet> made = nullptr) {
+  // new_spec.precise (own = true) or the current ones.
+  void publish(RuleSetSpec new_spec, bool own) {
     detail::RuleSet* prev = current.load(std::memory_order_relaxed);
     std::shared_ptr<detail::PreciseRules> precise = own || !prev ? nullptr : prev->precise();
-    // throws: nothing changed
-    auto* fresh = made ? made.release() : new detail::RuleSet(new_spec, workers, precise, prev);
-    detail::RuleSet* old = current.exchange(fresh, std::memory_order_seq_cst);
-    uint64_t g = gen.fetch_add(1, std::memory_order_seq_cst) + 1;
+    auto* fresh = new detail::RuleSet(new_spec, workers, precise, prev);  // throws: nothing changed
     new_spec.precise.clear();
     spec = std::move(new_spec);
+    install(fresh);
+  }
+
+  // One wildcard rule removed (0: none), then one added (null: none), and the default
+  // `def`: only what the rule is filed in is rebuilt when RuleSet::changed can do it
+  // (and the spec is edited in place, not copied); else the whole set.
+  void change(uint32_t remove_id, const WildcardRule* add, Action def) {
+    auto edit = [&](RuleSetSpec& sp) {
+      if (remove_id) std::erase_if(sp.wildcard, [&](const WildcardRule& w) { return w.id == remove_id; });
+      if (add) sp.wildcard.push_back(*add);
+      sp.default_action = def;
+    };
+    std::unique_ptr<detail::RuleSet> made = detail::RuleSet::changed(set(), remove_id, add, def);
+    if (!made) {
+      RuleSetSpec next = spec;
+      edit(next);
+      publish(std::move(next), false);
+      return;
+    }
+    if (add) spec.wildcard.reserve(spec.wildcard.size() + 1);  // throws before anything changed
+    edit(spec);
+    install(made.release());
+  }
+
+  // fresh becomes the current set; the one it replaces is retired.
+  void install(detail::RuleSet* fresh) {
+    detail::RuleSet* old = current.exchange(fresh, std::memory_order_seq_cst);
+    uint64_t g = gen.fetch_add(1, std::memory_order_seq_cst) + 1;
     if (old) retired.emplace_back(old, g);
     if (old && old->precise() != fresh->precise()) retired_precise.emplace_back(old->precise(), g);
     reclaim_locked();
@@ -83,24 +107,27 @@ struct Filter::State {
     reclaim_locked();
   }
 
-  // One wildcard rule removed (0: none), then one added (null: none), and the default
-  // `def`: only what the rule is filed in is rebuilt when RuleSet::changed can do it.
-  void change(RuleSetSpec new_spec, uint32_t remove_id, const WildcardRule* add, Action def) {
-    publish(std::move(new_spec), false, detail::RuleSet::changed(set(), remove_id, add, def));
-  }
-
-  // The wildcard rules' counts of a set.
-  static void add_counts(const detail::RuleSet& set, std::map<uint32_t, RuleCounters>& m) {
+  // The wildcard rules' counts of a set; `live`: rules with nothing counted are skipped
+  // when it has them (counters() lists them from there), so folding a replaced set
+  // costs per counted rule, not per rule.
+  static void add_counts(const detail::RuleSet& set, std::map<uint32_t, RuleCounters>& m,
+                         const detail::RuleSet* live = nullptr) {
     for (size_t i = 0; i < set.rule_count(); ++i) {
-      if (set.rule_id(i) == kDefaultRuleId) continue;  // a free index
-      RuleCounters& rc = m[set.rule_id(i)];
-      rc.id = set.rule_id(i);
+      const uint32_t id = set.rule_id(i);
+      if (id == kDefaultRuleId) continue;  // a free index
+      RuleCounters sum;
       for (unsigned w = 0; w < set.workers(); ++w) {
         const detail::RuleCtr& c = set.counter(w, i);
-        rc.packets += c.packets.load(std::memory_order_relaxed);
-        rc.bytes += c.bytes.load(std::memory_order_relaxed);
-        rc.decided += c.decided.load(std::memory_order_relaxed);
+        sum.packets += c.packets.load(std::memory_order_relaxed);
+        sum.bytes += c.bytes.load(std::memory_order_relaxed);
+        sum.decided += c.decided.load(std::memory_order_relaxed);
       }
+      if (!sum.packets && !sum.bytes && !sum.decided && live && live->has_wildcard(id)) continue;
+      RuleCounters& rc = m[id];
+      rc.id = id;
+      rc.packets += sum.packets;
+      rc.bytes += sum.bytes;
+      rc.decided += sum.decided;
     }
   }
 
@@ -114,7 +141,7 @@ struct Filter::State {
     }
     std::erase_if(retired, [&](const auto& r) {
       if (r.second > safe) return false;
-      add_counts(*r.first, folded);
+      add_counts(*r.first, folded, &set());
       delete r.first;
       return true;
     });
@@ -205,10 +232,7 @@ void Filter::replace(RuleSetSpec rules) {
 
 void Filter::add(const WildcardRule& r) {
   std::lock_guard<std::mutex> lock(s_->mu);
-  RuleSetSpec spec = s_->spec;
-  spec.wildcard.push_back(r);
-  const Action def = spec.default_action;
-  s_->change(std::move(spec), 0, &r, def);
+  s_->change(0, &r, s_->spec.default_action);
 }
 
 void Filter::add(const PreciseRule& r) { update_precise({r}, {}); }
@@ -224,20 +248,14 @@ bool Filter::remove(uint32_t id) {
     s_->update_precise({}, {id});
     return true;
   }
-  RuleSetSpec spec = s_->spec;
-  size_t before = spec.wildcard.size();
-  std::erase_if(spec.wildcard, [&](const WildcardRule& r) { return r.id == id; });
-  if (spec.wildcard.size() == before) return false;
-  const Action def = spec.default_action;
-  s_->change(std::move(spec), id, nullptr, def);
+  if (!s_->set().has_wildcard(id)) return false;
+  s_->change(id, nullptr, s_->spec.default_action);
   return true;
 }
 
 void Filter::set_default(Action a) {
   std::lock_guard<std::mutex> lock(s_->mu);
-  RuleSetSpec spec = s_->spec;
-  spec.default_action = a;
-  s_->change(std::move(spec), 0, nullptr, a);
+  s_->change(0, nullptr, a);
 }
 
 RuleSetSpec Filter::rules() const {
