@@ -122,7 +122,9 @@ struct Filter::State {
         sum.bytes += c.bytes.load(std::memory_order_relaxed);
         sum.decided += c.decided.load(std::memory_order_relaxed);
       }
-      if (!sum.packets && !sum.bytes && !sum.decided && live && live->has_wildcard(id)) continue;
+      // (a changed set keeps most rules at their index: one load, else a search)
+      const bool is_live = live && ((i < live->rule_count() && live->rule_id(i) == id) || live->has_wildcard(id));
+      if (!sum.packets && !sum.bytes && !sum.decided && is_live) continue;
       RuleCounters& rc = m[id];
       rc.id = id;
       rc.packets += sum.packets;
