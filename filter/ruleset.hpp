@@ -250,7 +250,12 @@ class RuleSet {
   RuleSet(const RuleSet& prev, Action def);  // changed()'s copy: shares every part
   static unsigned proto_class(uint8_t proto) noexcept { return proto == kProtoTcp ? 0 : proto == kProtoUdp ? 1 : 2; }
   // The constructor's steps (ruleset_build.cpp), in order.
-  struct Patterns;
+  // The content patterns of the wildcard rules, in pattern id order, for hs_compile_multi.
+  struct Patterns {
+    std::vector<std::string> exprs;
+    std::vector<unsigned> flags, ids;
+    std::vector<uint32_t> rule_ids;  // the rule of each pattern, for error messages
+  };
   void check_ids(const RuleSetSpec& spec) const;
   CompiledRule compile_rule(const WildcardRule& w, Patterns& patterns);
   void compile_wildcard(const RuleSetSpec& spec, Patterns& patterns);
@@ -258,6 +263,12 @@ class RuleSet {
   static HotRule hot_of(const CompiledRule& c);
   void set_first_match();
   static void check_id(uint32_t id, Action a);
+  static Error duplicate_id(uint32_t id);
+  // More wide rules than this on one exact destination port are filed by address (see
+  // wide_exact); from kProtoSplitRules wildcard rules on, each protocol class gets its
+  // own indexes.
+  static constexpr uint32_t kWidePerPort = 8;
+  static constexpr size_t kProtoSplitRules = 1024;
   void file_all();
   void file(Filing& f, const std::vector<uint32_t>& rules);
   void build_precise(const RuleSetSpec& spec);
