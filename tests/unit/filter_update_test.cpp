@@ -166,6 +166,13 @@ TEST(FilterUpdate, FilterChangesShareTheUntouchedParts) {
   }
   same_as_whole_build(f, frames);
   EXPECT_EQ(f.counters().find(3)->decided, 2u);
+  // a refused change changes nothing
+  const size_t rules = f.rules().wildcard.size();
+  EXPECT_THROW(f.add(dst_rule(3, 0x0a000007)), Error);
+  EXPECT_THROW(f.set_default(Action::none), Error);
+  EXPECT_EQ(f.rules().wildcard.size(), rules);
+  EXPECT_EQ(f.rules().default_action, Action::drop);
+  EXPECT_FALSE(f.remove(99));
   b = builds();
   f.remove(12);  // a content rule: the whole set
   EXPECT_EQ(since(b).whole, 1u);
