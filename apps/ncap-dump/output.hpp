@@ -11,11 +11,13 @@
 #pragma once
 
 #include <fmt/format.h>
+#include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 
 #include <chrono>
 #include <functional>
@@ -81,7 +83,7 @@ class Output {
 
   // Waits for the -z commands; returns how many failed (each said on stderr).
   uint32_t wait_commands() {
-    uint32_t failed = 0;
+    uint32_t failed = spawn_failures_;
     for (auto& [pid, file] : children_) {
       int status = 0;
       if (waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0) continue;
@@ -90,6 +92,7 @@ class Output {
       ++failed;
     }
     children_.clear();
+    spawn_failures_ = 0;
     return failed;
   }
 
@@ -112,17 +115,18 @@ class Output {
     w_->flush();
     opened_ = std::chrono::steady_clock::now();
   }
+  // posix_spawnp, not fork(): glibc spawns with CLONE_VM|CLONE_VFORK, so the DMA memory
+  // a device writes to is never shared copy-on-write with a child.
   void run_command(const std::string& file) {
-    pid_t pid = fork();
-    if (pid < 0) {
-      std::fprintf(stderr, "ncap-dump: -z %s %s: fork failed: %m\n", r_.command.c_str(), file.c_str());
+    pid_t pid;
+    std::string cmd = r_.command, arg = file;
+    char* argv[] = {cmd.data(), arg.data(), nullptr};
+    if (int err = posix_spawnp(&pid, cmd.c_str(), nullptr, nullptr, argv, environ); err != 0) {
+      std::fprintf(stderr, "ncap-dump: -z %s %s failed (%s)\n", cmd.c_str(), file.c_str(), std::strerror(err));
+      ++spawn_failures_;
       return;
     }
-    if (pid == 0) {  // the child of a threaded process: only async-signal-safe calls
-      setpriority(PRIO_PROCESS, 0, 19);
-      execlp(r_.command.c_str(), r_.command.c_str(), file.c_str(), static_cast<char*>(nullptr));
-      _exit(127);  // not found or not executable: wait_commands() names it
-    }
+    setpriority(PRIO_PROCESS, id_t(pid), 19);  // as tcpdump: the lowest priority, off the capture's way
     children_.emplace_back(pid, file);
   }
   void close_fd() {
@@ -140,6 +144,7 @@ class Output {
   uint64_t packets_ = 0, bytes_ = 0;
   std::chrono::steady_clock::time_point opened_;
   std::vector<std::pair<pid_t, std::string>> children_;  // -z commands not yet waited for
+  uint32_t spawn_failures_ = 0;                          // -z commands that could not start
 };
 
 }  // namespace ncap::app

@@ -306,7 +306,7 @@ TEST(NcapDump, PostRotateCommandRunsOnEachClosedFile) {
   r = run_cli(dump_bin(), {"-i", "model:82599?gen=2500&size=1000", "--descriptors", "8192", "-c", "2000", "-C", "1",
                            "-z", "/nonexistent/ncap-z", "--quiet", "-w", base});
   EXPECT_EQ(r.status, 1) << r.out;
-  EXPECT_NE(r.out.find("-z /nonexistent/ncap-z " + base + " failed (exit 127)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("-z /nonexistent/ncap-z " + base + " failed"), std::string::npos) << r.out;
   for (const std::string& f : {base, base + "1", base + "2"}) unlink(f.c_str());
   r = run_cli(dump_bin(), {"-i", kModel, "-z", "gzip", "-w", base});
   EXPECT_EQ(r.status, 2);
