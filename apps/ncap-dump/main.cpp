@@ -253,6 +253,7 @@ int dump(const Options& o) {
     return kFailure;
   }
   out.finish();
+  const uint32_t failed_commands = out.wait_commands();
   double secs = std::chrono::duration<double>(Clock::now() - start).count();
   std::string where = out.files() > 1 ? fmt::format("{} files, the last {}", out.files(), out.name(out.files() - 1))
                       : o.path == "-" ? "stdout"
@@ -262,6 +263,7 @@ int dump(const Options& o) {
       "  drops by reason: {}\n",
       out.packets(), where, out.bytes(), secs, fin.received, fin.filtered, fin.accepted, drops_text(fin));
   if (filter) std::cerr << ncap::to_text(filter->counters());
+  if (failed_commands) return kFailure;
   if (std::string err = dev->error(); !err.empty()) {
     std::cerr << "ncap-dump: " << err << "\n  the file holds the frames before the fault\n";
     return kFailure;
@@ -307,7 +309,9 @@ int main(int argc, char** argv) {
         "rotate-seconds,G", po::value(&o.rotation.seconds)->default_value(0), "a new file after this many seconds")(
         "files,W", po::value(&o.rotation.files)->default_value(0),
         "with -C/-G: keep this many files, FILE0..FILE<N-1>, overwriting the oldest")(
-        "quiet", po::bool_switch(&o.quiet), "no status line each second");
+        "postrotate-command,z", po::value(&o.rotation.command),
+        "with -C/-G: run CMD FILE on each file a rotation closed (e.g. gzip)")("quiet", po::bool_switch(&o.quiet),
+                                                                               "no status line each second");
     if (!parse_command_line(argc, argv, desc)) return int(kOk);
     require_device(o.device);
     if (o.path.empty()) throw UsageError("no output file", "give -w FILE (or -w - for stdout)");
@@ -329,6 +333,8 @@ int main(int argc, char** argv) {
     if (file_mb < 0 || o.rotation.seconds < 0) throw UsageError("negative -C or -G", "give MB or seconds > 0");
     o.rotation.bytes = uint64_t(file_mb * 1e6);
     if (o.rotation.files && !o.rotation.on()) throw UsageError("-W without -C or -G", "give -C MB or -G SECONDS");
+    if (!o.rotation.command.empty() && !o.rotation.on())
+      throw UsageError("-z without -C or -G", "give -C MB or -G SECONDS");
     if (o.rotation.on() && o.path == "-") throw UsageError("-C/-G with -w -", "rotate files, not stdout");
     if (o.duration < 0) throw UsageError("negative duration", "give seconds >= 0");
     return dump(o);

@@ -3,10 +3,21 @@
 // zero-padded to one width, and the oldest is overwritten). Every file is a complete
 // trace: its own SHB and IDBs, and ISBs (pcapng 4.6) with the counts since the capture
 // began when it is closed. Used by the writer thread only.
+//
+// -z CMD: as tcpdump does, each file closed by a rotation is handed to CMD (a program,
+// looked up in PATH, run as `CMD FILE` at the lowest priority, not waited for, so that
+// the capture goes on). The last file, closed at the end, is not. Before ncap-dump exits
+// it waits for every CMD and says which failed.
 #pragma once
 
 #include <fmt/format.h>
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
 
 #include <chrono>
 #include <functional>
@@ -19,9 +30,10 @@
 namespace ncap::app {
 
 struct Rotation {
-  uint64_t bytes = 0;  // -C: a new file once this one holds this many bytes (0 = never)
-  double seconds = 0;  // -G: a new file after this many seconds (0 = never)
-  uint32_t files = 0;  // -W: names wrap after this many files (0 = never)
+  uint64_t bytes = 0;   // -C: a new file once this one holds this many bytes (0 = never)
+  double seconds = 0;   // -G: a new file after this many seconds (0 = never)
+  uint32_t files = 0;   // -W: names wrap after this many files (0 = never)
+  std::string command;  // -z: run on each file a rotation closed
   bool on() const { return bytes || seconds > 0; }
 };
 
@@ -49,6 +61,7 @@ class Output {
         r_.seconds > 0 && std::chrono::steady_clock::now() - opened_ >= std::chrono::duration<double>(r_.seconds);
     if (!full && !old) return;
     finish();
+    if (!r_.command.empty()) run_command(name(index_));
     ++index_;
     open();
   }
@@ -66,6 +79,21 @@ class Output {
     bytes_ += w_->bytes_written();
     w_.reset();
     close_fd();
+  }
+
+  // Waits for the -z commands; returns how many failed (each said on stderr).
+  uint32_t wait_commands() {
+    uint32_t failed = spawn_failures_;
+    for (auto& [pid, file] : children_) {
+      int status = 0;
+      if (waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0) continue;
+      std::fprintf(stderr, "ncap-dump: -z %s %s failed (%s %d)\n", r_.command.c_str(), file.c_str(),
+                   WIFEXITED(status) ? "exit" : "signal", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+      ++failed;
+    }
+    children_.clear();
+    spawn_failures_ = 0;
+    return failed;
   }
 
   uint64_t packets() const { return packets_; }
@@ -87,6 +115,20 @@ class Output {
     w_->flush();
     opened_ = std::chrono::steady_clock::now();
   }
+  // posix_spawnp, not fork(): glibc spawns with CLONE_VM|CLONE_VFORK, so the DMA memory
+  // a device writes to is never shared copy-on-write with a child.
+  void run_command(const std::string& file) {
+    pid_t pid;
+    std::string cmd = r_.command, arg = file;
+    char* argv[] = {cmd.data(), arg.data(), nullptr};
+    if (int err = posix_spawnp(&pid, cmd.c_str(), nullptr, nullptr, argv, environ); err != 0) {
+      std::fprintf(stderr, "ncap-dump: -z %s %s failed (%s)\n", cmd.c_str(), file.c_str(), std::strerror(err));
+      ++spawn_failures_;
+      return;
+    }
+    setpriority(PRIO_PROCESS, id_t(pid), 19);  // as tcpdump: the lowest priority, off the capture's way
+    children_.emplace_back(pid, file);
+  }
   void close_fd() {
     if (fd_ >= 0 && fd_ != STDOUT_FILENO) ::close(fd_);
     fd_ = -1;
@@ -101,6 +143,8 @@ class Output {
   uint32_t index_ = 0;
   uint64_t packets_ = 0, bytes_ = 0;
   std::chrono::steady_clock::time_point opened_;
+  std::vector<std::pair<pid_t, std::string>> children_;  // -z commands not yet waited for
+  uint32_t spawn_failures_ = 0;                          // -z commands that could not start
 };
 
 }  // namespace ncap::app

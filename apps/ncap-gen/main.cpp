@@ -2,7 +2,8 @@
 // a size or size range, over N flows, at a rate in packets/s or bits/s, from one thread
 // per TX queue; a final summary. Frame i is a pure function of (--seed, i)
 // (apps/common/frames.hpp), so --write-pcap records exactly what was sent, each frame
-// with the wall-clock time it was handed to the NIC (its tx_burst call).
+// with the wall-clock time it was handed to the NIC (its tx_burst call). --replay FILE
+// sends a trace instead (replay.hpp).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -19,10 +20,11 @@
 #include "common/pcap_out.hpp"
 #include "ncap/device.hpp"
 #include "ncap/engine.hpp"
+#include "replay.hpp"
+#include "sender.hpp"
 
 namespace po = boost::program_options;
 using namespace ncap::app;
-using Clock = std::chrono::steady_clock;
 
 namespace {
 
@@ -36,19 +38,9 @@ struct Options {
   Rate rate;
   std::string pcap;
   bool json = false;
-};
-
-// Frames [previous k_end, k_end) of a queue's sequence went to the NIC in one
-// tx_burst call at wall-clock time ns (what -w writes as their timestamp).
-struct SentRun {
-  uint64_t k_end;
-  uint64_t ns;
-};
-
-// Written by the queue's sender thread, read by main after it joined.
-struct alignas(64) QueueResult {
-  uint64_t frames = 0, bytes = 0, ring_full_retries = 0;
-  std::vector<SentRun> sent;  // with -w only: 16 bytes per tx_burst call
+  std::string replay;  // a trace to send instead of synthetic frames
+  uint64_t replay_memory_mb = 1024;
+  ReplayOptions ro;
 };
 
 uint64_t wall_ns() {
@@ -61,8 +53,7 @@ uint64_t wall_ns() {
 void send_queue(ncap::TxQueue& tx, const Options& o, uint16_t q, Clock::time_point end, QueueResult& r) {
   const uint64_t n = o.queues;
   uint64_t mine = o.count ? (o.count + n - 1 - q) / n : UINT64_MAX;  // frames with index % n == q
-  double pps = o.rate.pps / double(n), bps = o.rate.bps / double(n);
-  auto start = Clock::now();
+  Pacer pacer;
   double due_s = 0;  // when the next frame may leave, seconds after start
   constexpr uint32_t kBurst = 32;
   ncap::Packet* pkts[kBurst];
@@ -74,11 +65,7 @@ void send_queue(ncap::TxQueue& tx, const Options& o, uint16_t q, Clock::time_poi
     if (o.duration > 0 && now >= end) break;
     uint32_t want = uint32_t(std::min<uint64_t>(kBurst, mine - k));
     if (!o.rate.unlimited()) {
-      double elapsed = std::chrono::duration<double>(now - start).count();
-      if (elapsed < due_s) {
-        if (due_s - elapsed > 200e-6) std::this_thread::sleep_for(std::chrono::microseconds(100));
-        continue;
-      }
+      if (!pacer.due(due_s)) continue;
       want = 1;  // paced: one frame per due time keeps the spacing even
     }
     uint32_t got = tx.pool().alloc_bulk(pkts, want);
@@ -91,26 +78,16 @@ void send_queue(ncap::TxQueue& tx, const Options& o, uint16_t q, Clock::time_poi
       uint64_t i = q + (k + j) * n;
       pkts[j]->len = build_frame(o.frame, i, pkts[j]->data());
       r.bytes += pkts[j]->len;
-      if (pps > 0) due_s += 1.0 / pps;
-      if (bps > 0) due_s += double(pkts[j]->len + kWireOverhead) * 8.0 / bps;
+      due_s += frame_gap_s(o.rate, o.queues, pkts[j]->len);
     }
-    uint32_t done = 0;
-    while (done < got) {
-      const uint64_t ns = record ? wall_ns() : 0;
-      uint32_t sent = tx.tx_burst(pkts + done, got - done);
-      done += sent;
-      if (record && sent) r.sent.push_back({k + done, ns});
-      if (done < got) {  // descriptor ring full: the NIC is behind; never drop, retry
-        ++r.ring_full_retries;
-        tx.tx_flush();
-      }
-    }
+    const uint64_t ns = record ? wall_ns() : 0;
+    tx_all(tx, pkts, got, r, [&](uint32_t done) {
+      if (record) r.sent.push_back({k + done, ns});
+    });
     k += got;
     r.frames += got;
   }
-  // Drain: the summary counts frames the NIC has taken (DD written back).
-  auto deadline = Clock::now() + std::chrono::seconds(5);
-  while (tx.tx_flush() != 0 && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::microseconds(50));
+  drain(tx);
 }
 
 void write_pcap(const Options& o, const std::vector<QueueResult>& res, PcapWriter& w) {
@@ -147,9 +124,17 @@ void check_rate_fits(const Options& o, ncap::Device& dev, const ncap::LinkStatus
                      fmt::format("give at most {} pps for this size", human(max_pps)));
 }
 
-int generate(const Options& o) {
+int generate(Options& o) {
   std::optional<PcapWriter> pcap;  // created first: a bad path is refused before any device opens
   if (!o.pcap.empty()) pcap.emplace(o.pcap);
+  std::optional<Trace> trace;  // read first: a bad trace is refused before any device opens
+  if (!o.replay.empty()) {
+    trace.emplace(load_trace(o.replay, o.replay_memory_mb << 20));
+    o.frame.size = {std::max(kMinFrame, trace->min_len), std::max(kMinFrame, trace->max_len)};
+    if (trace->too_long)
+      std::cerr << fmt::format("ncap-gen: warning: {} frames of {} are longer than {} bytes and are not sent\n",
+                               trace->too_long, o.replay, kMaxFrame);
+  }
   ncap::DeviceConfig cfg;
   cfg.tx_queues = o.queues;
   cfg.rx_queues = 1;
@@ -165,11 +150,13 @@ int generate(const Options& o) {
   // not be (go = -1): no frame leaves from a thread on the wrong core.
   std::atomic<int> go{0};
   Clock::time_point start, end;
+  SendLimits lim;
   for (uint16_t q = 0; q < o.queues; ++q) {
     threads.emplace_back([&, q] {
       int g;
       while ((g = go.load(std::memory_order_acquire)) == 0) std::this_thread::yield();
-      if (g > 0) send_queue(dev->tx(q), o, q, end, res[q]);
+      if (g > 0 && trace) replay_queue(dev->tx(q), *trace, o.ro, lim, q, res[q]);
+      else if (g > 0) send_queue(dev->tx(q), o, q, end, res[q]);
     });
   }
   try {
@@ -182,6 +169,7 @@ int generate(const Options& o) {
   }
   start = Clock::now();
   end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.duration));
+  lim = {.count = o.count, .end = end, .timed = o.duration > 0, .rate = o.rate, .queues = o.queues};
   go.store(1, std::memory_order_release);
   for (auto& t : threads) t.join();
   double secs = std::chrono::duration<double>(Clock::now() - start).count();
@@ -189,8 +177,14 @@ int generate(const Options& o) {
   dev->stop();
   if (pcap) write_pcap(o, res, *pcap);
 
-  uint64_t frames = 0, bytes = 0, retries = 0;
-  for (auto& r : res) frames += r.frames, bytes += r.bytes, retries += r.ring_full_retries;
+  uint64_t frames = 0, bytes = 0, retries = 0, not_rewritten = 0;
+  for (auto& r : res)
+    frames += r.frames, bytes += r.bytes, retries += r.ring_full_retries, not_rewritten += r.not_rewritten;
+  // --replay: what of the trace went out, and what could not (too long, no IP header to rewrite).
+  const std::string replay_json =
+      trace ? fmt::format(",\"replay\":{{\"trace_frames\":{},\"too_long\":{},\"truncated\":{},\"not_rewritten\":{}}}",
+                          trace->frames.size(), trace->too_long, trace->truncated, not_rewritten)
+            : "";
   double pps = secs > 0 ? double(frames) / secs : 0;
   double bps = secs > 0 ? double(bytes + frames * kWireOverhead) * 8 / secs : 0;
   if (o.json) {
@@ -200,8 +194,8 @@ int generate(const Options& o) {
                         res[q].frames, res[q].bytes, res[q].ring_full_retries);
     std::cout << fmt::format(
         "{{\"type\":\"summary\",\"device\":\"{}\",\"frames\":{},\"bytes\":{},\"seconds\":{:.6f},\"pps\":{:.0f},"
-        "\"bps\":{:.0f},\"ring_full_retries\":{},\"hw\":{{\"tx_packets\":{},\"tx_bytes\":{}}},\"queues\":[{}]}}\n",
-        dev->info().address, frames, bytes, secs, pps, bps, retries, hw.tx_packets, hw.tx_bytes, qs);
+        "\"bps\":{:.0f},\"ring_full_retries\":{},\"hw\":{{\"tx_packets\":{},\"tx_bytes\":{}}},\"queues\":[{}]{}}}\n",
+        dev->info().address, frames, bytes, secs, pps, bps, retries, hw.tx_packets, hw.tx_bytes, qs, replay_json);
   } else {
     std::cout << fmt::format("ncap-gen: {} sent {} frames, {} bytes in {:.3f} s: {} pps, {}bit/s on the wire\n",
                              dev->info().address, frames, bytes, secs, human(pps), human(bps));
@@ -211,8 +205,49 @@ int generate(const Options& o) {
     std::cout << fmt::format("  NIC: {} frames {} bytes transmitted (GPTC/GOTC, with FCS)\n", hw.tx_packets,
                              hw.tx_bytes);
     if (!o.pcap.empty()) std::cout << "  wrote the sent frames to " << o.pcap << "\n";
+    if (trace)
+      std::cout << fmt::format(
+          "  replay of {}: {} frames in the trace ({} cut by its snaplen, sent as captured); {} longer than {} "
+          "not sent; {} without the IP header to rewrite\n",
+          o.replay, trace->frames.size(), trace->truncated, trace->too_long, kMaxFrame, not_rewritten);
   }
   return kOk;
+}
+
+// --replay's options: rewrite addresses parsed, and what does not go with a trace refused.
+void set_replay(Options& o, const std::vector<std::string>& src_ip, const std::vector<std::string>& dst_ip,
+                const std::string& src_mac, const std::string& dst_mac) {
+  Rewrite& rw = o.ro.rewrite;
+  auto ip = [](const std::vector<std::string>& texts, const char* opt, auto& v4, auto& v6) {
+    for (const std::string& t : texts) {
+      std::array<uint8_t, 16> a{};
+      if (parse_ip(t, false, a)) v4.emplace(), std::copy(a.begin(), a.begin() + 4, v4->begin());
+      else if (parse_ip(t, true, a)) v6 = a;
+      else
+        throw UsageError(fmt::format("{} '{}' is not an IPv4 or IPv6 address", opt, t),
+                         "give e.g. 10.9.0.1 or fd00::9");
+    }
+  };
+  ip(src_ip, "--rewrite-src-ip", rw.src_ip4, rw.src_ip6);
+  ip(dst_ip, "--rewrite-dst-ip", rw.dst_ip4, rw.dst_ip6);
+  auto mac = [](const std::string& t, const char* opt, std::optional<std::array<uint8_t, 6>>& out) {
+    if (t.empty()) return;
+    out.emplace();
+    if (!parse_mac(t, *out))
+      throw UsageError(fmt::format("{} '{}' is not a MAC address", opt, t), "give e.g. 02:00:00:00:00:02");
+  };
+  mac(src_mac, "--rewrite-src-mac", rw.src_mac);
+  mac(dst_mac, "--rewrite-dst-mac", rw.dst_mac);
+  if (o.replay.empty()) {
+    if (rw.any() || o.ro.pace != 0 || o.ro.loops != 1)
+      throw UsageError("--pace, --loop or --rewrite-* without --replay", "give --replay FILE");
+    return;
+  }
+  if (!o.pcap.empty()) throw UsageError("--write-pcap with --replay", "the trace is what is sent: drop -w");
+  if (o.ro.pace < 0) throw UsageError(fmt::format("--pace {}", o.ro.pace), "give a factor > 0 (1 = as recorded)");
+  if (o.ro.pace > 0 && !o.rate.unlimited()) throw UsageError("--pace with --rate", "give one of the two");
+  if (o.replay_memory_mb == 0 || o.replay_memory_mb > (uint64_t(1) << 20))
+    throw UsageError(fmt::format("--replay-memory {}", o.replay_memory_mb), "give 1..1048576 MB");
 }
 
 }  // namespace
@@ -222,12 +257,15 @@ int main(int argc, char** argv) {
     Options o;
     std::string size = "60", rate = "0", cores, src_mac, dst_mac, src_ip, dst_ip, proto = "udp";
     uint32_t flows = 1;
+    std::vector<std::string> rw_src_ip, rw_dst_ip;
+    std::string rw_src_mac, rw_dst_mac;
     po::options_description desc(
         "ncap-gen: send synthetic frames at a given rate\n\n"
         "Examples:\n"
         "  ncap-gen -i 0000:01:00.0 -c 1000000 --size 60-1514 --flows 64\n"
         "  ncap-gen -i 0000:01:00.0 -d 10 --rate 1Gbit --size 1514 --queues 2 --cores 0,1\n"
-        "  ncap-gen -i model:82599 -c 1000 --ipv6 --proto tcp --write-pcap sent.pcap\n\n"
+        "  ncap-gen -i model:82599 -c 1000 --ipv6 --proto tcp --write-pcap sent.pcap\n"
+        "  ncap-gen -i kernel:eth1 --replay trace.pcapng --pace 1 --loop 3 --rewrite-dst-ip 10.9.0.1\n\n"
         "Exit codes: 0 done (also after Ctrl-C), 1 device or system failure, 2 bad option\n\n"
         "Options");
     desc.add_options()("help,h", "this help")("interface,i", po::value(&o.device),
@@ -249,7 +287,15 @@ int main(int argc, char** argv) {
         "proto,p", po::value(&proto)->default_value("udp"), "udp or tcp")(
         "seed", po::value(&o.frame.seed)->default_value(1), "seed of sizes (same seed, same frames)")(
         "write-pcap,w", po::value(&o.pcap), "also write the sent frames, in index order, to this pcap")(
-        "json", po::bool_switch(&o.json), "summary as one JSON object");
+        "json", po::bool_switch(&o.json), "summary as one JSON object")(
+        "replay", po::value(&o.replay), "send this pcap/pcapng trace instead of synthetic frames")(
+        "pace", po::value(&o.ro.pace)->default_value(0), "--replay: the recorded gaps / this (1 = as recorded)")(
+        "loop", po::value(&o.ro.loops)->default_value(1), "--replay: send the trace this many times (0 = until -c/-d)")(
+        "replay-memory", po::value(&o.replay_memory_mb)->default_value(1024), "--replay: MB the trace may take")(
+        "rewrite-src-ip", po::value(&rw_src_ip)->composing(), "--replay: source address (+ loop number); v4 and/or v6")(
+        "rewrite-dst-ip", po::value(&rw_dst_ip)->composing(), "--replay: destination address (+ loop number)")(
+        "rewrite-src-mac", po::value(&rw_src_mac), "--replay: source MAC")("rewrite-dst-mac", po::value(&rw_dst_mac),
+                                                                           "--replay: destination MAC");
     if (!parse_command_line(argc, argv, desc)) return int(kOk);
     require_device(o.device);
     o.frame.size = parse_size(size);
@@ -278,6 +324,7 @@ int main(int argc, char** argv) {
       throw UsageError(
           fmt::format("--size {} is smaller than the {} bytes of headers", o.frame.size.min, o.frame.header_bytes()),
           fmt::format("give a size of at least {}", o.frame.header_bytes()));
+    set_replay(o, rw_src_ip, rw_dst_ip, rw_src_mac, rw_dst_mac);
     return generate(o);
   });
 }

@@ -274,6 +274,45 @@ TEST(NcapDump, TimedRotationStartsANewFileEveryGSeconds) {
   EXPECT_GT(frames, 0u);
 }
 
+// -C 1 -z gzip: each file a rotation closed is handed to gzip (tcpdump's -z), the last one
+// is not; every frame is in exactly one file, and the gzipped ones are valid traces that
+// capinfos reads. ncap-dump waits for its commands before it exits. A command that
+// cannot run is named, exit 1.
+TEST(NcapDump, PostRotateCommandRunsOnEachClosedFile) {
+  REQUIRE_READERS();
+  std::string base = tmp("z.pcapng");
+  auto r = run_cli(dump_bin(), {"-i", "model:82599?gen=5500&size=1000", "--descriptors", "8192", "-c", "5000", "-C",
+                                "1", "-z", "gzip", "--quiet", "-w", base});
+  ASSERT_EQ(r.status, 0) << r.out;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.out, m, std::regex(R"((\d+) files, the last)"))) << r.out;
+  const unsigned files = unsigned(std::stoul(m[1]));
+  EXPECT_GE(files, 5u);  // 969..1032 frames a file (see above)
+  EXPECT_LE(files, 6u);
+  uint64_t frames = 0;
+  for (unsigned k = 0; k < files; ++k) {
+    std::string f = k ? base + std::to_string(k) : base;
+    const bool last = k + 1 == files;
+    struct stat st;
+    EXPECT_EQ(stat(f.c_str(), &st) == 0, last) << f << ": only the last file is left uncompressed";
+    if (!last) f += ".gz";
+    auto ci = sh("capinfos -c -M " + f + " 2>&1");
+    EXPECT_EQ(ci.status, 0) << ci.out;
+    std::smatch n;
+    if (std::regex_search(ci.out, n, std::regex(R"(Number of packets:\s+(\d+))"))) frames += std::stoull(n[1]);
+    unlink(f.c_str());
+  }
+  EXPECT_EQ(frames, 5000u);
+  r = run_cli(dump_bin(), {"-i", "model:82599?gen=2500&size=1000", "--descriptors", "8192", "-c", "2000", "-C", "1",
+                           "-z", "/nonexistent/ncap-z", "--quiet", "-w", base});
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("-z /nonexistent/ncap-z " + base + " failed"), std::string::npos) << r.out;
+  for (const std::string& f : {base, base + "1", base + "2"}) unlink(f.c_str());
+  r = run_cli(dump_bin(), {"-i", kModel, "-z", "gzip", "-w", base});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.out.find("-z without -C or -G"), std::string::npos) << r.out;
+}
+
 TEST(NcapDump, FullDeviceEndsWithTheErrorAndExitOne) {
   auto r = run_cli(dump_bin(), with(kArgs, {"-w", "/dev/full"}));
   EXPECT_EQ(r.status, 1) << r.out;

@@ -8,25 +8,8 @@
 # a trace comes back byte for byte and in order, paced, and a damaged one is refused.
 set -u
 count=$1 gen=$2 py=$3 tool=$4
-a=ncap-ka-$$ b=ncap-kb-$$
-tmp=$(mktemp -d)
-fail() { echo "FAIL: $*"; for f in "$tmp"/*.err; do [ -f "$f" ] && { echo "--- $f"; cat "$f"; }; done; exit 1; }
-if ! ip netns add "$a" 2>"$tmp/setup.err"; then
-  [ "${CI:-}" = true ] && fail "ip netns add: $(cat "$tmp/setup.err")"
-  echo "SKIP: cannot create a network namespace here: $(cat "$tmp/setup.err")"
-  exit 77
-fi
-cleanup() { ip netns del "$a" 2>/dev/null; ip netns del "$b" 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
-ip netns add "$b" || fail "ip netns add $b"
-ip link add va$$ type veth peer name vb$$ || fail "ip link add veth"
-ip link set va$$ netns "$a" && ip link set vb$$ netns "$b" || fail "move the veth ends"
-for ns in "$a" "$b"; do
-  # No IPv6 autoconfiguration traffic: the counts below are exactly what ncap-gen sent.
-  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-done
-ip -n "$a" link set va$$ up && ip -n "$b" link set vb$$ up || fail "link up"
-va=va$$ vb=vb$$
+tag=k
+. "$(dirname "$0")/veth_pair.sh"
 
 field() { $py -c 'import json, sys; print(json.loads(open(sys.argv[2]).readlines()[-1])[sys.argv[1]])' "$1" "$2"; }
 # receive SPEC OUT [ncap-count options...]: starts a capture in the background; it ends
