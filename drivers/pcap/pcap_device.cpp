@@ -85,21 +85,23 @@ class TraceRxQueue final : public RxQueue {
   }
 
   uint32_t rx_burst(Packet** out, uint32_t n) noexcept override {
-    uint32_t got = 0;
+    uint32_t got = 0, held = 0;  // out[got..held): buffers taken and not filled yet
     uint64_t bytes = 0;
     while (got < n && (have_ || next_record())) {
       if (spec_.pace > 0 && now_ns() < due_) break;
-      Packet* p;
-      if (cache_.alloc_burst(&p, 1) == 0) {  // consumers hold every buffer: the record waits
-        detail::bump(counters_.pool_empty, 1);
-        break;
+      if (got == held) {  // buffers for the rest of the burst, in one call
+        held += cache_.alloc_burst(out + held, n - held);
+        if (got == held) {  // consumers hold every buffer: the record waits
+          detail::bump(counters_.pool_empty, 1);
+          break;
+        }
       }
       have_ = false;
-      if (rec_.caplen > pool_->data_room()) {
+      if (rec_.caplen > pool_->data_room()) {  // its buffer stays for the next record
         detail::bump(counters_.frame_errors, 1);
-        cache_.free_bulk(&p, 1);
         continue;
       }
+      Packet* p = out[got++];
       std::memcpy(p->data(), rec_.data, rec_.caplen);
       p->len = uint16_t(rec_.caplen);
       p->timestamp_ns = rec_.ts_ns;
@@ -110,8 +112,8 @@ class TraceRxQueue final : public RxQueue {
       p->port = port_;
       p->queue = 0;
       bytes += p->len;
-      out[got++] = p;
     }
+    if (held > got) cache_.free_bulk(out + got, held - got);
     detail::bump(counters_.packets, got);
     detail::bump(counters_.bytes, bytes);
     return got;
