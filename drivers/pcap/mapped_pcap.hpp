@@ -3,7 +3,9 @@
 // order) read from a read-only mapping: a record is a pointer into the file, no fread,
 // no copy into libpcap's buffer. libpcap costs ~345 instructions a record through
 // pcap_next_ex (callgrind); this ~30. Anything else (pcapng, a pipe, a file that cannot
-// be mapped) is left to libpcap: open() returns null and says nothing.
+// be mapped) is left to libpcap: open() returns null and says nothing. The mapping is
+// the file's size at open: records appended later are not read, and a file truncated
+// while it is replayed ends the process with SIGBUS (libpcap would report an error).
 #pragma once
 
 #include <fcntl.h>
