@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "bench/build_info.hpp"
+#include "bench/tsc.hpp"
 #include "core/registry.hpp"
 #include "ncap/device.hpp"
 #include "ncap/engine.hpp"
@@ -34,15 +35,6 @@ namespace {
 
 using namespace ncap;
 
-double tsc_ghz() {
-  auto t0 = std::chrono::steady_clock::now();
-  uint64_t c0 = __rdtsc();
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  uint64_t c1 = __rdtsc();
-  double ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
-  return double(c1 - c0) / ns;
-}
-
 std::vector<uint8_t> frame64() {
   std::vector<uint8_t> f(60, 0);
   for (int i = 0; i < 6; ++i) f[i] = 0xff;
@@ -50,23 +42,9 @@ std::vector<uint8_t> frame64() {
   return f;
 }
 
-// Cycles of an empty timed region (rdtsc pair with the fences we use).
-uint64_t g_timer_overhead = 0;
-inline uint64_t tsc() {
-  _mm_lfence();
-  uint64_t t = __rdtsc();
-  _mm_lfence();
-  return t;
-}
-void calibrate_timer() {
-  std::vector<uint64_t> v;
-  for (int i = 0; i < 10001; ++i) {
-    uint64_t a = tsc();
-    v.push_back(tsc() - a);
-  }
-  std::nth_element(v.begin(), v.begin() + 5000, v.end());
-  g_timer_overhead = v[5000];
-}
+using bench::tsc;
+using bench::tsc_ghz;
+uint64_t g_timer_overhead = 0;  // bench::timer_overhead()
 
 // Median of per-round costs: (timed cycles - timer overhead per call) / packets.
 struct Calls {
@@ -218,7 +196,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   ncap::pin_thread(pthread_self(), 0, "the benchmark thread");
-  calibrate_timer();
+  g_timer_overhead = bench::timer_overhead();
   double ghz = tsc_ghz();
   std::printf("# timer overhead %llu cycles (subtracted per call)\n",
               static_cast<unsigned long long>(g_timer_overhead));

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "bench/build_info.hpp"
+#include "bench/tsc.hpp"
 #include "ncap/filter.hpp"
 
 namespace {
@@ -45,13 +46,7 @@ using Clock = std::chrono::steady_clock;
 double g_ghz = 1;
 bool g_quick = false;
 
-double tsc_ghz() {
-  auto t0 = Clock::now();
-  uint64_t c0 = __rdtsc();
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  uint64_t c1 = __rdtsc();
-  return double(c1 - c0) / std::chrono::duration<double, std::nano>(Clock::now() - t0).count();
-}
+using bench::tsc_ghz;
 
 // Best of five runs of fn(), which processes `pkts` packets; returns ns per packet.
 template <class F>

@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "core/spec_options.hpp"
+#include "drivers/pcap/mapped_pcap.hpp"
 #include "ncap/counter.hpp"
 #include "ncap/error.hpp"
 
@@ -45,6 +46,13 @@ Spec parse(std::string_view rest) {
   return s;
 }
 
+// A classic pcap file is mapped (mapped_pcap.hpp); libpcap reads everything else.
+struct Source {
+  std::unique_ptr<MappedPcap> map;
+  pcap_t* pcap = nullptr;
+  uint32_t snaplen() const { return map ? map->snaplen() : uint32_t(std::max(pcap_snapshot(pcap), 0)); }
+};
+
 pcap_t* open_file(const Spec& s) {
   char err[PCAP_ERRBUF_SIZE] = {};
   pcap_t* p = pcap_open_offline_with_tstamp_precision(s.path.c_str(), PCAP_TSTAMP_PRECISION_NANO, err);
@@ -54,34 +62,49 @@ pcap_t* open_file(const Spec& s) {
   return p;
 }
 
+Source open_source(const Spec& s) {
+  Source src;
+  src.map = MappedPcap::open(s.path);
+  if (!src.map) src.pcap = open_file(s);
+  return src;
+}
+
 class TraceRxQueue final : public RxQueue {
  public:
-  TraceRxQueue(const Spec& s, pcap_t* p, std::unique_ptr<Mempool> pool, uint16_t port)
-      : RxQueue(0), spec_(s), pcap_(p), pool_(std::move(pool)), cache_(*pool_), port_(port) {}
+  TraceRxQueue(const Spec& s, Source src, std::unique_ptr<Mempool> pool, uint16_t port)
+      : RxQueue(0),
+        spec_(s),
+        map_(std::move(src.map)),
+        pcap_(src.pcap),
+        pool_(std::move(pool)),
+        cache_(*pool_),
+        port_(port) {}
   ~TraceRxQueue() override {
     cache_.flush();
     if (pcap_) pcap_close(pcap_);
   }
 
   uint32_t rx_burst(Packet** out, uint32_t n) noexcept override {
-    uint32_t got = 0;
+    uint32_t got = 0, held = 0;  // out[got..held): buffers taken and not filled yet
     uint64_t bytes = 0;
     while (got < n && (have_ || next_record())) {
       if (spec_.pace > 0 && now_ns() < due_) break;
-      Packet* p;
-      if (cache_.alloc_burst(&p, 1) == 0) {  // consumers hold every buffer: the record waits
-        detail::bump(counters_.pool_empty, 1);
-        break;
+      if (got == held) {  // buffers for the rest of the burst, in one call
+        held += cache_.alloc_burst(out + held, n - held);
+        if (got == held) {  // consumers hold every buffer: the record waits
+          detail::bump(counters_.pool_empty, 1);
+          break;
+        }
       }
       have_ = false;
-      if (hdr_->caplen > pool_->data_room()) {
+      if (rec_.caplen > pool_->data_room()) {  // its buffer stays for the next record
         detail::bump(counters_.frame_errors, 1);
-        cache_.free_bulk(&p, 1);
         continue;
       }
-      std::memcpy(p->data(), data_, hdr_->caplen);
-      p->len = uint16_t(hdr_->caplen);
-      p->timestamp_ns = record_ns();
+      Packet* p = out[got++];
+      std::memcpy(p->data(), rec_.data, rec_.caplen);
+      p->len = uint16_t(rec_.caplen);
+      p->timestamp_ns = rec_.ts_ns;
       p->rx_flags = kRxTimestampValid;
       p->rss_hash = 0;
       p->vlan_tci = 0;
@@ -89,8 +112,8 @@ class TraceRxQueue final : public RxQueue {
       p->port = port_;
       p->queue = 0;
       bytes += p->len;
-      out[got++] = p;
     }
+    if (held > got) cache_.free_bulk(out + got, held - got);
     detail::bump(counters_.packets, got);
     detail::bump(counters_.bytes, bytes);
     return got;
@@ -115,26 +138,34 @@ class TraceRxQueue final : public RxQueue {
   uint64_t passes() const noexcept { return pass_; }
 
  private:
-  uint64_t record_ns() const noexcept {
-    return uint64_t(hdr_->ts.tv_sec) * 1000000000u + uint64_t(hdr_->ts.tv_usec);  // ns precision
+  // The next record into rec_: 1, 0 at the end of the file, -1 on damage.
+  int read_record() noexcept {
+    if (map_) return map_->next(rec_);
+    pcap_pkthdr* h;
+    const u_char* d;
+    int r = pcap_next_ex(pcap_, &h, &d);
+    if (r != 1) return r == PCAP_ERROR_BREAK ? 0 : -1;
+    rec_ = {uint64_t(h->ts.tv_sec) * 1000000000u + uint64_t(h->ts.tv_usec), h->caplen, d};  // ns precision
+    return 1;
   }
 
   // Reads the next record (the next pass at the end of one); false at the end.
   bool next_record() noexcept {
     if (done_) return false;
     for (;;) {
-      int r = pcap_next_ex(pcap_, &hdr_, &data_);
+      int r = read_record();
       if (r == 1) break;
-      if (r == PCAP_ERROR_BREAK && (++pass_ < spec_.loops || spec_.loops == 0) && records_ > 0 && reopen()) continue;
-      if (r == PCAP_ERROR) {
+      if (r == 0 && (++pass_ < spec_.loops || spec_.loops == 0) && records_ > 0 && reopen()) continue;
+      if (r < 0) {
         std::lock_guard lock(mu_);
-        error_ = fmt::format("{}: the trace is damaged after {} records: {}", spec_.text, records_, pcap_geterr(pcap_));
+        error_ = fmt::format("{}: the trace is damaged after {} records: {}", spec_.text, records_,
+                             map_ ? map_->error() : pcap_geterr(pcap_));
       }
       done_ = true;
       return false;
     }
     ++records_;
-    const uint64_t t = record_ns();
+    const uint64_t t = rec_.ts_ns;
     if (first_) {
       first_ = false;
       base_trace_ = t;
@@ -148,27 +179,31 @@ class TraceRxQueue final : public RxQueue {
   }
 
   bool reopen() noexcept {
-    char err[PCAP_ERRBUF_SIZE] = {};
-    pcap_t* p = pcap_open_offline_with_tstamp_precision(spec_.path.c_str(), PCAP_TSTAMP_PRECISION_NANO, err);
-    if (!p) {
-      std::lock_guard lock(mu_);
-      error_ = fmt::format("{}: cannot read the trace again for pass {}: {}", spec_.text, pass_ + 1, err);
-      return false;
+    if (map_) {
+      map_->rewind();
+    } else {
+      char err[PCAP_ERRBUF_SIZE] = {};
+      pcap_t* p = pcap_open_offline_with_tstamp_precision(spec_.path.c_str(), PCAP_TSTAMP_PRECISION_NANO, err);
+      if (!p) {
+        std::lock_guard lock(mu_);
+        error_ = fmt::format("{}: cannot read the trace again for pass {}: {}", spec_.text, pass_ + 1, err);
+        return false;
+      }
+      pcap_close(pcap_);
+      pcap_ = p;
     }
-    pcap_close(pcap_);
-    pcap_ = p;
     first_ = true;
     base_wall_ = due_;  // the new pass starts where the last one ended
     return true;
   }
 
   Spec spec_;
+  std::unique_ptr<MappedPcap> map_;  // or
   pcap_t* pcap_;
   std::unique_ptr<Mempool> pool_;
   Mempool::Cache cache_;
   uint16_t port_;
-  pcap_pkthdr* hdr_ = nullptr;
-  const u_char* data_ = nullptr;
+  MappedPcap::Record rec_{};
   bool have_ = false, done_ = false, first_ = true;
   uint64_t pass_ = 0, records_ = 0;
   uint64_t base_trace_ = 0, base_wall_ = 0, due_ = 0;
@@ -182,20 +217,20 @@ class PcapDevice final : public Device {
     if (cfg.rx_queues != 1)
       throw Error(fmt::format("{}: {} RX queues requested", s.text, cfg.rx_queues), EINVAL,
                   "a trace file is one RX queue: use -q 1");
-    pcap_t* p = open_file(s);
-    int snap = pcap_snapshot(p);
+    Source src = open_source(s);
+    const uint32_t snap = src.snaplen();
     MempoolConfig mc;
     mc.count = cfg.pool_size ? cfg.pool_size : 2 * cfg.rx_ring_size + 1024;
-    mc.data_room = std::clamp<uint32_t>(uint32_t(snap > 0 ? snap : 0), kMinRoom, kMaxRoom);
+    mc.data_room = std::clamp<uint32_t>(snap, kMinRoom, kMaxRoom);
     mc.data_room = (mc.data_room + 63) & ~63u;
     std::unique_ptr<Mempool> pool;
     try {
       pool = Mempool::create(mc);
     } catch (...) {
-      pcap_close(p);
+      if (src.pcap) pcap_close(src.pcap);
       throw;
     }
-    rx_ = std::make_unique<TraceRxQueue>(s, p, std::move(pool), cfg.port_id);
+    rx_ = std::make_unique<TraceRxQueue>(s, std::move(src), std::move(pool), cfg.port_id);
     info_.driver = "pcap";
     info_.chip = "trace";
     info_.address = s.text;

@@ -1,4 +1,5 @@
-// Trace files as a device: pcap:FILE replays a pcap or pcapng file (read with libpcap,
+// Trace files as a device: pcap:FILE replays a pcap or pcapng file (a classic pcap file
+// mapped and read in place, mapped_pcap.hpp; pcapng and pipes with libpcap;
 // nanosecond timestamps) as one RX queue into the same engine, filters and fan-out as a
 // NIC. Options after '?': pace=X (X times the recorded pace; 0 = as fast as possible,
 // the default), loop=N (N passes over the file; 0 = until stopped; default 1).
