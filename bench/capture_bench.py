@@ -8,7 +8,9 @@ the same frames (count, size, flows) once per receiver; the receivers, in turn:
   tcpdump -i RECEIVER -w /dev/null -B 4096 (Debian's tcpdump and libpcap, its peer)
 For each: frames received, loss (what the sender sent and the receiver did not get),
 and the receiving process's CPU time (user + system, from wait4's rusage) per received
-frame. Prints
+frame, its split and the receiver's sleeps (voluntary context switches: its wakeups) per
+1000 frames; each receiver also runs once with no traffic (the CPU an idle capture costs,
+startup included). The compare lines take each receiver's median over the runs. Prints
   compare veth_cpu_per_packet_<mode> ours=<ns> peer=tcpdump:<ns> ratio=<peer/ours>
   compare veth_received_<mode> ours=<frames> peer=tcpdump:<frames> ratio=<ours/peer>
 for mode af_packet and af_xdp.
@@ -55,7 +57,7 @@ class Veth:
 
 
 def run_receiver(veth, cmd, ready_after, send):
-    """Starts cmd in namespace b, sends, stops it with SIGINT; returns (stdout, rusage)."""
+    """Starts cmd in namespace b, sends, stops it with SIGINT; returns (sent, stdout, stderr, rusage)."""
     p = subprocess.Popen(["ip", "netns", "exec", veth.b] + cmd, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     time.sleep(ready_after)
@@ -67,7 +69,19 @@ def run_receiver(veth, cmd, ready_after, send):
     p.returncode = os.waitstatus_to_exitcode(status)
     if p.returncode not in (0, -signal.SIGINT):
         sys.exit(f"capture_bench: {cmd[0]} exited {p.returncode}: {err}")
-    return sent, out, err, (ru.ru_utime, ru.ru_stime)
+    return sent, out, err, ru
+
+
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
+def received(name, out, err):
+    if name == "tcpdump":
+        return next((int(l.split()[0]) for l in err.splitlines() if "packets captured" in l), 0)
+    return json.loads(out.strip().splitlines()[-1])["packets"]
 
 
 def main():
@@ -94,30 +108,35 @@ def main():
                    "-s", a.size, "--flows", str(a.flows), "--json")
             return json.loads(r.stdout.strip().splitlines()[-1])
 
-        best = {}
         receivers = (
             ("af_packet", [count, "-i", "kernel:" + veth.vb, "--descriptors", "2048", "--json", "--quiet"], 0.5),
             ("af_xdp", [count, "-i", "kernel:" + veth.vb + "?xdp", "--descriptors", "4096", "--json", "--quiet"], 1.0),
             ("tcpdump", ["tcpdump", "-i", veth.vb, "-w", "/dev/null", "-Z", "root", "-B", "4096"], 1.0),
         )
+        for name, cmd, ready in receivers:
+            _, out, err, ru = run_receiver(veth, cmd, ready, lambda: time.sleep(2.0))
+            print(f"idle {name}: {received(name, out, err)} frames, cpu {(ru.ru_utime + ru.ru_stime) * 1e3:.1f} ms "
+                  f"in {ready + 3.0:.1f} s (startup and exit included), {ru.ru_nvcsw} sleeps")
+        runs = {name: [] for name, _, _ in receivers}
         for run in range(a.runs):
             for name, cmd, ready in receivers:
-                sent, out, err, (u, k) = run_receiver(veth, cmd, ready, send)
-                if name == "tcpdump":
-                    rx = next((int(l.split()[0]) for l in err.splitlines() if "packets captured" in l), 0)
-                else:
-                    rx = json.loads(out.strip().splitlines()[-1])["packets"]
+                sent, out, err, ru = run_receiver(veth, cmd, ready, send)
+                rx = received(name, out, err)
+                u, k = ru.ru_utime, ru.ru_stime
                 ns = (u + k) * 1e9 / max(rx, 1)
-                print(f"run {run} {name}: sent {sent['frames']} at {sent['pps']:.0f} pps, received {rx}, "
-                      f"lost {sent['frames'] - rx}, cpu {u:.3f} user + {k:.3f} system s = {ns:.1f} ns per received frame")
-                if name not in best or ns < best[name][2]:
-                    best[name] = (rx, sent["frames"], ns)
-        p = best["tcpdump"]
+                wake = ru.ru_nvcsw * 1000 / max(rx, 1)
+                print(f"run {run} {name}: sender ncap-gen kernel: sent {sent['frames']} at {sent['pps']:.0f} pps, "
+                      f"received {rx}, lost {sent['frames'] - rx}, cpu {u:.3f} user + {k:.3f} system s = "
+                      f"{ns:.1f} ns per received frame, {wake:.2f} sleeps per 1000 frames")
+                runs[name].append((rx, sent["frames"], ns, sent["pps"]))
+        med = {n: tuple(median([r[i] for r in rs]) for i in range(4)) for n, rs in runs.items()}
+        p = med["tcpdump"]
         for mode in ("af_packet", "af_xdp"):
-            o = best[mode]
+            o = med[mode]
             print(f"compare veth_cpu_per_packet_{mode} ours={o[2]:.1f} peer=tcpdump:{p[2]:.1f} ratio={p[2] / o[2]:.2f}")
-            print(f"compare veth_received_{mode} ours={o[0]} peer=tcpdump:{p[0]} ratio={o[0] / max(p[0], 1):.2f}")
-            print(f"# loss {mode}: {o[1] - o[0]} of {o[1]}; tcpdump {p[1] - p[0]} of {p[1]} (lowest-CPU run of {a.runs})")
+            print(f"compare veth_received_{mode} ours={o[0]:.0f} peer=tcpdump:{p[0]:.0f} ratio={o[0] / max(p[0], 1):.2f}")
+            print(f"# median of {a.runs} runs, {mode}: loss {o[1] - o[0]:.0f} of {o[1]:.0f} at {o[3]:.0f} pps offered; "
+                  f"tcpdump {p[1] - p[0]:.0f} of {p[1]:.0f} at {p[3]:.0f} pps")
     finally:
         veth.close()
 

@@ -16,8 +16,9 @@ namespace {
 log::Category kLog("engine");
 constexpr uint32_t kMaxBurst = 512;
 // How long an idle poll thread may sleep in RxQueue::wait (kernel sockets only): the
-// longest a stop request waits for it.
-constexpr int kIdleWaitMs = 10;
+// longest a stop request waits for it. Each timeout is a wakeup charged to the capture
+// (10 ms: 100 a second, idle or not; docs/performance.md, capture on a kernel interface).
+constexpr int kIdleWaitMs = 50;
 
 // Lock-free atomics are async-signal-safe; the handler may run on any thread and
 // stop_requested() is read by others (a volatile sig_atomic_t is only for one thread).

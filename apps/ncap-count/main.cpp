@@ -435,7 +435,7 @@ int capture(const Options& o) {
   auto last_print = start;
   StopRule stop(o, start);
   while (eng.running() && !ncap::stop_requested()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
     auto now = Clock::now();
     double t = stop.seconds(now);
     Snapshot s = snapshot(*dev, eng, disp);

@@ -22,8 +22,17 @@ namespace {
 constexpr uint32_t kBlockSize = 1u << 18;  // 256 KiB blocks of the TPACKET_V3 ring
 constexpr uint32_t kMinBlocks = 8;
 constexpr uint32_t kFrameSize = 2048;  // tp_frame_size: only the kernel's bookkeeping in V3
-constexpr uint32_t kRetireMs = 10;     // a partly filled block is handed over after this (ms)
+// A partly filled block is handed over after this (ms). Each handover wakes the poll
+// thread; libpcap retires after its timeout (tcpdump: 1000 ms). 50 ms: a block of small
+// frames fills first above ~40 kpps, so wakeups follow the rate, and a trickle waits <= 50 ms.
+constexpr uint32_t kRetireMs = 50;
 constexpr uint32_t kTxBatch = 64;
+// The default RX pool. Frames wait in the kernel's ring, not in buffers: the pool only
+// holds what is on its way to consumers. Freed buffers return through the pool's FIFO
+// ring, so every buffer of the pool is written in turn: 1024 of them keep the lines each
+// copy writes (two of metadata, the frame's first) in the poll thread's L2, where
+// 2 * 2048 + 1024 (the NIC drivers' rule) made each copy miss them (docs/performance.md).
+constexpr uint32_t kRxPool = 1024;
 
 void bind_to(int fd, int ifindex, uint16_t proto, const std::string& what) {
   sockaddr_ll sll{};
@@ -246,7 +255,7 @@ std::unique_ptr<KernelRxQueue> make_packet_rx(const RxSetup& s, int* fanout) {
   const DeviceConfig& cfg = *s.cfg;
   const uint32_t ring_bytes = std::max(cfg.rx_ring_size, 1u) * kFrameSize;
   const uint32_t blocks = std::max(kMinBlocks, (ring_bytes + kBlockSize - 1) / kBlockSize);
-  const uint32_t pool_size = cfg.pool_size ? cfg.pool_size : 2 * cfg.rx_ring_size + 1024;
+  const uint32_t pool_size = cfg.pool_size ? cfg.pool_size : kRxPool;
   const std::string& what = s.what;
   int fd = packet_socket(what);
   std::unique_ptr<Mempool> pool;

@@ -260,8 +260,10 @@ class XdpRxQueue final : public KernelRxQueue {
   // An XSK wakes a sleeping poll() for every frame it receives (sk_data_ready per
   // frame: measured ~1.4 us of system time per frame on veth). So while traffic flows the
   // poll thread naps a fixed kNapNs between bursts, letting frames gather in the ring
-  // (4096 entries: 100 us is 100 frames at 1 Mpps); only after kIdleNaps naps without a
+  // (4096 entries: 500 us is 500 frames at 1 Mpps; 100 us cost 23-34 wakeups per 1000
+  // frames at 100-200 kpps, docs/performance.md); only after kIdleNaps naps without a
   // frame does it sleep in poll() until one comes, so an idle capture costs nothing.
+  // The frames' timestamps (the poll thread's clock per burst) are as coarse as a nap.
   void wait(int timeout_ms) noexcept override {
     if (naps_ < kIdleNaps) {
       ++naps_;
@@ -297,8 +299,8 @@ class XdpRxQueue final : public KernelRxQueue {
   }
 
   static constexpr uint32_t kRefill = 64;
-  static constexpr long kNapNs = 100000;
-  static constexpr uint32_t kIdleNaps = 50;
+  static constexpr long kNapNs = 500000;
+  static constexpr uint32_t kIdleNaps = 20;
   uint32_t naps_ = 0;
   std::unique_ptr<XdpLock> lock_;  // queue 0 holds it for the device
   std::string netns_;
