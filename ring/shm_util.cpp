@@ -126,6 +126,18 @@ bool process_alive(int32_t pid, uint64_t start_time) noexcept {
   return start_time == 0 || now == start_time;
 }
 
+GroupStats group_counts(const GroupCtl& c) noexcept {
+  GroupStats st;
+  st.delivered = c.delivered.load(std::memory_order_relaxed);
+  st.ring_full = c.ring_full.load(std::memory_order_relaxed);
+  st.no_consumer = c.no_consumer.load(std::memory_order_relaxed);
+  st.offered = c.offered.load(std::memory_order_relaxed);
+  st.filtered = c.filtered.load(std::memory_order_relaxed);
+  st.members = c.members.load(std::memory_order_relaxed);
+  st.exists = c.state.load(std::memory_order_acquire) != kGroupFree;
+  return st;
+}
+
 std::string validate_ctl(const uint8_t* base, size_t mapped) {
   if (mapped < kCtlHeaderBytes) return "it is " + std::to_string(mapped) + " bytes, shorter than its header";
   auto& h = *reinterpret_cast<const CtlHeader*>(base);
