@@ -20,7 +20,7 @@ if [ ! -f "$build/build.ninja" ]; then
 fi
 ninja -C "$build" -j "$jobs" tests/fuzz/fuzz_parser tests/fuzz/fuzz_rules tests/fuzz/fuzz_bpf tests/fuzz/fuzz_ctl tests/fuzz/fuzz_trace
 status=0
-for t in parser rules bpf ctl trace; do
+for t in parser rules bpf ctl trace config; do
   corpus="$build/corpus-$t"
   mkdir -p "$corpus"
   echo "== fuzz_$t for ${seconds}s"
