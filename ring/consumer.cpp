@@ -269,13 +269,20 @@ std::unique_ptr<Consumer> attach(const std::string& name, const std::string& gro
         ENOENT, "ncap-stat lists the captures you can attach to; is the capture running here?");
   std::string what = "capture '" + name + "' (" + ctl_path + ")";
   std::unique_ptr<Consumer> c(new Consumer());
+  if (::access(ctl_path.c_str(), R_OK | W_OK) != 0 && errno == EACCES) {
+    struct stat st {};
+    ::stat(ctl_path.c_str(), &st);
+    if (st.st_mode & S_IRWXG)
+      throw Error("permission denied: add " + user_name() + " to group " + group_name(st.st_gid), EACCES,
+                  "usermod -aG " + group_name(st.st_gid) + " " + user_name() + ", then log in again (" + what + ")");
+    throw Error(what + " belongs to uid " + std::to_string(st.st_uid) + " (mode 0600)", EACCES,
+                "attach as the capturing user, or publish with an access group");
+  }
   c->ctl_region_ = DmaRegion::attach(ctl_path, true);
   std::string bad = validate_ctl(c->ctl_region_.addr(), c->ctl_region_.size());
   if (!bad.empty())
     throw Error(what + " is corrupt: " + bad, EINVAL, "restart the capture; remove the file if it has none");
   const CtlHeader& h = *reinterpret_cast<const CtlHeader*>(c->ctl_region_.addr());
-  if (h.owner_uid != ::geteuid())
-    throw Error(what + " belongs to uid " + std::to_string(h.owner_uid), EACCES, "attach as the capturing user");
   if (!process_alive(h.publisher_pid, h.publisher_start))
     throw Error(what + ": its publisher (pid " + std::to_string(h.publisher_pid) + ") is gone", ESRCH,
                 "restart the capture; its files are left over");

@@ -5,6 +5,7 @@
 #include "ncap/fanout.hpp"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sys/syscall.h>
@@ -16,6 +17,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "core/log.hpp"
 #include "ncap/counter.hpp"
 #include "ncap/error.hpp"
 #include "ncap/filter.hpp"
@@ -636,12 +638,34 @@ std::unique_ptr<Consumer> FanOut::attach_local(const std::string& group, const A
   return c;
 }
 
+namespace {
+
+log::Category kLog("fanout");
+
+// The capture's files to `group` (ctl read-write, pool read-only for its members).
+void grant(const std::string& name, const std::string& group, const std::string& ctl, const std::string& pool) {
+  if (group.empty()) return;
+  const gid_t gid = group_id(group);
+  if (gid == gid_t(-1)) {
+    NCAP_LOG(kLog, warn, "capture '{}': group '{}' does not exist, only uid {} can attach (groupadd {})", name, group,
+             ::geteuid(), group);
+    return;
+  }
+  for (auto [path, mode] : {std::pair{ctl, 0660}, std::pair{pool, 0640}})
+    if (::chown(path.c_str(), uid_t(-1), gid) != 0 || ::chmod(path.c_str(), mode_t(mode)) != 0)
+      throw Error("give " + path + " to group " + group, errno, "publish as root or as a member of " + group);
+}
+
+}  // namespace
+
 std::unique_ptr<FanOut> publish(const std::string& name, Mempool& pool, const FanOutConfig& cfg) {
   check_name(name);
   if (pool.region().path().empty())
     throw Error("publish '" + name + "': the pool is not in a shared file", EINVAL,
                 "create the pool with DmaOptions from ncap::shared_pool_options(name)");
-  return std::unique_ptr<FanOut>(new FanOut(pool, cfg, name));
+  std::unique_ptr<FanOut> f(new FanOut(pool, cfg, name));
+  grant(name, cfg.access_group, f->ctl_path(), pool.region().path());
+  return f;
 }
 
 }  // namespace ncap

@@ -16,6 +16,8 @@
 #include <cstdint>
 #include <string>
 
+#include <sys/types.h>
+
 #include "ncap/fanout.hpp"
 #include "ncap/ring.hpp"
 #include "ncap/shm.hpp"
@@ -179,6 +181,12 @@ uint64_t process_start_time(int32_t pid) noexcept;
 bool process_alive(int32_t pid, uint64_t start_time) noexcept;
 // process_start_time of this process.
 uint64_t own_start_time() noexcept;
+// The id of the system group `name`, or gid_t(-1) when there is none.
+gid_t group_id(const std::string& name);
+// The name of group `gid` (its number as text when it has none).
+std::string group_name(gid_t gid);
+// The name of this process's user.
+std::string user_name();
 // Throws ncap::Error unless `name` is 1..48 of [A-Za-z0-9_.-] not starting with '.'.
 void check_name(const std::string& name);
 // "ncap/<netns inode>/<name>" (relative to a hugetlbfs mount or /dev/shm).

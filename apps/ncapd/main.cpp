@@ -44,6 +44,7 @@ struct Port {
 
 struct Limits {
   uint32_t consumers = 64, ring_size = 4096;
+  std::string group;  // access group of the published files
 };
 
 std::unique_ptr<Port> serve(const ncapd::PortConfig& pc, const Limits& lim) {
@@ -66,6 +67,7 @@ std::unique_ptr<Port> serve(const ncapd::PortConfig& pc, const Limits& lim) {
   fc.groups.clear();  // every group is made by its members
   fc.max_consumers = lim.consumers;
   fc.rx_ring_size = lim.ring_size;
+  fc.access_group = lim.group;
   for (uint16_t q = 0; q < pc.queues; ++q) {
     p->fanouts.push_back(ncap::publish(ncap::rx_capture_name(pc.alias, q, pc.queues), p->dev->rx(q).pool(), fc));
     std::cerr << fmt::format("ncapd: port {} ({}) queue {} published as ring:{} ({})\n", pc.alias, pc.spec, q,
@@ -93,7 +95,7 @@ void stop(Port& p) {
 
 int main(int argc, char** argv) {
   return run("ncapd", [&] {
-    std::string config, specs, name;
+    std::string config, specs, name, group;
     Limits lim;
     po::options_description desc(
         "ncapd: owns ports and serves their packets to groups that members make at run time\n\n"
@@ -108,7 +110,8 @@ int main(int argc, char** argv) {
         "interface,i", po::value(&specs), "SPEC[,SPEC]: ports to serve without a configuration file")(
         "name", po::value(&name), "with -i: the alias (NAME, or NAME0, NAME1, ... for several specs)")(
         "consumers", po::value(&lim.consumers)->default_value(64), "member slots per RX queue (1-64)")(
-        "ring-size", po::value(&lim.ring_size)->default_value(4096), "packets per member ring (power of two)");
+        "ring-size", po::value(&lim.ring_size)->default_value(4096), "packets per member ring (power of two)")(
+        "group", po::value(&group), "members of this group may join without root (default: the config's, ncap)");
     if (!parse_command_line(argc, argv, desc)) return int(kOk);
     if (config.empty() == specs.empty())
       throw UsageError(config.empty() ? "no ports" : "--config with -i", "give --config FILE or -i SPEC --name NAME");
@@ -119,6 +122,8 @@ int main(int argc, char** argv) {
     } catch (const ncapd::ConfigError& e) {
       throw UsageError(e.what(), "see the configuration format in docs/user-guide.md (ncapd)");
     }
+    if (!group.empty()) cfg.group = group;
+    lim.group = cfg.group;
     ncap::install_stop_signals();
     std::vector<std::unique_ptr<Port>> ports;
     for (auto& pc : cfg.ports) ports.push_back(serve(pc, lim));

@@ -49,6 +49,11 @@ struct FanOutConfig {
   // namespace find it by name, and ncap-stat there lists it (PF_RING shows a ring in
   // the namespace of its interface).
   std::string netns;
+  // publish(): members of this system group may attach without being the publisher
+  // (control file 0660, pool 0640, both of that group); others get "permission denied:
+  // add USER to group NAME". Empty, or a group that does not exist (a warning says how
+  // to make it): files stay 0600, only the publishing user attaches.
+  std::string access_group;
 };
 
 // Symmetric: the same value for (a -> b) and (b -> a). Uses the parsed 5-tuple of IPv4

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <thread>
 
@@ -88,6 +89,44 @@ TEST(Ncapd, MembersMakeGroupsAtRunTimeEveryPacketIsCountedAndStopEndsThem) {
     EXPECT_EQ(num(sm, "bytes"), 80 * num(sm, "packets")) << sm;
     EXPECT_GT(num(sm, "packets"), 0u) << "member " << k << ": " << sm;
   }
+}
+
+// Users made for the test (useradd) and removed with it.
+struct TestUsers {
+  std::string group, in, out;
+  bool made = false;
+  explicit TestUsers(const std::string& tag) : group("ncapt" + tag), in("ncapi" + tag), out("ncapo" + tag) {
+    made = std::system(("groupadd " + group + " && useradd -M -N -g nogroup -G " + group + " " + in +
+                        " && useradd -M -N -g nogroup " + out)
+                           .c_str()) == 0;
+  }
+  ~TestUsers() { std::system(("userdel " + in + "; userdel " + out + "; groupdel " + group + " 2>/dev/null").c_str()); }
+};
+
+TEST(Ncapd, AMemberOfTheAccessGroupJoinsWithoutRootAndAnyoneElseIsToldWhatToDo) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to create users (CI runs as root)";
+  TestUsers users(std::to_string(getpid() % 100000));
+  ASSERT_TRUE(users.made) << "groupadd/useradd failed";
+  const std::string name = "ncapd-acc-" + std::to_string(getpid());
+  CliOptions stop;
+  stop.sigint_after = std::chrono::milliseconds(3000);
+  CliResult d;
+  std::thread td([&] {
+    d = run_cli(tool("NCAPD_BIN"), {"-i", "model:82599?gen=inf&size=80", "--name", name, "--group", users.group}, stop);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  auto as = [&](const std::string& user) {
+    return run_cli("/usr/bin/setpriv", {"--reuid", user, "--regid", "nogroup", "--init-groups", tool("NCAP_COUNT_BIN"),
+                                        "-i", "ring:" + name, "--group", "3", "-c", "1000", "--json", "--quiet"});
+  };
+  CliResult in = as(users.in), out = as(users.out);
+  td.join();
+  ASSERT_EQ(d.status, 0) << d.out;
+  EXPECT_EQ(in.status, 0) << in.out;
+  EXPECT_EQ(num(summary(in), "packets"), 1000u) << in.out;
+  EXPECT_EQ(out.status, 1) << out.out;
+  EXPECT_NE(out.out.find("permission denied: add " + users.out + " to group " + users.group), std::string::npos)
+      << out.out;
 }
 
 TEST(Ncapd, ABadConfigurationIsRefusedNamingTheLineAndWhatWasExpected) {
