@@ -509,7 +509,13 @@ void FanOut::dispatch(Packet** pkts, uint32_t n, unsigned worker) noexcept {
       }
       for (uint64_t b = pass; b; b &= b - 1) {
         Packet* p = ok[std::countr_zero(b)];
-        uint32_t pick = g.policy == FanOutPolicy::flow_hash ? symmetric_flow_hash(*p) % g.count : g.rr++ % g.count;
+        uint32_t pick;
+        if (g.policy == FanOutPolicy::flow_hash) {
+          pick = symmetric_flow_hash(*p) % g.count;
+        } else {
+          pick = g.rr < g.count ? g.rr : 0;  // no division per packet; count may have shrunk
+          g.rr = pick + 1;
+        }
         uint32_t slot = g.members[pick];
         auto& s = im.slots[slot];
         s.stage[s.staged++] = p->handle;  // at most one per packet of this chunk: <= kStage
