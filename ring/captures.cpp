@@ -114,11 +114,15 @@ std::vector<CaptureInfo> list_captures() {
         ci.bad_returns = h.bad_returns.load(std::memory_order_relaxed);
         ci.reclaimed = h.reclaimed.load(std::memory_order_relaxed);
         ci.consumers_reaped = h.consumers_reaped.load(std::memory_order_relaxed);
-        for (uint32_t g = 0; g < h.group_count; ++g)
-          ci.groups.push_back({h.groups[g].name, to_string(FanOutPolicy(h.groups[g].policy)),
-                               h.groups[g].delivered.load(std::memory_order_relaxed),
-                               h.groups[g].ring_full.load(std::memory_order_relaxed),
-                               h.groups[g].no_consumer.load(std::memory_order_relaxed)});
+        ci.ended = h.ended.load(std::memory_order_acquire) != 0;
+        for (uint32_t g = 0; g < h.group_count; ++g) {
+          const GroupCtl& gc = h.groups[g];
+          const uint32_t st = gc.state.load(std::memory_order_acquire);
+          if (st == kGroupFree) continue;
+          const GroupStats n = group_counts(gc);
+          ci.groups.push_back({gc.id, gc.name, to_string(FanOutPolicy(gc.policy)), st == kGroupDynamic, n.members,
+                               n.offered, n.delivered, n.ring_full, n.no_consumer, n.filtered});
+        }
         uint8_t* base = r.addr();
         for (uint32_t i = 0; i < h.max_consumers; ++i) {
           const SlotCtl* c = slot_ctl(base, h, i);
@@ -129,7 +133,7 @@ std::vector<CaptureInfo> list_captures() {
           info.slot = i;
           info.state = s == kSlotActive ? "active" : s == kSlotDetaching ? "detaching" : "attaching";
           info.pid = pid_of(w);
-          info.group = c->group;
+          info.group = c->join_id;
           info.delivered = c->delivered.load(std::memory_order_relaxed);
           info.ring_full = c->ring_full.load(std::memory_order_relaxed);
           info.returned = c->returned.load(std::memory_order_relaxed);

@@ -3,6 +3,7 @@
 // gives the same value. The protocol is mixed in after combining.
 #include <cstring>
 
+#include "ncap/error.hpp"
 #include "ncap/fanout.hpp"
 
 namespace ncap {
@@ -34,8 +35,16 @@ const char* to_string(FanOutPolicy p) noexcept {
   switch (p) {
     case FanOutPolicy::round_robin: return "round-robin";
     case FanOutPolicy::flow_hash: return "flow-hash";
+    case FanOutPolicy::copy: return "copy";
   }
   return "?";
+}
+
+FanOutPolicy parse_policy(const std::string& w) {
+  if (w == "rr" || w == "round-robin") return FanOutPolicy::round_robin;
+  if (w == "flow" || w == "hash" || w == "flow-hash") return FanOutPolicy::flow_hash;
+  if (w == "copy") return FanOutPolicy::copy;
+  throw Error("balancing '" + w + "'", EINVAL, "use rr, flow or copy");
 }
 
 uint32_t symmetric_flow_hash(const Packet& p) noexcept {

@@ -16,13 +16,16 @@
 #include <cstdint>
 #include <string>
 
+#include <sys/types.h>
+
+#include "ncap/fanout.hpp"
 #include "ncap/ring.hpp"
 #include "ncap/shm.hpp"
 
 namespace ncap::shm {
 
 inline constexpr uint64_t kCtlMagic = 0x4c54435047414e43ull;  // "NCAPGCTL"
-inline constexpr uint32_t kCtlVersion = 1;
+inline constexpr uint32_t kCtlVersion = 2;                    // 2: groups made at run time, wakeups, ended
 inline constexpr size_t kCtlHeaderBytes = 4096;
 inline constexpr uint32_t kMaxGroups = 16;
 inline constexpr uint32_t kMaxNameLen = 48;
@@ -38,21 +41,43 @@ enum SlotState : uint32_t {
   kSlotRequest = 2,
   kSlotActive = 3,
   kSlotDetaching = 4,
+  kSlotRefused = 5,  // the publisher refused the join (SlotCtl::refusal says why); the consumer frees it
 };
+
+// Why the publisher refused a join (SlotCtl::refusal, low byte; the existing group's
+// policy in the next byte for kRefuseConflict).
+enum Refusal : uint32_t {
+  kRefuseNone = 0,
+  kRefuseConflict = 1,  // the group exists with another balancing
+  kRefuseFull = 2,      // kMaxGroups groups exist
+  kRefuseBadId = 3,     // group id > kMaxGroupId or policy unknown
+};
+inline constexpr uint32_t kPolicyAny = 0xffffffffu;  // join_policy: whatever the group has
+
+// Group table entry states.
+enum GroupState : uint32_t { kGroupFree = 0, kGroupStatic = 1, kGroupDynamic = 2 };
 inline constexpr uint64_t state_word(uint32_t state, int32_t pid) noexcept {
   return (uint64_t(uint32_t(pid)) << 32) | state;
 }
 inline constexpr uint32_t state_of(uint64_t w) noexcept { return uint32_t(w); }
 inline constexpr int32_t pid_of(uint64_t w) noexcept { return int32_t(uint32_t(w >> 32)); }
 
+// One entry of the group table (kMaxGroups entries; state says which are in use).
+// Written by the publisher's poll thread only.
 struct GroupCtl {
   char name[32];
-  uint32_t policy;  // FanOutPolicy
-  uint32_t pad;
-  // Written by the publisher (relaxed; monotonic).
+  std::atomic<uint32_t> state;  // GroupState
+  uint32_t id;                  // 0..kMaxGroupId
+  uint32_t policy;              // FanOutPolicy
+  std::atomic<uint32_t> members;
+  // Relaxed; monotonic while the entry is in use (zeroed when a group takes it).
+  // Conservation: offered = delivered + ring_full + no_consumer + filtered (a copy group
+  // counts one offer per member it copies to, or one when it has none).
+  std::atomic<uint64_t> offered;
   std::atomic<uint64_t> delivered;
   std::atomic<uint64_t> ring_full;    // dropped: the chosen consumer's ring was full
   std::atomic<uint64_t> no_consumer;  // dropped: the group had no active consumer
+  std::atomic<uint64_t> filtered;     // not for this group: its filter rejected it
 };
 
 struct CtlHeader {
@@ -85,14 +110,21 @@ struct CtlHeader {
   std::atomic<uint64_t> reclaimed;            // buffers taken back from dead/detached consumers
   std::atomic<uint64_t> consumers_reaped;     // consumers found dead
   std::atomic<uint64_t> heartbeat;            // housekeeping passes (shows the poll thread lives)
+  std::atomic<uint32_t> ended;                // 1: the publisher stopped (members get "capture NAME ended")
 };
 static_assert(sizeof(CtlHeader) <= kCtlHeaderBytes);
 
 struct alignas(64) SlotCtl {
   std::atomic<uint64_t> state;  // state_word()
   uint64_t start_time;          // consumer's /proc starttime (written while CLAIMED)
-  uint32_t group;               // written while CLAIMED
+  uint32_t group;               // publisher: index of the group table entry (while ACTIVE)
   uint32_t generation;          // bumped by the publisher on every activation
+  // Written by the consumer while CLAIMED: the join request.
+  uint32_t join_id;               // group id, 0..kMaxGroupId
+  uint32_t join_policy;           // FanOutPolicy, or kPolicyAny
+  int32_t wake_fd;                // the consumer's eventfd (its number in the consumer), -1 = none
+  std::atomic<uint32_t> refusal;  // publisher: Refusal, with kSlotRefused
+  std::atomic<uint32_t> wake_ok;  // publisher: 1 when it holds the consumer's eventfd
   // Written by the publisher (relaxed; monotonic while the slot is active).
   alignas(64) std::atomic<uint64_t> delivered;
   std::atomic<uint64_t> ring_full;
@@ -100,6 +132,9 @@ struct alignas(64) SlotCtl {
   std::atomic<uint64_t> reclaimed;
   std::atomic<uint64_t> bad_returns;
   std::atomic<uint32_t> held;  // buffers the consumer holds (delivered - returned - dropped)
+  // Written by the consumer: 1 = it is about to sleep on its eventfd; the poll thread
+  // clears it and signals once after putting packets into the ring.
+  alignas(64) std::atomic<uint32_t> waiting;
 };
 static_assert(std::atomic<uint64_t>::is_always_lock_free);
 
@@ -137,6 +172,8 @@ inline SlotRings slot_rings(uint8_t* base, const CtlHeader& h, uint32_t i) noexc
 std::string validate_ctl(const uint8_t* base, size_t mapped_bytes);
 
 // ---- helpers shared by publisher, consumers and the listing ----
+// A snapshot of a group table entry's counters (relaxed loads).
+GroupStats group_counts(const GroupCtl& g) noexcept;
 // Start time of a process (field 22 of /proc/<pid>/stat); 0 when it does not exist.
 // Allocation-free (stack buffer), so the poll thread may call it in housekeeping.
 uint64_t process_start_time(int32_t pid) noexcept;
@@ -144,6 +181,12 @@ uint64_t process_start_time(int32_t pid) noexcept;
 bool process_alive(int32_t pid, uint64_t start_time) noexcept;
 // process_start_time of this process.
 uint64_t own_start_time() noexcept;
+// The id of the system group `name`, or gid_t(-1) when there is none.
+gid_t group_id(const std::string& name);
+// The name of group `gid` (its number as text when it has none).
+std::string group_name(gid_t gid);
+// The name of this process's user.
+std::string user_name();
 // Throws ncap::Error unless `name` is 1..48 of [A-Za-z0-9_.-] not starting with '.'.
 void check_name(const std::string& name);
 // "ncap/<netns inode>/<name>" (relative to a hugetlbfs mount or /dev/shm).
@@ -156,11 +199,13 @@ std::vector<std::string> capture_dirs(uint64_t netns);
 void prepare_dirs(uint64_t netns);
 
 // ---- attaching (ring/consumer.cpp; also FanOut::attach_local) ----
-// The index of `group` (a configured name or its index as text) in the header, or an
-// ncap::Error naming `what` and the groups it has.
+// The group id `group` names: a configured (static) group's name, or a number
+// 0..kMaxGroupId (a group made at run time by its first member). Otherwise an
+// ncap::Error naming `what`, the groups it has and the range.
 uint32_t find_group(const CtlHeader& h, const std::string& group, const std::string& what);
-// Claims a free slot of `ctl` for `group`, asks the publisher to activate it and waits
-// (up to opts.timeout) until it has.
-uint32_t claim_slot(uint8_t* ctl, uint32_t group, const AttachOptions& opts, const std::string& what);
+// Claims a free slot of `ctl` to join group `id` (with opts.balance), asks the publisher
+// to activate it and waits (up to opts.timeout) until it has; a refusal is an Error
+// saying why and what to do. wake_fd: the consumer's eventfd (-1 = none).
+uint32_t claim_slot(uint8_t* ctl, uint32_t id, const AttachOptions& opts, int wake_fd, const std::string& what);
 
 }  // namespace ncap::shm

@@ -1,6 +1,8 @@
 // Helpers of the shared-memory side: names, per-namespace directories, process
 // liveness, validation of a control region.
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <vector>
 
 #include "ncap/error.hpp"
 #include "ring/shm_layout.hpp"
@@ -124,6 +127,39 @@ bool process_alive(int32_t pid, uint64_t start_time) noexcept {
   uint64_t now = process_start_time(pid);
   if (now == 0) return false;
   return start_time == 0 || now == start_time;
+}
+
+gid_t group_id(const std::string& name) {
+  std::vector<char> buf(16384);
+  group g{}, *res = nullptr;
+  if (::getgrnam_r(name.c_str(), &g, buf.data(), buf.size(), &res) != 0 || !res) return gid_t(-1);
+  return g.gr_gid;
+}
+
+std::string group_name(gid_t gid) {
+  std::vector<char> buf(16384);
+  group g{}, *res = nullptr;
+  if (::getgrgid_r(gid, &g, buf.data(), buf.size(), &res) != 0 || !res) return std::to_string(gid);
+  return g.gr_name;
+}
+
+std::string user_name() {
+  std::vector<char> buf(16384);
+  passwd pw{}, *res = nullptr;
+  if (::getpwuid_r(::geteuid(), &pw, buf.data(), buf.size(), &res) != 0 || !res) return std::to_string(::geteuid());
+  return pw.pw_name;
+}
+
+GroupStats group_counts(const GroupCtl& c) noexcept {
+  GroupStats st;
+  st.delivered = c.delivered.load(std::memory_order_relaxed);
+  st.ring_full = c.ring_full.load(std::memory_order_relaxed);
+  st.no_consumer = c.no_consumer.load(std::memory_order_relaxed);
+  st.offered = c.offered.load(std::memory_order_relaxed);
+  st.filtered = c.filtered.load(std::memory_order_relaxed);
+  st.members = c.members.load(std::memory_order_relaxed);
+  st.exists = c.state.load(std::memory_order_acquire) != kGroupFree;
+  return st;
 }
 
 std::string validate_ctl(const uint8_t* base, size_t mapped) {

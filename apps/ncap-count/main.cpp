@@ -46,6 +46,7 @@ struct Options {
   uint32_t descriptors = 512;
   std::string publish, netns;             // --publish NAME, --netns PATH
   std::vector<ncap::GroupConfig> groups;  // --groups
+  std::string group, balance;             // --group ID, --balance rr|flow|copy (consumer of ring:NAME)
   uint32_t consumers = 16;
 };
 
@@ -310,8 +311,13 @@ class StopRule {
 int consume_ring(const Options& o) {
   std::string spec = o.device.substr(5);
   size_t at = spec.find('@');
-  std::string name = spec.substr(0, at), group = at == std::string::npos ? "0" : spec.substr(at + 1);
-  auto c = ncap::attach(name, group);
+  std::string name = spec.substr(0, at), group = at == std::string::npos ? "" : spec.substr(at + 1);
+  if (!group.empty() && !o.group.empty() && group != o.group)
+    throw UsageError("-i " + o.device + " with --group " + o.group, "name the group once: @GROUP or --group");
+  if (group.empty()) group = o.group.empty() ? "0" : o.group;
+  ncap::AttachOptions ao;
+  if (!o.balance.empty()) ao.balance = ncap::parse_policy(o.balance);
+  auto c = ncap::attach(name, group, ao);
   ncap::install_stop_signals();
   std::cerr << "ncap-count: attached to ring:" << name << "@" << group << " (slot " << c->slot() << ")\n";
   auto start = Clock::now(), last_print = start;
@@ -323,8 +329,8 @@ int consume_ring(const Options& o) {
     for (uint32_t i = 0; i < n; ++i) bytes += p[i]->len;
     packets += n;
     c->release(p, n);
+    if (n == 0 && !c->wait(std::chrono::milliseconds(100)) && c->ended()) break;  // the publisher stopped
     auto now = Clock::now();
-    if (n == 0) std::this_thread::sleep_for(std::chrono::microseconds(50));
     double t = stop.seconds(now);
     if (stop.done(packets, packets, now)) break;
     if (!o.quiet && now - last_print >= std::chrono::seconds(1)) {
@@ -355,6 +361,10 @@ int consume_ring(const Options& o) {
         "ncap-count: {} received {} packets, {} bytes in {:.3f} s; the publisher delivered {} "
         "and dropped {} because this consumer's ring was full\n",
         o.device, packets, bytes, secs, delivered, dropped);
+  if (c->ended()) {
+    std::cerr << "ncap-count: " << c->ended_message() << "\n";
+    return kFailure;
+  }
   return kOk;
 }
 
@@ -369,10 +379,10 @@ std::vector<ncap::GroupConfig> parse_groups(const std::string& s) {
     ncap::GroupConfig g;
     g.name = item.substr(0, colon);
     std::string pol = colon == std::string::npos ? "rr" : item.substr(colon + 1);
-    if (pol == "hash") g.policy = ncap::FanOutPolicy::flow_hash;
-    else if (pol != "rr" || g.name.empty() || g.name.size() > 31)
+    if (g.name.empty() || g.name.size() > 31 || (pol != "rr" && pol != "hash" && pol != "copy"))
       throw UsageError("--groups item '" + item + "'",
-                       "give NAME:rr or NAME:hash, comma separated, e.g. ids:hash,log:rr");
+                       "give NAME:rr, NAME:hash or NAME:copy, comma separated, e.g. ids:hash,log:rr");
+    g.policy = ncap::parse_policy(pol);
     out.push_back(g);
     if (comma == std::string::npos) break;
     pos = comma + 1;
@@ -472,7 +482,7 @@ void print_published(const std::vector<std::unique_ptr<ncap::FanOut>>& fanouts, 
   for (auto& f : fanouts) {
     auto st = f->stats();
     std::string gs;
-    for (uint32_t g = 0; g < f->groups(); ++g) {
+    for (uint32_t g = 0; g < o.groups.size(); ++g) {  // the static groups (ids 0..n-1)
       auto s = f->group_stats(g);
       const std::string& name = o.groups[g].name;
       if (o.json)
@@ -508,7 +518,8 @@ int main(int argc, char** argv) {
         "  ncap-count -i 0000:01:00.0 --rules rules.txt -d 60\n"
         "  ncap-count -i model:82599?gen=100000 -w out.pcap\n"
         "  ncap-count -i 0000:01:00.0 --publish cap --groups ids:hash,log:rr   serve other processes\n"
-        "  ncap-count -i ring:cap@ids                       consume from another process\n\n"
+        "  ncap-count -i ring:cap@ids                       consume from another process\n"
+        "  ncap-count -i ring:cap --group 7 --balance flow  join (or make) group 7, flows balanced\n\n"
         "Exit codes: 0 done (also after Ctrl-C), 1 device or system failure, 2 bad option\n\n"
         "Options");
     desc.add_options()("help,h", "this help")("interface,i", po::value(&o.device),
@@ -528,7 +539,10 @@ int main(int argc, char** argv) {
         "publish", po::value(&o.publish),
         "publish the RX queues under NAME for consumers in other processes "
         "(ncap-count -i ring:NAME@GROUP; NAME-qN with several queues)")(
-        "groups", po::value(&groups)->default_value("0:rr"), "with --publish: consumer groups NAME:rr|hash,...")(
+        "groups", po::value(&groups)->default_value("0:rr"), "with --publish: static groups NAME:rr|hash|copy,...")(
+        "group", po::value(&o.group), "with -i ring:NAME: the group to join, a name or an id 0..1023")(
+        "balance", po::value(&o.balance),
+        "with -i ring:NAME: rr, flow or copy; a new group gets it, an existing one must have it")(
         "consumers", po::value(&o.consumers)->default_value(16), "with --publish: consumer slots (1-64)")(
         "netns", po::value(&o.netns), "with --publish: publish in this network namespace (/var/run/netns/NAME)")(
         "json", po::bool_switch(&o.json), "per-second lines and the summary as JSON objects")(
@@ -542,6 +556,10 @@ int main(int argc, char** argv) {
     if (o.descriptors < 64 || o.descriptors > 32768 || (o.descriptors & (o.descriptors - 1)))
       throw UsageError(fmt::format("--descriptors {}", o.descriptors), "give a power of two in 64..32768");
     o.groups = parse_groups(groups);
+    if ((!o.group.empty() || !o.balance.empty()) && o.device.rfind("ring:", 0) != 0)
+      throw UsageError("--group/--balance without -i ring:NAME", "join a published capture: -i ring:NAME --group ID");
+    if (!o.balance.empty() && o.balance != "rr" && o.balance != "flow" && o.balance != "copy")
+      throw UsageError("--balance " + o.balance, "give rr, flow or copy");
     if (o.duration < 0 || o.idle < 0) throw UsageError("negative duration", "give seconds >= 0");
     return capture(o);
   });

@@ -53,9 +53,12 @@ void print_json(const std::vector<ncap::CaptureInfo>& caps, const std::vector<nc
                      c.max_consumers, c.offered, c.reclaimed, c.consumers_reaped, c.bad_returns);
     for (size_t g = 0; g < c.groups.size(); ++g)
       std::cout << (g ? "," : "")
-                << fmt::format("{{\"name\":{},\"policy\":{},\"delivered\":{},\"ring_full\":{},\"no_consumer\":{}}}",
-                               json_string(c.groups[g].name), json_string(c.groups[g].policy), c.groups[g].delivered,
-                               c.groups[g].ring_full, c.groups[g].no_consumer);
+                << fmt::format(
+                       "{{\"id\":{},\"name\":{},\"policy\":{},\"dynamic\":{},\"members\":{},\"offered\":{},"
+                       "\"delivered\":{},\"ring_full\":{},\"no_consumer\":{},\"filtered\":{}}}",
+                       c.groups[g].id, json_string(c.groups[g].name), json_string(c.groups[g].policy),
+                       c.groups[g].dynamic, c.groups[g].members, c.groups[g].offered, c.groups[g].delivered,
+                       c.groups[g].ring_full, c.groups[g].no_consumer, c.groups[g].filtered);
     std::cout << "],\"consumers\":[";
     for (size_t k = 0; k < c.consumers.size(); ++k) {
       const auto& x = c.consumers[k];
@@ -91,13 +94,14 @@ void print_text(const std::vector<ncap::CaptureInfo>& caps, const std::vector<nc
     std::cout << fmt::format("  offered {}, reclaimed {} from {} dead consumers, {} bad returns\n", c.offered,
                              c.reclaimed, c.consumers_reaped, c.bad_returns);
     for (const auto& g : c.groups)
-      std::cout << fmt::format("  group {} ({}): delivered {}, dropped ring full {}, dropped no consumer {}\n", g.name,
-                               g.policy, g.delivered, g.ring_full, g.no_consumer);
+      std::cout << fmt::format(
+          "  group {} {} ({}, {} members): offered {}, delivered {}, dropped ring full {}, no consumer {}, "
+          "filtered {}\n",
+          g.id, g.name, g.policy, g.members, g.offered, g.delivered, g.ring_full, g.no_consumer, g.filtered);
     for (const auto& x : c.consumers)
       std::cout << fmt::format(
           "    slot {}: pid {} group {} {}: delivered {}, ring full {}, holds {}, ring {}/{} used\n", x.slot, x.pid,
-          c.groups.size() > x.group ? c.groups[x.group].name : "?", x.state, x.delivered, x.ring_full, x.held,
-          x.ring_used, x.ring_used + x.ring_free);
+          x.group, x.state, x.delivered, x.ring_full, x.held, x.ring_used, x.ring_used + x.ring_free);
   }
 }
 

@@ -20,25 +20,27 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "ncap/dma.hpp"
 #include "ncap/engine.hpp"
+#include "ncap/filter.hpp"
 #include "ncap/mempool.hpp"
 #include "ncap/shm.hpp"
 
 namespace ncap {
 
-enum class FanOutPolicy : uint32_t { round_robin = 0, flow_hash = 1 };
-const char* to_string(FanOutPolicy p) noexcept;
-
+// A static group: exists from publish() on, id = its index, joined by name or id.
 struct GroupConfig {
   std::string name;  // 1..31 chars; consumers attach by name or index
   FanOutPolicy policy = FanOutPolicy::round_robin;
 };
 
 struct FanOutConfig {
+  // Static groups (at most 16 with the run-time ones; ids 0..size-1). Empty: only groups
+  // made at run time by their members.
   std::vector<GroupConfig> groups{GroupConfig{"0", FanOutPolicy::round_robin}};
   uint32_t max_consumers = 16;   // slots, all groups together (1..64)
   uint32_t rx_ring_size = 1024;  // per consumer; power of two >= 2
@@ -47,6 +49,11 @@ struct FanOutConfig {
   // namespace find it by name, and ncap-stat there lists it (PF_RING shows a ring in
   // the namespace of its interface).
   std::string netns;
+  // publish(): members of this system group may attach without being the publisher
+  // (control file 0660, pool 0640, both of that group); others get "permission denied:
+  // add USER to group NAME". Empty, or a group that does not exist (a warning says how
+  // to make it): files stay 0600, only the publishing user attaches.
+  std::string access_group;
 };
 
 // Symmetric: the same value for (a -> b) and (b -> a). Uses the parsed 5-tuple of IPv4
@@ -66,7 +73,11 @@ struct GroupStats {
   uint64_t delivered = 0;    // into a consumer's ring
   uint64_t ring_full = 0;    // dropped: the chosen consumer's ring was full
   uint64_t no_consumer = 0;  // dropped: no active consumer in the group
-  // Conservation, per group: offered = delivered + ring_full + no_consumer.
+  uint64_t offered = 0;      // since the group was made (copy: one per member copied to)
+  uint64_t filtered = 0;     // rejected by the group's filter
+  uint32_t members = 0;
+  bool exists = false;
+  // Conservation, per group: offered = delivered + ring_full + no_consumer + filtered.
 };
 
 class FanOut final : public Dispatcher {
@@ -88,9 +99,26 @@ class FanOut final : public Dispatcher {
   // A consumer in this process (same protocol as attach() across processes).
   std::unique_ptr<Consumer> attach_local(const std::string& group, const AttachOptions& opts = {});
   FanOutStats stats() const noexcept;
-  GroupStats group_stats(uint32_t group) const noexcept;
-  uint32_t groups() const noexcept;
+  // The counters of group `id` (0..kMaxGroupId); exists = false when no such group is
+  // in use now (a group made at run time keeps its counters until its entry is reused).
+  GroupStats group_stats(uint32_t id) const noexcept;
+  uint32_t groups() const noexcept;  // groups in use now
+
+  // ---- control thread (one at a time) ----
+  // The filter of group `id` (rules and/or BPF, see ncap/filter.hpp), evaluated in the
+  // poll thread before the group's balancing; replaces the previous one atomically while
+  // traffic flows (each packet sees the old or the new one). It applies whenever a group
+  // with this id exists, until clear_group_filter(). `text` is what listings show.
+  // Throws ncap::Error when the spec does not compile. The packet's action and rule_id
+  // stay those of the port's filter.
+  void set_group_filter(uint32_t id, const RuleSetSpec& spec, const std::string& text);
+  void clear_group_filter(uint32_t id);
+  // The counters of group id's filter (empty when it never had one).
+  std::optional<FilterCounters> group_filter_counters(uint32_t id) const;
   uint32_t active_consumers() const noexcept;
+  // Tells every member the capture ended (they get it at their next receive); the
+  // destructor does it too. Any thread.
+  void end() noexcept;
   // Buffers consumers hold now (delivered, not yet returned), all groups.
   uint64_t held() const noexcept;
   const std::string& name() const noexcept { return name_; }

@@ -18,10 +18,10 @@ if [ ! -f "$build/build.ninja" ]; then
     -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=false \
     -Dcpp_args=-fsanitize=fuzzer-no-link >/dev/null
 fi
-ninja -C "$build" -j "$jobs" tests/fuzz/fuzz_parser tests/fuzz/fuzz_rules tests/fuzz/fuzz_bpf tests/fuzz/fuzz_ctl tests/fuzz/fuzz_trace \
-  tests/fuzz/fuzz_rewrite
+targets="parser rules bpf ctl trace rewrite config"  # one list: built, then run
+ninja -C "$build" -j "$jobs" $(for t in $targets; do echo "tests/fuzz/fuzz_$t"; done)
 status=0
-for t in parser rules bpf ctl trace rewrite; do
+for t in $targets; do
   corpus="$build/corpus-$t"
   mkdir -p "$corpus"
   echo "== fuzz_$t for ${seconds}s"

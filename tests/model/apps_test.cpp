@@ -214,8 +214,12 @@ TEST(NcapCount, PublishedQueuesReachConsumerProcessesWithEveryPacketAccounted) {
   t0.join();
   t1.join();
   ASSERT_EQ(pub.status, 0) << pub.out;
-  ASSERT_EQ(c0.status, 0) << c0.out;
-  ASSERT_EQ(c1.status, 0) << c1.out;
+  // The publisher stops first: its consumers print their summary, then that the capture
+  // ended, and exit 1.
+  ASSERT_EQ(c0.status, 1) << c0.out;
+  ASSERT_EQ(c1.status, 1) << c1.out;
+  EXPECT_NE(c0.out.find("ncap-count: capture " + name + "-q0 ended"), std::string::npos) << c0.out;
+  EXPECT_NE(c1.out.find("ncap-count: capture " + name + "-q1 ended"), std::string::npos) << c1.out;
   auto published = lines_of(pub.out, "published");
   ASSERT_EQ(published.size(), 2u) << pub.out;
   const CliResult* consumers[2] = {&c0, &c1};
