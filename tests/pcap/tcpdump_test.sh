@@ -1,0 +1,82 @@
+#!/bin/sh
+# Unmodified Debian tcpdump (and capinfos/tshark as readers) through libncap-pcap, both
+# deliveries: LD_PRELOAD=libncap-pcap.so and the drop-in libpcap.so.0.8 (LD_LIBRARY_PATH).
+# Usage: tcpdump_test.sh PRELOAD_SO DROPIN_DIR NCAP_GEN FRAMES_PY
+set -u
+PRELOAD=$1 DROPIN=$2 GEN=$3 FRAMES="python3 $4"
+for t in tcpdump capinfos tshark; do
+  command -v $t >/dev/null || { echo "SKIP: $t is not installed (scripts/setup.sh installs it)"; exit 77; }
+done
+D=$(mktemp -d) && chmod 777 "$D"  # tcpdump writes as user tcpdump after pcap_activate
+trap 'rm -rf "$D"' EXIT
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+ok() { echo "ok: $*"; }
+pre() { LD_PRELOAD=$PRELOAD "$@"; }
+drop() { LD_LIBRARY_PATH=$DROPIN "$@"; }
+
+# The frames ncap-gen sends (and writes) for these parameters: the reference.
+"$GEN" -i model:82599 -c 10000 --size 60-1514 --flows 7 -w "$D/sent.pcap" >/dev/null || { echo "ncap-gen failed"; exit 1; }
+[ "$($FRAMES count "$D/sent.pcap")" = 10000 ] || fail "ncap-gen wrote $($FRAMES count "$D/sent.pcap") frames"
+
+for mode in pre drop; do
+  # 1. A trace through ncap's pcap: backend: tcpdump -c 10000 -w writes exactly ncap-gen's
+  #    frames, byte for byte (a ring of 16384 holds the whole trace: no drop is possible).
+  rm -f "$D/out.pcap"
+  NCAP_RX_SLOTS=16384 $mode tcpdump -i "ncap:pcap:$D/sent.pcap" -c 10000 -w "$D/out.pcap" 2>"$D/err" ||
+    fail "$mode: tcpdump exited $?: $(cat "$D/err")"
+  grep -q "^10000 packets captured" "$D/err" || fail "$mode: tcpdump said: $(cat "$D/err")"
+  capinfos -c -M "$D/out.pcap" | grep -q "Number of packets: *10000$" || fail "$mode: capinfos: $(capinfos -c -M "$D/out.pcap")"
+  $FRAMES same "$D/out.pcap" "$D/sent.pcap" && ok "$mode: 10000 frames equal to ncap-gen's" || fail "$mode: frames differ"
+
+  # 2. With a filter expression: exactly the matching frames (the trace ends, tcpdump exits).
+  rm -f "$D/f.pcap"
+  NCAP_RX_SLOTS=16384 $mode tcpdump -i "ncap:pcap:$D/sent.pcap" -w "$D/f.pcap" udp src port 1026 2>"$D/err" ||
+    fail "$mode: filtered tcpdump exited $?: $(cat "$D/err")"
+  $FRAMES match "$D/f.pcap" "$D/sent.pcap" 1026 && ok "$mode: filter kept exactly the matching frames" ||
+    fail "$mode: filter"
+done
+
+# 3. The model's generator at full speed (the NIC drops what the poll thread cannot take,
+#    and counts it): exactly 10000 frames, each one of the generator's 7 flows of 100 bytes.
+rm -f "$D/m.pcap"
+pre tcpdump -i 'ncap:model:82599?gen=inf&size=100&flows=7' -c 10000 -w "$D/m.pcap" 2>"$D/err" ||
+  fail "model: tcpdump exited $?: $(cat "$D/err")"
+tshark -r "$D/m.pcap" -T fields -e frame.len -e frame.cap_len -e udp.srcport 2>/dev/null >"$D/m.txt"
+awk 'BEGIN { FS = "\t" } $1 != 100 || $2 != 100 || $3 < 1024 || $3 > 1030 { bad++ } END { exit !(NR == 10000 && !bad) }' \
+  "$D/m.txt" && ok "model: exactly 10000 generator frames" || fail "model: $(wc -l <"$D/m.txt") frames or wrong ones"
+
+# 4. Ctrl-C: tcpdump's own statistics, with ncap's counts (ps_recv > 0).
+LD_PRELOAD=$PRELOAD tcpdump -i "ncap:model:82599?gen=inf&size=64" -w /dev/null 2>"$D/err" &
+pid=$!
+sleep 2
+kill -INT $pid
+wait $pid || fail "SIGINT: tcpdump exited $?"
+recv=$(sed -n 's/^\([0-9]*\) packets received by filter$/\1/p' "$D/err")
+grep -q "packets dropped by kernel" "$D/err" && [ "${recv:-0}" -gt 0 ] && ok "SIGINT: $recv packets received by filter" ||
+  fail "SIGINT statistics: $(cat "$D/err")"
+
+# 5. Bad input: the message names the problem and the fix; tcpdump exits non-zero.
+expect_error() {  # what, pattern, command...
+  what=$1 pattern=$2
+  shift 2
+  if "$@" -c 1 -w /dev/null 2>"$D/err"; then fail "$what: tcpdump succeeded"; fi
+  grep -q -- "$pattern" "$D/err" && ok "$what" || fail "$what: $(cat "$D/err")"
+}
+expect_error "unknown port" "No such device exists.*nor a device spec ncap knows" pre tcpdump -i ncap:nosuch
+NCAP_CAPLEN=huge expect_error "bad NCAP_CAPLEN" "NCAP_CAPLEN: 'huge' is not a number in 1..262144" pre tcpdump -i ncap:model:82599
+printf 'rx_slots = 1000\n' >"$D/bad.conf"
+expect_error "config value" "bad.conf:1: 1000 is not a power of two" pre tcpdump -i "ncap/$D/bad.conf:model:82599"
+printf 'caplen 64\n' >"$D/bad2.conf"
+expect_error "malformed config" "bad2.conf:1: 'caplen 64' is not 'key = value'" pre tcpdump -i "ncap/$D/bad2.conf:model:82599"
+NCAP_GROUP=42 expect_error "group without daemon" "needs the ncapd daemon" pre tcpdump -i ncap:model:82599
+
+# 6. The drop-in: ldd resolves tcpdump's libpcap to it; names it does not own still work.
+ldd_tcpdump=$(LD_LIBRARY_PATH=$DROPIN ldd "$(command -v tcpdump)" | grep libpcap)
+case $ldd_tcpdump in *"$DROPIN/libpcap.so.0.8"*) ok "ldd: $ldd_tcpdump" ;; *) fail "ldd: $ldd_tcpdump" ;; esac
+n=$(drop tcpdump -r "$D/sent.pcap" 2>/dev/null | wc -l)
+[ "$n" = 10000 ] && ok "drop-in: tcpdump -r reads 10000 frames" || fail "drop-in: tcpdump -r printed $n lines"
+n=$(pre tcpdump -r "$D/sent.pcap" 2>/dev/null | wc -l)
+[ "$n" = 10000 ] && ok "preload: tcpdump -r reads 10000 frames" || fail "preload: tcpdump -r printed $n lines"
+
+[ $fails = 0 ] || { echo "$fails failure(s)"; exit 1; }
