@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <span>
@@ -100,6 +101,9 @@ int activate(Handle* h) {
   if (!shadow) return h->fail(PCAP_ERROR, "{}: pcap_open_dead failed", h->device);
   NCAP_REAL(pcap_close)(h->shadow);
   h->shadow = shadow;
+  // ncap's log goes to stderr, which is the application's own channel (dumpcap's pipe to
+  // tshark): silent unless NCAP_LOG asks. Errors reach the application via pcap_geterr.
+  setenv("NCAP_LOG", "*=off", 0);
   try {
     Options o = resolve(h->device, [](const char* v) { return std::getenv(v); });
     h->caplen = o.caplen ? std::min<uint32_t>(o.caplen, uint32_t(h->snaplen)) : uint32_t(h->snaplen);
