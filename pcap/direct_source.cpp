@@ -200,7 +200,8 @@ class DirectSource final : public Source {
   std::vector<Port> ports_;
   size_t next_ = 0;
   uint32_t unflushed_ = 0;
-  std::atomic<bool> armed_{false};
+  // Armed from the start: an application may select() before its first read (dumpcap).
+  std::atomic<bool> armed_{true};
   std::atomic<const BpfProgram*> program_{nullptr};
   std::atomic<uint32_t> generation_{0};
 };

@@ -47,7 +47,22 @@ tshark -r "$D/m.pcap" -T fields -e frame.len -e frame.cap_len -e udp.srcport 2>/
 awk 'BEGIN { FS = "\t" } $1 != 100 || $2 != 100 || $3 < 1024 || $3 > 1030 { bad++ } END { exit !(NR == 10000 && !bad) }' \
   "$D/m.txt" && ok "model: exactly 10000 generator frames" || fail "model: $(wc -l <"$D/m.txt") frames or wrong ones"
 
-# 4. Ctrl-C: tcpdump's own statistics, with ncap's counts (ps_recv > 0).
+# 4. tshark through dumpcap (select() on the eventfd, one packet per pcap_dispatch):
+#    exactly N frames, with either library; tshark -D lists ncap's ports after the real ones.
+for mode in pre drop; do
+  rm -f "$D/t.pcapng"
+  $mode tshark -i 'ncap:model:82599?gen=inf&size=100&flows=7' -c 1000 -w "$D/t.pcapng" >/dev/null 2>"$D/err" ||
+    fail "$mode: tshark exited $?: $(cat "$D/err")"
+  capinfos -c -M "$D/t.pcapng" | grep -q "Number of packets: *1000$" && ok "$mode: tshark -c 1000 captured 1000" ||
+    fail "$mode: tshark: $(capinfos -c -M "$D/t.pcapng" 2>&1): $(cat "$D/err")"
+done
+pre tshark -D 2>/dev/null | grep -q "ncap:kernel:lo" && ok "tshark -D lists ncap:kernel:lo" || fail "tshark -D: $(pre tshark -D 2>&1)"
+for t in tshark dumpcap tcpreplay; do
+  l=$(LD_LIBRARY_PATH=$DROPIN ldd "$(command -v $t)" | grep libpcap)
+  case $l in *"$DROPIN/libpcap.so.0.8"*) ok "ldd $t: drop-in" ;; *) fail "ldd $t: $l" ;; esac
+done
+
+# 5. Ctrl-C: tcpdump's own statistics, with ncap's counts (ps_recv > 0).
 LD_LIBRARY_PATH= LD_PRELOAD=$PRELOAD tcpdump -i "ncap:model:82599?gen=inf&size=64" -w /dev/null 2>"$D/err" &
 pid=$!
 sleep 2
@@ -57,7 +72,7 @@ recv=$(sed -n 's/^\([0-9]*\) packets received by filter$/\1/p' "$D/err")
 grep -q "packets dropped by kernel" "$D/err" && [ "${recv:-0}" -gt 0 ] && ok "SIGINT: $recv packets received by filter" ||
   fail "SIGINT statistics: $(cat "$D/err")"
 
-# 5. Bad input: the message names the problem and the fix; tcpdump exits non-zero.
+# 6. Bad input: the message names the problem and the fix; tcpdump exits non-zero.
 expect_error() {  # what, pattern, command...
   what=$1 pattern=$2
   shift 2
@@ -74,7 +89,7 @@ printf 'caplen 64\n' >"$D/bad2.conf"
 expect_error "malformed config" "bad2.conf:1: 'caplen 64' is not 'key = value'" pre tcpdump -i "ncap/$D/bad2.conf:model:82599"
 NCAP_GROUP=42 expect_error "group without daemon" "needs the ncapd daemon" pre tcpdump -i ncap:model:82599
 
-# 6. The drop-in: ldd resolves tcpdump's libpcap to it; names it does not own still work.
+# 7. The drop-in: ldd resolves tcpdump's libpcap to it; names it does not own still work.
 ldd_tcpdump=$(LD_LIBRARY_PATH=$DROPIN ldd "$(command -v tcpdump)" | grep libpcap)
 case $ldd_tcpdump in *"$DROPIN/libpcap.so.0.8"*) ok "ldd: $ldd_tcpdump" ;; *) fail "ldd: $ldd_tcpdump" ;; esac
 n=$(drop tcpdump -r "$D/sent.pcap" 2>/dev/null | wc -l)
