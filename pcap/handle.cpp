@@ -182,6 +182,7 @@ int dispatch(Handle* h, int cnt, pcap_handler cb, u_char* user) noexcept {
   }
   uint64_t ns = now_ns();
   pcap_pkthdr hdr;
+  const uint32_t first = h->pending_pos;
   while (h->pending_pos < h->pending_n && (cnt <= 0 || done < cnt)) {
     Packet* p = h->pending[h->pending_pos++];
     if (wanted(h, p)) {
@@ -189,9 +190,10 @@ int dispatch(Handle* h, int cnt, pcap_handler cb, u_char* user) noexcept {
       cb(user, &hdr, p->data());
       ++done;
     }
-    h->src->release(&p, 1);
     if (h->break_loop.load(std::memory_order_relaxed)) break;
   }
+  // The callback is done with them: back to the pool in one call (one ring operation).
+  h->src->release(h->pending + first, h->pending_pos - first);
   // Packets left for the next call keep the selectable fd readable (level triggered).
   if (h->pending_pos < h->pending_n) h->src->wakeup();
   if (done == 0 && h->break_loop.exchange(false, std::memory_order_relaxed)) return PCAP_ERROR_BREAK;
