@@ -1,9 +1,9 @@
 #!/bin/sh
 # Unmodified Debian tcpdump (and capinfos/tshark as readers) through libncap-pcap, both
 # deliveries: LD_PRELOAD=libncap-pcap.so and the drop-in libpcap.so.0.8 (LD_LIBRARY_PATH).
-# Usage: tcpdump_test.sh PRELOAD_SO DROPIN_DIR NCAP_GEN FRAMES_PY
+# Usage: tcpdump_test.sh PRELOAD_SO DROPIN_DIR NCAP_GEN FRAMES_PY NCAP_EXTCAP
 set -u
-PRELOAD=$1 DROPIN=$2 GEN=$3 FRAMES="python3 $4"
+PRELOAD=$1 DROPIN=$2 GEN=$3 FRAMES="python3 $4" EXTCAP=$5
 for t in tcpdump capinfos tshark; do
   command -v $t >/dev/null || { echo "SKIP: $t is not installed (scripts/setup.sh installs it)"; exit 77; }
 done
@@ -61,6 +61,13 @@ for t in tshark dumpcap tcpreplay; do
   l=$(LD_LIBRARY_PATH=$DROPIN ldd "$(command -v $t)" | grep libpcap)
   case $l in *"$DROPIN/libpcap.so.0.8"*) ok "ldd $t: drop-in" ;; *) fail "ldd $t: $l" ;; esac
 done
+
+# The extcap program: lists ncap's ports, captures with a filter into Wireshark's fifo.
+"$EXTCAP" --extcap-interfaces | grep -q "^interface {value=ncap:kernel:lo}" && ok "extcap lists ncap:kernel:lo" ||
+  fail "extcap: $("$EXTCAP" --extcap-interfaces 2>&1)"
+NCAP_RX_SLOTS=16384 LD_LIBRARY_PATH= "$EXTCAP" --capture --extcap-interface ncap:kernel:lo --spec "pcap:$D/sent.pcap" \
+  --fifo "$D/x.pcap" --extcap-capture-filter "udp src port 1026" 2>"$D/err" || fail "extcap capture: $(cat "$D/err")"
+$FRAMES match "$D/x.pcap" "$D/sent.pcap" 1026 && ok "extcap: exactly the matching frames" || fail "extcap capture"
 
 # 5. Ctrl-C: tcpdump's own statistics, with ncap's counts (ps_recv > 0).
 LD_LIBRARY_PATH= LD_PRELOAD=$PRELOAD tcpdump -i "ncap:model:82599?gen=inf&size=64" -w /dev/null 2>"$D/err" &
