@@ -3,6 +3,7 @@
 model wire in this process; every frame one sends, the other receives, byte for byte.
 Usage: inject.py LIBNCAP_PCAP_SO"""
 import ctypes as C
+import select
 import sys
 import time
 
@@ -61,5 +62,27 @@ if len(got) != len(frames) or bad is not None:
     sys.exit(f'received {len(got)} of {len(frames)} frames, first difference at {bad}')
 print(f'ok: {len(frames)} frames sent with pcap_inject/pcap_sendpacket arrived byte for byte '
       f'({full} refusals of a full TX ring retried)')
+
+# Non-blocking mode and the selectable fd: nothing waits -> pcap_next_ex returns 0 at once
+# and the fd is not readable; one frame sent -> the fd turns readable and the frame comes.
+for f in ('pcap_setnonblock', 'pcap_get_selectable_fd'):
+    getattr(lib, f).argtypes = [C.c_void_p] + ([C.c_int, C.c_char_p] if f == 'pcap_setnonblock' else [])
+err = C.create_string_buffer(256)
+if lib.pcap_setnonblock(rx, 1, err) != 0:
+    sys.exit('pcap_setnonblock failed')
+fd = lib.pcap_get_selectable_fd(rx)
+t0 = time.monotonic()
+r = lib.pcap_next_ex(rx, C.byref(hp), C.byref(dp))
+if r != 0 or time.monotonic() - t0 > 0.05:
+    sys.exit(f'non-blocking pcap_next_ex on an empty handle returned {r} after {time.monotonic() - t0:.3f} s')
+if select.select([fd], [], [], 0)[0]:
+    sys.exit('the selectable fd is readable while no packet waits')
+lib.pcap_inject(tx, frames[7], len(frames[7]))
+if not select.select([fd], [], [], 2)[0]:
+    sys.exit('the selectable fd did not turn readable when a packet arrived')
+r = lib.pcap_next_ex(rx, C.byref(hp), C.byref(dp))
+if r != 1 or bytes(dp[:hp.contents.caplen]) != frames[7]:
+    sys.exit(f'after select: pcap_next_ex returned {r}')
+print('ok: non-blocking pcap_next_ex returns 0 at once; the fd is readable exactly when a packet waits')
 lib.pcap_close(rx)
 lib.pcap_close(tx)
