@@ -47,6 +47,14 @@ tshark -r "$D/m.pcap" -T fields -e frame.len -e frame.cap_len -e udp.srcport 2>/
 awk 'BEGIN { FS = "\t" } $1 != 100 || $2 != 100 || $3 < 1024 || $3 > 1030 { bad++ } END { exit !(NR == 10000 && !bad) }' \
   "$D/m.txt" && ok "model: exactly 10000 generator frames" || fail "model: $(wc -l <"$D/m.txt") frames or wrong ones"
 
+# Nanosecond timestamps when asked (pcap_set_tstamp_precision): the nanosecond magic and
+# a fraction tshark prints with 9 digits.
+pre tcpdump --time-stamp-precision=nano -i 'ncap:model:82599?gen=inf&size=64' -c 10 -w "$D/n.pcap" 2>"$D/err" ||
+  fail "nano: $(cat "$D/err")"
+magic=$(od -An -tx4 -N4 "$D/n.pcap" | tr -d ' ')
+frac=$(tshark -r "$D/n.pcap" -c 1 -T fields -e frame.time_epoch 2>/dev/null | cut -d. -f2)
+[ "$magic" = a1b23c4d ] && [ ${#frac} = 9 ] && ok "nano: magic $magic, .$frac" || fail "nano: magic $magic, .$frac"
+
 # 4. tshark through dumpcap (select() on the eventfd, one packet per pcap_dispatch):
 #    exactly N frames, with either library; tshark -D lists ncap's ports after the real ones.
 for mode in pre drop; do
