@@ -122,4 +122,5 @@ def main():
         veth.close()
 
 
-main()
+if __name__ == "__main__":  # bench/pcap_veth_bench.py imports the veth pair and the runner
+    main()
