@@ -8,33 +8,21 @@ Per receiver: frames tcpdump captured, loss, and the CPU time of the tcpdump pro
   compare pcap_veth_received ours=<frames> peer=libpcap:<frames> ratio=<ours/peer>
 Root. Usage: pcap_veth_bench.py BUILD_DIR [--frames N] [--size S] [--flows F] [--runs R]
 """
-import argparse
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from capture_bench import Veth, cpu_model, run_receiver, sh  # noqa: E402
+from capture_bench import Veth, cpu_model, parse_args, run_receiver, sender  # noqa: E402
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("build")
-    ap.add_argument("--frames", type=int, default=2_000_000)
-    ap.add_argument("--size", default="60")
-    ap.add_argument("--flows", type=int, default=1024)
-    ap.add_argument("--runs", type=int, default=3)
-    a = ap.parse_args()
+    a = parse_args(2_000_000)
     gen = os.path.join(a.build, "apps/ncap-gen/ncap-gen")
     lib = os.path.join(a.build, "pcap/libncap-pcap.so")
     print(f"# pcap_veth_bench cpu={cpu_model()!r} frames={a.frames} size={a.size} flows={a.flows}")
     veth = Veth()
     try:
-        def send():
-            r = sh("ip", "netns", "exec", veth.a, gen, "-i", "kernel:" + veth.va, "-c", str(a.frames),
-                   "-s", a.size, "--flows", str(a.flows), "--json")
-            return json.loads(r.stdout.strip().splitlines()[-1])
-
+        send = sender(veth, gen, a)
         receivers = (
             ("libncap-pcap", ["env", "LD_PRELOAD=" + lib, "NCAP_RX_SLOTS=16384", "tcpdump", "-i",
                               "ncap:kernel:" + veth.vb, "-w", "/dev/null", "-Z", "root"]),
