@@ -115,7 +115,7 @@ int activate(Handle* h) {
     if (e.errnum() == EACCES || e.errnum() == EPERM) code = PCAP_ERROR_PERM_DENIED;
     if (e.errnum() == ENODEV || e.errnum() == ENOENT || e.errnum() == ENXIO || e.errnum() == EINVAL)
       code = PCAP_ERROR_NO_SUCH_DEVICE;
-    return h->fail(code, "{}: {}{}{}", h->device, e.what(), e.fix().empty() ? "" : "; ", e.fix());
+    return h->fail(code, "{}: {}", h->device, e.what());  // what() carries the fix
   } catch (const std::exception& e) {
     return h->fail(PCAP_ERROR, "{}: {}", h->device, e.what());
   }

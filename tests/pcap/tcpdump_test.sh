@@ -104,6 +104,19 @@ printf 'caplen 64\n' >"$D/bad2.conf"
 expect_error "malformed config" "bad2.conf:1: 'caplen 64' is not 'key = value'" pre tcpdump -i "ncap/$D/bad2.conf:model:82599"
 NCAP_GROUP=42 expect_error "group without daemon" "needs the ncapd daemon" pre tcpdump -i ncap:model:82599
 
+# No permission: tcpdump as user nobody on an interface (a veth in a private namespace).
+NS=ncap-pcap-test-$$
+if ip netns add $NS 2>"$D/err"; then
+  ip -n $NS link add d0 type veth peer name d1 && ip -n $NS link set d0 up
+  if ip netns exec $NS setpriv --reuid=65534 --regid=65534 --clear-groups env LD_PRELOAD="$PRELOAD" \
+    tcpdump -i ncap:kernel:d0 -c 1 -w /dev/null 2>"$D/err"; then fail "no permission: tcpdump succeeded"; fi
+  grep -q "You don't have permission" "$D/err" && grep -q "CAP_NET_RAW" "$D/err" &&
+    ok "no permission: PCAP_ERROR_PERM_DENIED naming CAP_NET_RAW" || fail "no permission: $(cat "$D/err")"
+  ip netns del $NS
+else
+  fail "no permission: cannot make a network namespace (needs root): $(cat "$D/err")"
+fi
+
 # 7. The drop-in: ldd resolves tcpdump's libpcap to it; names it does not own still work.
 ldd_tcpdump=$(LD_LIBRARY_PATH=$DROPIN ldd "$(command -v tcpdump)" | grep libpcap)
 case $ldd_tcpdump in *"$DROPIN/libpcap.so.0.8"*) ok "ldd: $ldd_tcpdump" ;; *) fail "ldd: $ldd_tcpdump" ;; esac
