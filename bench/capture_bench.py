@@ -84,14 +84,28 @@ def received(name, out, err):
     return json.loads(out.strip().splitlines()[-1])["packets"]
 
 
-def main():
+def parse_args(frames):
+    """BUILD_DIR [--frames N] [--size S] [--flows F] [--runs R] (also pcap_veth_bench.py)."""
     ap = argparse.ArgumentParser()
     ap.add_argument("build")
-    ap.add_argument("--frames", type=int, default=3_000_000)
+    ap.add_argument("--frames", type=int, default=frames)
     ap.add_argument("--size", default="60")
     ap.add_argument("--flows", type=int, default=1024)
     ap.add_argument("--runs", type=int, default=3)
-    a = ap.parse_args()
+    return ap.parse_args()
+
+
+def sender(veth, gen, a):
+    """A function that sends the load from namespace a and returns ncap-gen's summary."""
+    def send():
+        r = sh("ip", "netns", "exec", veth.a, gen, "-i", "kernel:" + veth.va, "-c", str(a.frames),
+               "-s", a.size, "--flows", str(a.flows), "--json")
+        return json.loads(r.stdout.strip().splitlines()[-1])
+    return send
+
+
+def main():
+    a = parse_args(3_000_000)
     count = os.path.join(a.build, "apps/ncap-count/ncap-count")
     gen = os.path.join(a.build, "apps/ncap-gen/ncap-gen")
     buildtype = "unknown"
@@ -103,11 +117,7 @@ def main():
     print(f"# capture_bench cpu={cpu_model()!r} build={buildtype} frames={a.frames} size={a.size} flows={a.flows}")
     veth = Veth()
     try:
-        def send():
-            r = sh("ip", "netns", "exec", veth.a, gen, "-i", "kernel:" + veth.va, "-c", str(a.frames),
-                   "-s", a.size, "--flows", str(a.flows), "--json")
-            return json.loads(r.stdout.strip().splitlines()[-1])
-
+        send = sender(veth, gen, a)
         receivers = (
             ("af_packet", [count, "-i", "kernel:" + veth.vb, "--descriptors", "2048", "--json", "--quiet"], 0.5),
             ("af_xdp", [count, "-i", "kernel:" + veth.vb + "?xdp", "--descriptors", "4096", "--json", "--quiet"], 1.0),
@@ -141,4 +151,5 @@ def main():
         veth.close()
 
 
-main()
+if __name__ == "__main__":  # bench/pcap_veth_bench.py imports the veth pair and the runner
+    main()

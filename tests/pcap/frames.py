@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""Reads pcap files for tcpdump_test.sh (the frames only, timestamps ignored).
+
+frames.py same A B       exit 0 when A and B hold the same frames (bytes, lengths) in order
+frames.py count A        prints the number of frames
+frames.py window A B     exit 0 when A's frames are a consecutive run of B's frames
+frames.py match A B PORT exit 0 when A holds exactly B's UDP frames with source port PORT
+"""
+import struct
+import sys
+
+
+def frames(path):
+    data = open(path, 'rb').read()
+    magic = struct.unpack('<I', data[:4])[0]
+    if magic not in (0xa1b2c3d4, 0xa1b23c4d):
+        sys.exit(f'{path}: not a little-endian pcap file (magic {magic:#x})')
+    off, out = 24, []
+    while off < len(data):
+        _, _, caplen, wirelen = struct.unpack('<IIII', data[off:off + 16])
+        out.append((wirelen, data[off + 16:off + 16 + caplen]))
+        off += 16 + caplen
+    return out
+
+
+def udp_sport(frame):
+    f = frame[1]
+    return struct.unpack('>H', f[34:36])[0] if len(f) >= 42 and f[12:14] == b'\x08\x00' and f[23] == 17 else None
+
+
+def main():
+    cmd = sys.argv[1]
+    a = frames(sys.argv[2])
+    if cmd == 'count':
+        print(len(a))
+        return 0
+    b = frames(sys.argv[3])
+    if cmd == 'same':
+        bad = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), None)
+        if len(a) != len(b) or bad is not None:
+            print(f'differ: {len(a)} vs {len(b)} frames, first difference at {bad}')
+            return 1
+        return 0
+    if cmd == 'window':
+        if not a:
+            return 1
+        start = next((i for i, y in enumerate(b) if y == a[0]), None)
+        if start is None or b[start:start + len(a)] != a:
+            print(f'not a run of consecutive frames of {sys.argv[3]} (first frame at {start})')
+            return 1
+        return 0
+    if cmd == 'match':
+        want = [x for x in b if udp_sport(x) == int(sys.argv[4])]
+        if a != want:
+            print(f'{len(a)} frames, want the {len(want)} with UDP source port {sys.argv[4]}')
+            return 1
+        return 0
+    return 2
+
+
+sys.exit(main())
