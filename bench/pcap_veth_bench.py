@@ -12,7 +12,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from capture_bench import Veth, cpu_model, parse_args, run_receiver, sender  # noqa: E402
+from capture_bench import Veth, cpu_model, parse_args, received, run_receiver, sender  # noqa: E402
 
 
 def main():
@@ -33,7 +33,7 @@ def main():
             for name, cmd in receivers:
                 sent, _, err, ru = run_receiver(veth, cmd, 1.0, send)
                 u, k = ru.ru_utime, ru.ru_stime
-                rx = next((int(l.split()[0]) for l in err.splitlines() if "packets captured" in l), 0)
+                rx = received("tcpdump", "", err)  # both receivers are tcpdump
                 ns = (u + k) * 1e9 / max(rx, 1)
                 print(f"run {run} {name}: sent {sent['frames']} at {sent['pps']:.0f} pps, captured {rx}, "
                       f"lost {sent['frames'] - rx}, cpu {u:.3f} user + {k:.3f} system s = {ns:.1f} ns per frame")
