@@ -63,7 +63,11 @@ std::string ncapd_request(const std::string& line, std::chrono::milliseconds tim
     if (errno == ENOENT || errno == ECONNREFUSED) throw Error(not_here, 0, kNotRunning);
     if (errno == EACCES) {
       struct stat st {};
-      std::string group = ::stat(path.c_str(), &st) == 0 ? shm::group_name(st.st_gid) : "ncap";
+      const bool got = ::stat(path.c_str(), &st) == 0;
+      if (got && (st.st_mode & 0060) == 0)
+        throw Error("permission denied: " + path + " is its owner's only (ncapd's access group does not exist)", EACCES,
+                    "groupadd ncap (or the configured group) and restart ncapd, or run as root");
+      std::string group = got ? shm::group_name(st.st_gid) : "ncap";
       throw Error("permission denied: add " + shm::user_name() + " to group " + group, EACCES,
                   "usermod -aG " + group + " " + shm::user_name() + ", then log in again");
     }
