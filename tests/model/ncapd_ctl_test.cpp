@@ -2,7 +2,7 @@
 // the joins, the access to the files and the bad configurations at start):
 // group filters set through the socket with exact per-group counts shown by ncap-stat;
 // members idle without CPU while the port filter passes nothing, and get the first packet
-// after a reload; reloads keep groups and counts; bad requests and a bad reload are refused
+// after a reload; reloads add and remove ports and keep groups and counts; bad requests and a bad reload are refused
 // with a message, the daemon unaffected; SIGTERM ends the members and the port reopens.
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -156,13 +156,20 @@ TEST(NcapdControl, GroupFiltersIdleMembersReloadsAndBadInputWithExactCounts) {
   kill(d.pid, SIGHUP);
   ASSERT_TRUE(wait_log(d, "old configuration stays: " + conf + ":2: port " + name)) << d.out();
   std::this_thread::sleep_for(300ms);
-  // Reload with the port filter back: the counters stop, the groups stay.
-  std::ofstream(conf) << port << name << ".filter = udp port 9\n";
+  // Reload with the port filter back and a port added: the counters stop, the groups stay.
+  const std::string port2 = name + "b = model:82599?gen=inf&size=80\n";
+  std::ofstream(conf) << port << name << ".filter = udp port 9\n" << port2;
   kill(d.pid, SIGHUP);
   ASSERT_TRUE(wait_log(d, "reloaded " + conf, 2)) << d.out();
+  EXPECT_NE(d.out().find("published as ring:" + name + "b"), std::string::npos) << d.out();
   std::this_thread::sleep_for(300ms);
   CliResult stat = run_cli(tool("NCAP_STAT_BIN"), std::string("--json"));
   CliResult text = run_cli(tool("NCAP_STAT_BIN"), std::vector<std::string>{});
+  // ... and removed again, the first port's members undisturbed (their counts below).
+  std::ofstream(conf) << port << name << ".filter = udp port 9\n";
+  kill(d.pid, SIGHUP);
+  ASSERT_TRUE(wait_log(d, "reloaded " + conf, 3)) << d.out();
+  EXPECT_NE(d.out().find("ncapd: port " + name + "b stopped"), std::string::npos) << d.out();
 
   // SIGTERM with members attached: they exit 1 with "ended"; the port reopens at once.
   kill(d.pid, SIGTERM);
@@ -215,7 +222,8 @@ TEST(NcapdControl, GroupFiltersIdleMembersReloadsAndBadInputWithExactCounts) {
     EXPECT_EQ(num(*s, "packets"), num(*g, "delivered")) << *s << " vs " << *g;
     EXPECT_EQ(num(*s, "delivered"), num(*g, "delivered")) << *s;
   }
-  EXPECT_NE(text.out.find("ncapd port " + name), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("ncapd port " + name + "  "), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("ncapd port " + name + "b  model:82599"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("; filter: udp port 53"), std::string::npos) << text.out;
 }
 
