@@ -1,9 +1,10 @@
-// ncapd's control socket and SIGHUP against a model port (tests/model/ncapd_test.cpp has
-// the joins, the access to the files and the bad configurations at start):
-// group filters set through the socket with exact per-group counts shown by ncap-stat;
-// members idle without CPU while the port filter passes nothing, and get the first packet
-// after a reload; reloads add and remove ports and keep groups and counts; bad requests and a bad reload are refused
-// with a message, the daemon unaffected; SIGTERM ends the members and the port reopens.
+// ncapd's control socket and SIGHUP against a model port (tests/model/ncapd_test.cpp
+// has the joins, the access to the files and the bad configurations at start): group
+// filters set through the socket with exact per-group counts shown by ncap-stat; members
+// idle without CPU while the port filter passes nothing, and get the first packet after
+// a reload; reloads add and remove ports and keep groups and counts; bad requests and a
+// bad reload are refused with a message, the daemon unaffected; SIGTERM ends the
+// members and the port reopens.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
