@@ -86,9 +86,10 @@ Config parse_config(std::string_view text, const std::string& src) {
       if (it->descriptors & (it->descriptors - 1))
         throw ConfigError(src, line, std::string(key) + " = " + std::string(val) + ": expected a power of two");
     } else if (attr == "cores") it->cores = val;
-    else if (attr == "filter") it->filter = val;
-    else if (attr == "rules") it->rules = val;
-    else
+    else if (attr == "filter" || attr == "rules") {
+      (attr == "filter" ? it->filter : it->rules) = val;
+      it->filter_line = line;
+    } else
       throw ConfigError(src, line,
                         "'" + std::string(attr) + "': expected one of queues, cores, descriptors, filter, rules");
   }

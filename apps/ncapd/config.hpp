@@ -25,9 +25,10 @@ struct PortConfig {
   uint16_t queues = 1;
   std::string cores;  // "" = not pinned; else parse_cores syntax, one per queue
   uint32_t descriptors = 512;
-  std::string filter;  // BPF (tcpdump syntax), "" = none
-  std::string rules;   // rules file, "" = none
-  unsigned line = 0;   // where the alias was declared
+  std::string filter;        // BPF (tcpdump syntax), "" = none
+  std::string rules;         // rules file, "" = none
+  unsigned line = 0;         // where the alias was declared
+  unsigned filter_line = 0;  // where its filter or rules were set (0: nowhere)
 };
 
 struct Config {

@@ -1,94 +1,53 @@
 // ncapd: owns the ports and publishes each one (by its alias, per RX queue) for members
 // that join groups at run time (ncap-count -i ring:ALIAS --group 7 --balance flow,
 // ncap::attach). Poll threads per RX queue, pinned; the port's default filter runs
-// before every group's own. SIGTERM/SIGINT: clean stop, members get "capture NAME ended".
+// before every group's own. The main thread serves the control socket (control.hpp;
+// protocol in include/ncap/ncapd.hpp) and does the housekeeping. SIGHUP: reload the
+// configuration (ports.hpp). SIGTERM/SIGINT: clean stop, members get "capture NAME ended".
 // Logs go to stderr, one line per event (journald adds the time).
 #include <fmt/format.h>
+#include <signal.h>
 
+#include <atomic>
 #include <boost/program_options.hpp>
 #include <chrono>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "common/app.hpp"
-#include "ncap/fanout.hpp"
-#include "ncap/ncap.hpp"
+#include "ncap/engine.hpp"
+#include "ncap/error.hpp"
 #include "ncapd/config.hpp"
+#include "ncapd/control.hpp"
+#include "ncapd/ports.hpp"
 
 namespace po = boost::program_options;
 using namespace ncap::app;
 
 namespace {
 
-// Hands worker w's packets to the fan-out of its queue.
-class PortDispatcher final : public ncap::Dispatcher {
- public:
-  explicit PortDispatcher(std::vector<std::unique_ptr<ncap::FanOut>>& f) : f_(f) {}
-  void dispatch(ncap::Packet** pkts, uint32_t n, unsigned w) noexcept override { f_[w]->dispatch(pkts, n, w); }
-  void idle(unsigned w) noexcept override { f_[w]->idle(w); }
+std::atomic<bool> g_hup{false};
+void on_hup(int) { g_hup.store(true); }
 
- private:
-  std::vector<std::unique_ptr<ncap::FanOut>>& f_;
-};
-
-// One served port. Members go before the device: fan-outs (and their buffers) first.
-struct Port {
-  ncapd::PortConfig cfg;
-  std::unique_ptr<ncap::Filter> filter;
-  std::unique_ptr<ncap::Device> dev;
-  std::vector<std::unique_ptr<ncap::FanOut>> fanouts;
-  std::unique_ptr<PortDispatcher> disp;
-  std::unique_ptr<ncap::Engine> engine;
-};
-
-struct Limits {
-  uint32_t consumers = 64, ring_size = 4096;
-  std::string group;  // access group of the published files
-};
-
-std::unique_ptr<Port> serve(const ncapd::PortConfig& pc, const Limits& lim) {
-  auto p = std::make_unique<Port>();
-  p->cfg = pc;
-  const std::vector<int> cores = queue_cores(pc.queues, pc.cores, "RX");
-  if (!pc.filter.empty() || !pc.rules.empty()) {
-    ncap::FilterConfig fc;
-    fc.workers = pc.queues;
-    p->filter = std::make_unique<ncap::Filter>(ncap::rules_from_cli(pc.filter, pc.rules), fc);
-  }
-  ncap::DeviceConfig dc;
-  dc.rx_queues = pc.queues;
-  dc.tx_queues = 1;
-  dc.rx_ring_size = pc.descriptors;
-  dc.shared_name = pc.alias;
-  p->dev = ncap::open(pc.spec, dc);
-  if (p->filter) p->filter->offload_to(*p->dev);
-  ncap::FanOutConfig fc;
-  fc.groups.clear();  // every group is made by its members
-  fc.max_consumers = lim.consumers;
-  fc.rx_ring_size = lim.ring_size;
-  fc.access_group = lim.group;
-  for (uint16_t q = 0; q < pc.queues; ++q) {
-    p->fanouts.push_back(ncap::publish(ncap::rx_capture_name(pc.alias, q, pc.queues), p->dev->rx(q).pool(), fc));
-    std::cerr << fmt::format("ncapd: port {} ({}) queue {} published as ring:{} ({})\n", pc.alias, pc.spec, q,
-                             p->fanouts.back()->name(), p->fanouts.back()->ctl_path());
-  }
-  p->disp = std::make_unique<PortDispatcher>(p->fanouts);
-  ncap::EngineConfig ec;
-  ec.cores = cores;
-  ec.filter = p->filter.get();
-  ec.dispatcher = p->disp.get();
-  p->engine = std::make_unique<ncap::Engine>(*p->dev, ec);
-  p->engine->start();
-  return p;
+void install_hup() {
+  struct sigaction sa {};
+  sa.sa_handler = on_hup;
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(SIGHUP, &sa, nullptr) != 0) ncap::throw_errno("install the SIGHUP handler");
 }
 
-void stop(Port& p) {
-  p.engine->request_stop();
-  p.engine->join();
-  p.dev->stop();      // no DMA after this
-  p.fanouts.clear();  // members are told the capture ended; what they held returns
-  std::cerr << fmt::format("ncapd: port {} stopped\n", p.cfg.alias);
+void reload(ncapd::Ports& ports, const std::string& config) {
+  if (config.empty()) {
+    std::cerr << "ncapd: SIGHUP without --config: nothing to reload\n";
+    return;
+  }
+  try {
+    ports.reload(ncapd::load_config(config), config);
+  } catch (const ncapd::ConfigError& e) {
+    std::cerr << "ncapd: reload refused, the old configuration stays: " << e.what() << "\n";
+  }
 }
 
 }  // namespace
@@ -96,13 +55,14 @@ void stop(Port& p) {
 int main(int argc, char** argv) {
   return run("ncapd", [&] {
     std::string config, specs, name, group;
-    Limits lim;
+    ncapd::Limits lim;
     po::options_description desc(
         "ncapd: owns ports and serves their packets to groups that members make at run time\n\n"
         "Examples:\n"
         "  ncapd --config /etc/ncap/ncapd.conf\n"
         "  ncapd -i 0000:03:00.0 --name port0          one port, published as ring:port0\n"
-        "  ncap-count -i ring:port0 --group 7 --balance flow   a member (another process)\n\n"
+        "  ncap-count -i ring:port0 --group 7 --balance flow   a member (another process)\n"
+        "  kill -HUP $(pidof ncapd)                    reload the configuration\n\n"
         "Exit codes: 0 stopped by SIGTERM/SIGINT, 1 a port or the system failed, 2 bad option or "
         "configuration\n\nOptions");
     desc.add_options()("help,h", "this help")("config", po::value(&config),
@@ -125,12 +85,27 @@ int main(int argc, char** argv) {
     if (!group.empty()) cfg.group = group;
     lim.group = cfg.group;
     ncap::install_stop_signals();
-    std::vector<std::unique_ptr<Port>> ports;
-    for (auto& pc : cfg.ports) ports.push_back(serve(pc, lim));
+    install_hup();
+    ncapd::Ports ports(lim);
+    ports.start(cfg);
+    std::optional<ncapd::ControlServer> ctl;
+    try {
+      ctl.emplace(lim.group);
+      std::cerr << fmt::format("ncapd: control socket {}\n", ctl->path());
+    } catch (const ncap::Error& e) {
+      std::cerr << "ncapd: no control socket (members still join through the files): " << e.what() << "\n";
+    }
     std::cerr << fmt::format("ncapd: serving {} port(s); members join with -i ring:ALIAS --group ID\n", ports.size());
-    while (!ncap::stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const auto handle = [&](const ncapd::Request& r) { return ports.handle(r); };
+    while (!ncap::stop_requested()) {
+      if (g_hup.exchange(false)) reload(ports, config);
+      if (ctl) ctl->serve(std::chrono::milliseconds(100), handle);
+      else std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      ports.housekeeping();
+    }
     std::cerr << "ncapd: stopping\n";
-    for (auto& p : ports) stop(*p);
+    ctl.reset();
+    ports.stop_all();
     return int(kOk);
   });
 }

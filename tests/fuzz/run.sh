@@ -18,7 +18,7 @@ if [ ! -f "$build/build.ninja" ]; then
     -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=false \
     -Dcpp_args=-fsanitize=fuzzer-no-link >/dev/null
 fi
-targets="parser rules bpf ctl trace rewrite config pcapname"  # one list: built, then run
+targets="parser rules bpf ctl trace rewrite config pcapname ncapd_ctl"  # one list: built, then run
 ninja -C "$build" -j "$jobs" $(for t in $targets; do echo "tests/fuzz/fuzz_$t"; done)
 status=0
 for t in $targets; do

@@ -10,28 +10,17 @@
 #include <thread>
 
 #include "tests/common/cli.hpp"
+#include "tests/model/ncapd_util.hpp"
 
 namespace {
 
 using ncap::test::CliOptions;
 using ncap::test::CliResult;
-using ncap::test::json_number;
+using ncap::test::group_json;
+using ncap::test::num;
 using ncap::test::run_cli;
+using ncap::test::summary;
 using ncap::test::tool;
-
-uint64_t num(const std::string& json, const std::string& key, const std::string& after = "") {
-  return uint64_t(json_number(json, key, after));
-}
-std::string summary(const CliResult& r) {
-  size_t p = r.out.rfind("{\"type\":\"summary\"");
-  return p == std::string::npos ? "" : r.out.substr(p, r.out.find('\n', p) - p);
-}
-// ncap-stat's JSON object of group `id` of the capture (from "id":N to its closing brace).
-std::string group_json(const std::string& stat, unsigned id) {
-  size_t p = stat.find("{\"id\":" + std::to_string(id) + ",");
-  if (p == std::string::npos) return "";
-  return stat.substr(p, stat.find('}', p) - p + 1);
-}
 
 TEST(Ncapd, MembersMakeGroupsAtRunTimeEveryPacketIsCountedAndStopEndsThem) {
   const std::string name = "ncapd-" + std::to_string(getpid());
@@ -120,7 +109,18 @@ TEST(Ncapd, AMemberOfTheAccessGroupJoinsWithoutRootAndAnyoneElseIsToldWhatToDo) 
                                         "-i", "ring:" + name, "--group", "3", "-c", "1000", "--json", "--quiet"});
   };
   CliResult in = as(users.in), out = as(users.out);
+  // The control socket: the same rule.
+  auto request_as = [&](const std::string& user) {
+    return run_cli("/usr/bin/setpriv", {"--reuid", user, "--regid", "nogroup", "--init-groups", tool("NCAP_STAT_BIN"),
+                                        "--request", "list"});
+  };
+  CliResult list_in = request_as(users.in), list_out = request_as(users.out);
   td.join();
+  EXPECT_EQ(list_in.status, 0) << list_in.out;
+  EXPECT_NE(list_in.out.find("port\t" + name + "\tspec=model:82599"), std::string::npos) << list_in.out;
+  EXPECT_EQ(list_out.status, 1) << list_out.out;
+  EXPECT_NE(list_out.out.find("permission denied: add " + users.out + " to group " + users.group), std::string::npos)
+      << list_out.out;
   ASSERT_EQ(d.status, 0) << d.out;
   EXPECT_EQ(in.status, 0) << in.out;
   EXPECT_EQ(num(summary(in), "packets"), 1000u) << in.out;
