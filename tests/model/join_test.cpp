@@ -35,6 +35,7 @@ struct Plan {
   FanOutPolicy balance = FanOutPolicy::round_robin;
   std::chrono::milliseconds leave_after{0};  // 0: stay until the capture ends
   uint32_t stable_members = 0;               // > 0: record flows once the group has this many
+  bool after_first = false;                  // join once the group has a member (made by another)
 };
 
 // A flow as a direction-free key: its two (address, port) ends, smaller first.
@@ -49,20 +50,24 @@ std::string flow_key(const ncap::Packet& p, bool& reply) {
   return std::to_string(std::min(a, b)) + "-" + std::to_string(std::max(a, b));
 }
 
-// True when every capture of m has `n` members in its group.
-bool group_has(const ncap::Member& m, uint32_t n) {
-  const auto& mine = m.captures();
+// True when every capture in `captures` has `n` members in group `id`.
+bool group_has(const std::vector<std::string>& captures, uint32_t id, uint32_t n) {
   uint32_t seen = 0;
   for (const ncap::CaptureInfo& c : ncap::list_captures())
-    if (std::find(mine.begin(), mine.end(), c.name) != mine.end())
-      for (const ncap::GroupInfo& g : c.groups) seen += g.id == m.group() && g.members == n;
-  return seen == mine.size();
+    if (std::find(captures.begin(), captures.end(), c.name) != captures.end())
+      for (const ncap::GroupInfo& g : c.groups) seen += g.id == id && g.members == n;
+  return seen == captures.size();
 }
 
 // A member process: joins, receives until the capture ends (or it leaves), and writes
 // "received R delivered D ring_full F ended E" and, for flow members, the flows it got
 // both directions of once membership was stable ("flow KEY" lines) to fd.
 int member(const Plan& plan, int fd) {
+  if (plan.after_first) {
+    const std::vector<std::string> queues{plan.ports[0] + "-q0"};
+    for (auto end = Clock::now() + 10s; !group_has(queues, plan.group, 1) && Clock::now() < end;)
+      std::this_thread::sleep_for(5ms);
+  }
   auto m = ncap::join(plan.ports, plan.group, {.balance = plan.balance});
   const auto start = Clock::now();
   std::map<std::string, std::pair<uint64_t, uint64_t>> flows;  // key -> (forward, reply)
@@ -74,7 +79,7 @@ int member(const Plan& plan, int fd) {
     if (plan.leave_after.count() && Clock::now() - start >= plan.leave_after) break;
     if (!stable && Clock::now() >= next_check) {
       next_check = Clock::now() + 20ms;
-      if (group_has(*m, plan.stable_members)) {
+      if (group_has(m->captures(), m->group(), plan.stable_members)) {
         // What the ring holds now may predate the last join: drain it before recording.
         for (uint32_t n; (n = m->recv_burst(p, 64));) received += n, m->release(p, n);
         stable = true;
@@ -224,7 +229,7 @@ TEST(JoinAcceptance, GroupsJoinedKilledAndLeftWhileTrafficFlowsCountEveryPacketA
   r[1] = spawn({{p0}, 8, FanOutPolicy::round_robin, 0ms, 0});
   std::this_thread::sleep_for(150ms);
   f[2] = spawn({{p0}, 7, FanOutPolicy::flow_hash, 0ms, 3});
-  c2 = spawn({{p0}, 9, FanOutPolicy::copy, 300ms, 0});  // leaves midway
+  c2 = spawn({{p0}, 9, FanOutPolicy::copy, 300ms, 0, true});  // after ncap-count; leaves midway
   std::this_thread::sleep_for(300ms);
   const uint64_t at_kill = offered0();
   ::kill(r[1].pid, SIGKILL);
