@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <optional>
 
 #include "ncap/error.hpp"
@@ -68,6 +69,7 @@ class GroupSource final : public Source {
     auto** in = const_cast<const Packet**>(out);
     for (;;) {  // until a packet passes NCAP_FILTER or none waits (then the fd is re-armed)
       const uint32_t got = member_->recv_burst(in, n);
+      if (got == 0) check_alive();
       if (!filter_ || got == 0) return got;
       uint32_t kept = 0;
       for (uint32_t i = 0; i < got; ++i) {
@@ -104,7 +106,17 @@ class GroupSource final : public Source {
   bool set_filter(const BpfProgram*, uint32_t) noexcept override { return false; }
 
  private:
+  // An ncapd that was killed cannot say it ended: wait(0) looks at its pid, every 100 ms
+  // of empty receives at most (then ended() turns true and pcap_dispatch fails).
+  void check_alive() noexcept {
+    const auto now = std::chrono::steady_clock::now();
+    if (now < next_alive_check_) return;
+    next_alive_check_ = now + std::chrono::milliseconds(100);
+    member_->wait(std::chrono::milliseconds(0));
+  }
+
   std::unique_ptr<Member> member_;
+  std::chrono::steady_clock::time_point next_alive_check_{};
   std::optional<BpfProgram> filter_;
   uint64_t filtered_ = 0;
 };

@@ -69,4 +69,24 @@ for k in 1 2 3; do
   grep -q "capture $PORT ended" "$D/t$k.err" || fail "member $k: $(cat "$D/t$k.err")"
 done
 ok "tcpdump said: $(grep ended "$D/t1.err")"
+
+# ncapd killed (SIGKILL) under a member without NCAP_GROUP (a group of its own): tcpdump
+# is told at its next receive and exits non-zero; ncap-stat --clean removes the files.
+P2=${PORT}k
+printf '%s = model:82599?gen=inf&size=64\n' $P2 >"$D/ncapd2.conf"
+"$NCAPD" --config "$D/ncapd2.conf" >"$D/ncapd2.log" 2>&1 &
+daemon=$!
+for i in $(seq 100); do grep -q "serving 1 port" "$D/ncapd2.log" && break; sleep 0.05; done
+pre tcpdump -i ncap:$P2 -w /dev/null 2>"$D/k.err" &
+tp=$!
+sleep 1
+kill -KILL $daemon
+wait $daemon
+(sleep 10 && kill $tp) >/dev/null 2>&1 &  # a tcpdump that never notices fails, not hangs
+watchdog=$!
+if wait $tp; then fail "killed ncapd: tcpdump exited 0"; fi
+kill $watchdog 2>/dev/null
+grep -q "capture $P2 ended" "$D/k.err" && ok "killed ncapd: $(grep ended "$D/k.err")" ||
+  fail "killed ncapd: $(cat "$D/k.err")"
+"$STAT" --clean 2>&1 | grep -q "removed the files of ring:$P2" || fail "ncap-stat --clean left $P2's files"
 [ $fails = 0 ] || { echo "$fails failure(s)"; exit 1; }
