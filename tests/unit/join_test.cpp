@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 
+#include <atomic>
+#include <ctime>
 #include <map>
 #include <set>
 #include <thread>
@@ -156,6 +158,31 @@ TEST(Join, SelectableFdIsReadableExactlyWhilePacketsWaitAndEndedNamesThePort) {
   EXPECT_TRUE(m->ended());
   EXPECT_TRUE(readable(m->fd()));  // a select() loop learns it
   EXPECT_EQ(m->ended_message(), "capture " + t.a + " ended");
+}
+
+TEST(Join, AnIdleMemberSleepsWithoutCpuAndWakesForTheFirstPacket) {
+  TwoPorts t;
+  std::unique_ptr<ncap::Member> m;
+  t.joining([&] { m = ncap::join({t.a, t.b}, 4); });
+  std::atomic<bool> woke{false};
+  timespec cpu{};
+  std::thread sleeper([&] {
+    woke = m->wait(5000ms);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
+  });
+  std::this_thread::sleep_for(600ms);  // six of wait()'s 100 ms slices
+  EXPECT_FALSE(woke.load());
+  ncap::Packet* b;
+  ASSERT_EQ(t.cap[2]->pool->alloc_bulk(&b, 1), 1u);
+  fill(b, {5, 6, 7, 8}, false, 42);
+  t.cap[2]->fanout->dispatch(&b, 1, 0);  // to port B
+  sleeper.join();
+  EXPECT_TRUE(woke.load());
+  EXPECT_LT(cpu.tv_sec * 1000000000L + cpu.tv_nsec, 20000000L) << "a sleeping member spins";
+  const ncap::Packet* p[4];
+  ASSERT_EQ(m->recv_burst(p, 4), 1u);
+  EXPECT_EQ(seq_of(p[0]), 42u);
+  EXPECT_EQ(m->release(p, 1), 1u);
 }
 
 TEST(Join, UnknownPortNamesThePortsPublishedAndBadListsAreRefused) {
