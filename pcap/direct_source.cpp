@@ -237,11 +237,7 @@ void RingDispatcher::dispatch(Packet** pkts, uint32_t n, unsigned) noexcept {
 }  // namespace
 
 std::unique_ptr<Source> make_source(const Options& o) {
-  // Here a member of an ncapd group joins instead (issue 16: ncap::join, the group's
-  // rings and wakeup eventfd) once the daemon exists; without it NCAP_GROUP cannot work.
-  if (o.group_set)
-    throw OptionError{fmt::format("NCAP_GROUP={} needs the ncapd daemon, which is not running", o.group),
-                      "start ncapd, or unset NCAP_GROUP (and group in the config file) to open the port directly"};
+  if (auto member = make_group_source(o)) return member;
   return std::make_unique<DirectSource>(o);
 }
 

@@ -49,6 +49,7 @@ struct Handle {
   std::vector<std::unique_ptr<BpfProgram>> programs;
   const BpfProgram* consumer_filter = nullptr;  // run here on packets the source did not filter
   uint32_t generation = 0;                      // of the newest program
+  bool driver_filter = false;                   // the source filters (and marks user32)
   uint64_t consumer_rejected = 0;
   // Received but not yet handed to the application (a pcap_breakloop or cnt stopped a burst).
   Packet* pending[kBurst];
@@ -166,10 +167,21 @@ bool refill(Handle* h, bool* ended) noexcept {
 
 // The consumer-side filter: packets the source filtered with the newest program pass.
 bool wanted(Handle* h, Packet* p) noexcept {
-  if (!h->consumer_filter || p->user32 == h->generation) return true;
+  if (!h->consumer_filter || (h->driver_filter && p->user32 == h->generation)) return true;
   if (h->consumer_filter->run(p->data(), p->len, std::min<uint32_t>(p->len, h->caplen)) != 0) return true;
   ++h->consumer_rejected;
   return false;
+}
+
+// The end of the packets: 0 (a trace read to its end) or PCAP_ERROR with the source's
+// reason ("capture port0 ended": ncapd stopped).
+int end_error(Handle* h) noexcept {
+  try {
+    if (std::string why = h->src->end_error(); !why.empty()) return h->fail(PCAP_ERROR, "{}: {}", h->device, why);
+  } catch (...) {
+    return h->fail(PCAP_ERROR, "{}: the capture ended", h->device);
+  }
+  return 0;
 }
 
 int dispatch(Handle* h, int cnt, pcap_handler cb, u_char* user) noexcept {
@@ -178,6 +190,7 @@ int dispatch(Handle* h, int cnt, pcap_handler cb, u_char* user) noexcept {
   bool ended = false;
   if (!refill(h, &ended)) {
     if (h->break_loop.exchange(false, std::memory_order_relaxed)) return PCAP_ERROR_BREAK;
+    if (ended) return end_error(h);
     return 0;
   }
   uint64_t ns = now_ns();
@@ -220,7 +233,7 @@ int next_ex(Handle* h, pcap_pkthdr** hdr, const u_char** data) noexcept {
   for (;;) {
     bool ended = false;
     if (!refill(h, &ended)) {
-      if (ended) return PCAP_ERROR_BREAK;
+      if (ended) return end_error(h) == PCAP_ERROR ? PCAP_ERROR : PCAP_ERROR_BREAK;
       if (h->break_loop.exchange(false, std::memory_order_relaxed)) return PCAP_ERROR_BREAK;
       return 0;
     }
@@ -252,7 +265,7 @@ int setfilter(Handle* h, bpf_program* fp) noexcept {
   // Driver level when the source can (this handle is its ports' only consumer); the
   // consumer-side check still runs on packets filtered under an older generation.
   h->consumer_filter = prog;
-  h->src->set_filter(prog, h->generation);
+  h->driver_filter = h->src->set_filter(prog, h->generation);
   return 0;
 }
 

@@ -73,6 +73,7 @@ void apply(Options& o, std::string_view key, std::string_view value, const std::
     else if (value == "rr") o.balance = Balance::rr;
     else if (value == "copy") o.balance = Balance::copy;
     else throw OptionError{fmt::format("{}: unknown balance '{}'", source, value), "use flow, rr or copy"};
+    o.balance_set = true;
   } else if (key == "caplen") {
     o.caplen = uint32_t(number(value, 1, 262144, source));
   } else if (key == "rx_slots" || key == "tx_slots") {

@@ -22,12 +22,13 @@ struct Options {
   uint32_t group = 0;              // NCAP_GROUP: 0 = no group (the port alone)
   bool group_set = false;
   Balance balance = Balance::flow;  // NCAP_BALANCE
-  uint32_t caplen = 0;              // NCAP_CAPLEN: 0 = the handle's snaplen
-  uint32_t rx_slots = 4096;         // NCAP_RX_SLOTS: packets the handle's ring holds
-  uint32_t tx_slots = 512;          // NCAP_TX_SLOTS: TX descriptors
-  uint16_t tx_queue = 0;            // NCAP_TX_QUEUE
-  uint32_t tx_batch = 1;            // NCAP_TX_BATCH: injected frames per doorbell
-  std::string filter;               // NCAP_FILTER: tcpdump expression in the poll thread
+  bool balance_set = false;
+  uint32_t caplen = 0;       // NCAP_CAPLEN: 0 = the handle's snaplen
+  uint32_t rx_slots = 4096;  // NCAP_RX_SLOTS: packets the handle's ring holds
+  uint32_t tx_slots = 512;   // NCAP_TX_SLOTS: TX descriptors
+  uint16_t tx_queue = 0;     // NCAP_TX_QUEUE
+  uint32_t tx_batch = 1;     // NCAP_TX_BATCH: injected frames per doorbell
+  std::string filter;        // NCAP_FILTER: tcpdump expression in the poll thread
 };
 
 // A device name this library owns (starts with "ncap:" or "ncap/").

@@ -1,7 +1,7 @@
 // Where a libncap-pcap handle gets its packets: a small interface so that the handle
 // code (handle.cpp) does not care whether the port is open in this process (DirectSource,
-// daemon-less mode) or the handle is a member of an ncapd group (to come: a GroupSource
-// over ncap::join, its rings and its wakeup eventfd, chosen in make_source()).
+// daemon-less mode) or the handle is a member of an ncapd group (GroupSource over
+// ncap::join, its rings and its selectable fd, chosen in make_source()).
 //
 // Threads: recv/release/inject/stats are called by the application's thread (one per
 // handle, as libpcap requires); wakeup() may be called from a signal handler.
@@ -36,6 +36,8 @@ class Source {
   virtual void wakeup() noexcept = 0;
   // True once no packet will ever come again (a pcap: trace read to its end).
   virtual bool ended() const noexcept = 0;
+  // Non-empty when the end is an error ("capture port0 ended": ncapd stopped).
+  virtual std::string end_error() const { return {}; }
   virtual SourceStats stats() = 0;
   // Transmits one frame; returns false (and sets why) when it could not.
   virtual bool inject(const uint8_t* frame, uint32_t len, std::string& why) noexcept = 0;
@@ -48,5 +50,9 @@ class Source {
 // Opens the ports of `o` (privileged: called from pcap_activate). Throws ncap::Error or
 // OptionError naming the problem and the fix.
 std::unique_ptr<Source> make_source(const Options& o);
+// A member of an ncapd group (pcap/group_source.cpp) when every port of `o` is one ncapd
+// publishes here; nullptr when none is and no group was asked for (then the ports open
+// directly). Throws OptionError when NCAP_GROUP asks for ncapd's ports that are not there.
+std::unique_ptr<Source> make_group_source(const Options& o);
 
 }  // namespace ncap::pcapcompat

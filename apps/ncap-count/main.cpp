@@ -22,6 +22,7 @@
 #include "ncap/engine.hpp"
 #include "ncap/fanout.hpp"
 #include "ncap/filter.hpp"
+#include "ncap/join.hpp"
 #include "ncap/ring.hpp"
 #include "ncap/shm.hpp"
 
@@ -307,6 +308,67 @@ class StopRule {
   uint64_t last_packets_ = 0;
 };
 
+// The counters a member (ring:NAME, one Consumer; ncap:PORT..., a Member) reports.
+uint64_t delivered_of(const ncap::Consumer& c) { return c.delivered(); }
+uint64_t dropped_of(const ncap::Consumer& c) { return c.dropped(); }
+void leave(ncap::Consumer& c) { c.detach(); }
+uint64_t delivered_of(const ncap::Member& m) { return m.stats().delivered; }
+uint64_t dropped_of(const ncap::Member& m) { return m.stats().ring_full; }
+void leave(ncap::Member& m) { m.leave(); }
+
+// Counts what a member of a group receives until a stop rule, a signal or the end of
+// the capture (then exit 1 with "capture NAME ended").
+template <class Source>
+int consume(const Options& o, Source& c) {
+  ncap::install_stop_signals();
+  auto start = Clock::now(), last_print = start;
+  StopRule stop(o, start);
+  uint64_t packets = 0, bytes = 0, prev_packets = 0, prev_bytes = 0;
+  const ncap::Packet* p[64];
+  while (!ncap::stop_requested()) {
+    uint32_t n = c.recv_burst(p, o.count ? uint32_t(std::min<uint64_t>(64, o.count - packets)) : 64);
+    for (uint32_t i = 0; i < n; ++i) bytes += p[i]->len;
+    packets += n;
+    c.release(p, n);
+    if (n == 0 && !c.wait(std::chrono::milliseconds(100)) && c.ended()) break;  // the publisher stopped
+    auto now = Clock::now();
+    double t = stop.seconds(now);
+    if (stop.done(packets, packets, now)) break;
+    if (!o.quiet && now - last_print >= std::chrono::seconds(1)) {
+      double dt = std::chrono::duration<double>(now - last_print).count();
+      double pps = double(packets - prev_packets) / dt, bps = 8.0 * double(bytes - prev_bytes) / dt;
+      if (o.json)
+        std::cout << fmt::format(
+            "{{\"type\":\"interval\",\"seconds\":{:.3f},\"packets\":{},\"bytes\":{},"
+            "\"pps\":{:.0f},\"bps\":{:.0f},\"drops\":{{\"ring_full\":{}}}}}\n",
+            t, packets, bytes, pps, bps, dropped_of(c));
+      else
+        std::cout << fmt::format("[{:6.1f}s] {} packets {} bytes  {} pps {}bit/s | drops: ring full {}\n", t, packets,
+                                 bytes, human(pps), human(bps), dropped_of(c));
+      std::cout.flush();
+      prev_packets = packets, prev_bytes = bytes, last_print = now;
+    }
+  }
+  double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  uint64_t delivered = delivered_of(c), dropped = dropped_of(c);
+  leave(c);
+  if (o.json)
+    std::cout << fmt::format(
+        "{{\"type\":\"summary\",\"device\":\"{}\",\"seconds\":{:.6f},\"packets\":{},"
+        "\"bytes\":{},\"delivered\":{},\"drops\":{{\"ring_full\":{}}}}}\n",
+        o.device, secs, packets, bytes, delivered, dropped);
+  else
+    std::cout << fmt::format(
+        "ncap-count: {} received {} packets, {} bytes in {:.3f} s; the publisher delivered {} "
+        "and dropped {} because this consumer's ring was full\n",
+        o.device, packets, bytes, secs, delivered, dropped);
+  if (c.ended()) {
+    std::cerr << "ncap-count: " << c.ended_message() << "\n";
+    return kFailure;
+  }
+  return kOk;
+}
+
 // -i ring:NAME@GROUP: a consumer of a capture another process publishes (zero copy).
 int consume_ring(const Options& o) {
   std::string spec = o.device.substr(5);
@@ -318,54 +380,20 @@ int consume_ring(const Options& o) {
   ncap::AttachOptions ao;
   if (!o.balance.empty()) ao.balance = ncap::parse_policy(o.balance);
   auto c = ncap::attach(name, group, ao);
-  ncap::install_stop_signals();
   std::cerr << "ncap-count: attached to ring:" << name << "@" << group << " (slot " << c->slot() << ")\n";
-  auto start = Clock::now(), last_print = start;
-  StopRule stop(o, start);
-  uint64_t packets = 0, bytes = 0, prev_packets = 0, prev_bytes = 0;
-  const ncap::Packet* p[64];
-  while (!ncap::stop_requested()) {
-    uint32_t n = c->recv_burst(p, o.count ? uint32_t(std::min<uint64_t>(64, o.count - packets)) : 64);
-    for (uint32_t i = 0; i < n; ++i) bytes += p[i]->len;
-    packets += n;
-    c->release(p, n);
-    if (n == 0 && !c->wait(std::chrono::milliseconds(100)) && c->ended()) break;  // the publisher stopped
-    auto now = Clock::now();
-    double t = stop.seconds(now);
-    if (stop.done(packets, packets, now)) break;
-    if (!o.quiet && now - last_print >= std::chrono::seconds(1)) {
-      double dt = std::chrono::duration<double>(now - last_print).count();
-      double pps = double(packets - prev_packets) / dt, bps = 8.0 * double(bytes - prev_bytes) / dt;
-      if (o.json)
-        std::cout << fmt::format(
-            "{{\"type\":\"interval\",\"seconds\":{:.3f},\"packets\":{},\"bytes\":{},"
-            "\"pps\":{:.0f},\"bps\":{:.0f},\"drops\":{{\"ring_full\":{}}}}}\n",
-            t, packets, bytes, pps, bps, c->dropped());
-      else
-        std::cout << fmt::format("[{:6.1f}s] {} packets {} bytes  {} pps {}bit/s | drops: ring full {}\n", t, packets,
-                                 bytes, human(pps), human(bps), c->dropped());
-      std::cout.flush();
-      prev_packets = packets, prev_bytes = bytes, last_print = now;
-    }
-  }
-  double secs = std::chrono::duration<double>(Clock::now() - start).count();
-  uint64_t delivered = c->delivered(), dropped = c->dropped();
-  c->detach();
-  if (o.json)
-    std::cout << fmt::format(
-        "{{\"type\":\"summary\",\"device\":\"{}\",\"seconds\":{:.6f},\"packets\":{},"
-        "\"bytes\":{},\"delivered\":{},\"drops\":{{\"ring_full\":{}}}}}\n",
-        o.device, secs, packets, bytes, delivered, dropped);
-  else
-    std::cout << fmt::format(
-        "ncap-count: {} received {} packets, {} bytes in {:.3f} s; the publisher delivered {} "
-        "and dropped {} because this consumer's ring was full\n",
-        o.device, packets, bytes, secs, delivered, dropped);
-  if (c->ended()) {
-    std::cerr << "ncap-count: " << c->ended_message() << "\n";
-    return kFailure;
-  }
-  return kOk;
+  return consume(o, *c);
+}
+
+// -i ncap:PORT[:PORT...]: a member of group --group on every RX queue of ncapd's ports.
+int consume_ports(const Options& o) {
+  const std::string& g = o.group.empty() ? std::string("0") : o.group;
+  if (g.size() > 9 || g.find_first_not_of("0123456789") != std::string::npos)
+    throw UsageError("--group " + g + " with -i ncap:PORT", "give a group id 0.." + std::to_string(ncap::kMaxGroupId));
+  ncap::JoinOptions jo;
+  if (!o.balance.empty()) jo.balance = ncap::parse_policy(o.balance);
+  auto m = ncap::join(ncap::split_ports(o.device.substr(5)), uint32_t(std::stoul(g)), jo);
+  std::cerr << fmt::format("ncap-count: joined group {} on {} ({} queues)\n", g, o.device, m->captures().size());
+  return consume(o, *m);
 }
 
 // "a:rr,b:hash" -> groups (policy rr = round robin, hash = symmetric flow hash).
@@ -392,6 +420,7 @@ std::vector<ncap::GroupConfig> parse_groups(const std::string& s) {
 
 int capture(const Options& o) {
   if (o.device.rfind("ring:", 0) == 0) return consume_ring(o);
+  if (o.device.rfind("ncap:", 0) == 0) return consume_ports(o);
   // What the command line names is checked before any device is opened: the filter and
   // the rules file compile, the output files can be created.
   std::unique_ptr<ncap::Filter> filter;
@@ -519,7 +548,8 @@ int main(int argc, char** argv) {
         "  ncap-count -i model:82599?gen=100000 -w out.pcap\n"
         "  ncap-count -i 0000:01:00.0 --publish cap --groups ids:hash,log:rr   serve other processes\n"
         "  ncap-count -i ring:cap@ids                       consume from another process\n"
-        "  ncap-count -i ring:cap --group 7 --balance flow  join (or make) group 7, flows balanced\n\n"
+        "  ncap-count -i ring:cap --group 7 --balance flow  join (or make) group 7, flows balanced\n"
+        "  ncap-count -i ncap:port0:port1 --group 7         join group 7 on every queue of ncapd's ports\n\n"
         "Exit codes: 0 done (also after Ctrl-C), 1 device or system failure, 2 bad option\n\n"
         "Options");
     desc.add_options()("help,h", "this help")("interface,i", po::value(&o.device),
@@ -540,9 +570,10 @@ int main(int argc, char** argv) {
         "publish the RX queues under NAME for consumers in other processes "
         "(ncap-count -i ring:NAME@GROUP; NAME-qN with several queues)")(
         "groups", po::value(&groups)->default_value("0:rr"), "with --publish: static groups NAME:rr|hash|copy,...")(
-        "group", po::value(&o.group), "with -i ring:NAME: the group to join, a name or an id 0..1023")(
+        "group", po::value(&o.group),
+        "with -i ring:NAME or ncap:PORT: the group to join, an id 0..1023 (ring: also a name)")(
         "balance", po::value(&o.balance),
-        "with -i ring:NAME: rr, flow or copy; a new group gets it, an existing one must have it")(
+        "with -i ring:/ncap:: rr, flow or copy; a new group gets it, an existing one must have it")(
         "consumers", po::value(&o.consumers)->default_value(16), "with --publish: consumer slots (1-64)")(
         "netns", po::value(&o.netns), "with --publish: publish in this network namespace (/var/run/netns/NAME)")(
         "json", po::bool_switch(&o.json), "per-second lines and the summary as JSON objects")(
@@ -556,8 +587,9 @@ int main(int argc, char** argv) {
     if (o.descriptors < 64 || o.descriptors > 32768 || (o.descriptors & (o.descriptors - 1)))
       throw UsageError(fmt::format("--descriptors {}", o.descriptors), "give a power of two in 64..32768");
     o.groups = parse_groups(groups);
-    if ((!o.group.empty() || !o.balance.empty()) && o.device.rfind("ring:", 0) != 0)
-      throw UsageError("--group/--balance without -i ring:NAME", "join a published capture: -i ring:NAME --group ID");
+    if ((!o.group.empty() || !o.balance.empty()) && o.device.rfind("ring:", 0) != 0 && o.device.rfind("ncap:", 0) != 0)
+      throw UsageError("--group/--balance without -i ring:NAME or ncap:PORT",
+                       "join a port of ncapd: -i ncap:PORT --group ID");
     if (!o.balance.empty() && o.balance != "rr" && o.balance != "flow" && o.balance != "copy")
       throw UsageError("--balance " + o.balance, "give rr, flow or copy");
     if (o.duration < 0 || o.idle < 0) throw UsageError("negative duration", "give seconds >= 0");

@@ -75,6 +75,11 @@ class Consumer {
   // Hands packets back. Returns how many were accepted (all, unless a pointer is not a
   // packet of this capture's pool: those are skipped).
   uint32_t release(const Packet* const* pkts, uint32_t n) noexcept;
+  // True when p is a buffer of this capture's pool (one this consumer may release).
+  bool owns(const Packet* p) const noexcept {
+    const auto off = reinterpret_cast<const uint8_t*>(p) - buffers_;
+    return off >= 0 && size_t(off) < size_t(count_) * stride_;
+  }
   // Releases what is held and gives the slot back; the destructor calls it. Idempotent.
   void detach() noexcept;
 

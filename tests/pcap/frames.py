@@ -5,6 +5,8 @@ frames.py same A B       exit 0 when A and B hold the same frames (bytes, length
 frames.py count A        prints the number of frames
 frames.py window A B     exit 0 when A's frames are a consecutive run of B's frames
 frames.py match A B PORT exit 0 when A holds exactly B's UDP frames with source port PORT
+frames.py flows A B ...  prints the frames in all files, then in each; exit 0 when no flow
+                         (both directions of an IPv4 address and port pair) has frames in two files
 """
 import struct
 import sys
@@ -28,8 +30,30 @@ def udp_sport(frame):
     return struct.unpack('>H', f[34:36])[0] if len(f) >= 42 and f[12:14] == b'\x08\x00' and f[23] == 17 else None
 
 
+def flow_key(frame):
+    f = frame[1]
+    a, b = (f[26:30], f[34:36]), (f[30:34], f[36:38])
+    return min(a, b), max(a, b)
+
+
+def flows(paths):
+    owner, counts, bad = {}, [], 0
+    for i, path in enumerate(paths):
+        counts.append(0)
+        for fr in frames(path):
+            counts[i] += 1
+            if owner.setdefault(flow_key(fr), i) != i:
+                bad += 1
+    print(sum(counts), *counts)
+    if bad:
+        print(f'{bad} frames of flows that also sit in another file ({len(owner)} flows)', file=sys.stderr)
+    return 1 if bad else 0
+
+
 def main():
     cmd = sys.argv[1]
+    if cmd == 'flows':
+        return flows(sys.argv[2:])
     a = frames(sys.argv[2])
     if cmd == 'count':
         print(len(a))

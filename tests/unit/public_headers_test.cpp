@@ -1,6 +1,7 @@
 // Built with only include/ on the include path (the `ncap_public` dependency): if a
 // public header included an internal one (core/, fmt, ...) this file would not compile.
 #include "ncap/engine.hpp"
+#include "ncap/join.hpp"
 #include "ncap/ncap.hpp"
 
 #include <gtest/gtest.h>

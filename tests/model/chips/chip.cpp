@@ -333,10 +333,14 @@ void Chip::connect(const std::shared_ptr<Chip>& peer) {
   peer_ = peer;
 }
 
-void Chip::generate(const Bytes& frame, uint64_t count, uint32_t flows) {
+void Chip::generate(const Bytes& frame, uint64_t count, uint32_t flows, bool replies, std::chrono::milliseconds delay,
+                    bool lossless) {
   pause(true);
-  gen_frame_ = frame;
+  gen_lossless_ = lossless;
+  gen_start_ = std::chrono::steady_clock::now() + delay;
+  gen_frame_ = gen_base_ = frame;
   gen_flows_ = flows ? flows : 1;
+  gen_replies_ = replies;
   gen_seq_ = 0;
   gen_forever_ = count == 0;
   gen_left_.store(count ? count : 1);
@@ -423,16 +427,36 @@ bool Chip::process_generator() noexcept {
   // frame of a finite count is spent on a port that is still being reset or set up.
   if (!link_up_.load(std::memory_order_relaxed) || !rx_enabled() || !bus_master_.load(std::memory_order_relaxed))
     return false;
+  if (std::chrono::steady_clock::now() < gen_start_) return false;
   constexpr size_t kL4Ports = 34;  // untagged IPv4 without options: source port offset
+  constexpr size_t kAddrs = 26;    // IPv4 source address (the destination follows)
   for (int i = 0; i < 32; ++i) {
-    if (gen_frame_.size() >= kL4Ports + 2 && gen_flows_ > 1) {
-      uint16_t port = uint16_t(1024 + gen_seq_ % gen_flows_);
-      gen_frame_[kL4Ports] = uint8_t(port >> 8);
-      gen_frame_[kL4Ports + 1] = uint8_t(port);
+    if (gen_lossless_ && !rx_room()) return i > 0;
+    if (gen_frame_.size() >= kL4Ports + 4 && (gen_flows_ > 1 || gen_replies_)) {
+      const uint16_t port = uint16_t(1024 + gen_seq_ % gen_flows_);
+      const bool reply = gen_replies_ && (gen_seq_ / gen_flows_) % 2;
+      const size_t sport = kL4Ports + (reply ? 2 : 0), dport = kL4Ports + (reply ? 0 : 2);
+      gen_frame_[sport] = uint8_t(port >> 8);
+      gen_frame_[sport + 1] = uint8_t(port);
+      gen_frame_[dport] = gen_base_[kL4Ports + 2];
+      gen_frame_[dport + 1] = gen_base_[kL4Ports + 3];
+      for (size_t b = 0; b < 4; ++b) {  // the IPv4 checksum does not change with the order
+        gen_frame_[kAddrs + b] = gen_base_[kAddrs + (reply ? 4 : 0) + b];
+        gen_frame_[kAddrs + 4 + b] = gen_base_[kAddrs + (reply ? 0 : 4) + b];
+      }
     }
     ++gen_seq_;
     receive(gen_frame_.data(), gen_frame_.size(), false);
     if (!gen_forever_ && gen_left_.fetch_sub(1) == 1) break;
+  }
+  return true;
+}
+
+bool Chip::rx_room() const noexcept {
+  for (uint16_t q = 0; q < spec_.rx_queues; ++q) {
+    const uint32_t blk = rx_block(q);
+    if ((regs_.get(blk + kCtl) & kQueueEnable) && rx_ring_size(q) && regs_.get(blk + kHead) == regs_.get(blk + kTail))
+      return false;
   }
   return true;
 }

@@ -93,7 +93,12 @@ class Chip : public RegisterIo, public std::enable_shared_from_this<Chip> {
   void connect(const std::shared_ptr<Chip>& peer);
   // Generator in the device thread: `count` copies of `frame` (0 = until stopped), the
   // UDP/TCP source port stepped through `flows` values, as fast as the rings take them.
-  void generate(const Bytes& frame, uint64_t count, uint32_t flows = 1);
+  // replies: every other round of the flows goes back (addresses and ports swapped), so
+  // each flow has both directions. delay: the first frame not before this long from now.
+  // lossless: a frame waits until every enabled RX queue has a free descriptor (a peer
+  // with flow control) instead of being dropped as "no descriptor".
+  void generate(const Bytes& frame, uint64_t count, uint32_t flows = 1, bool replies = false,
+                std::chrono::milliseconds delay = {}, bool lossless = false);
   void stop_generator() noexcept { gen_left_.store(0); }
   // Waits until injected frames and posted TX descriptors are processed. false on timeout.
   bool wait_idle(std::chrono::milliseconds timeout = std::chrono::milliseconds(2000));
@@ -179,6 +184,7 @@ class Chip : public RegisterIo, public std::enable_shared_from_this<Chip> {
   void add_counter64(uint32_t low_off, uint64_t v) noexcept;
   void declare_counter64(uint32_t low_off, uint32_t high_off);
   uint32_t rx_ring_size(uint16_t q) const noexcept { return regs_.get(rx_block(q) + kLen) / 16; }
+  bool rx_room() const noexcept;  // every enabled RX queue has a free descriptor
   uint32_t tx_ring_size(uint16_t q) const noexcept { return regs_.get(tx_block(q) + kLen) / 16; }
 
   // Offsets inside a queue block, identical on 82576, 82598 and 82599.
@@ -253,6 +259,10 @@ class Chip : public RegisterIo, public std::enable_shared_from_this<Chip> {
   std::atomic<uint64_t> gen_left_{0};
   bool gen_forever_ = false;
   uint32_t gen_flows_ = 1;
+  bool gen_replies_ = false;
+  bool gen_lossless_ = false;
+  std::chrono::steady_clock::time_point gen_start_{};
+  Bytes gen_base_;  // the frame as given: its addresses and destination port
   uint32_t gen_seq_ = 0;
 
   std::vector<Bytes> tx_pending_;  // per TX queue: frame being gathered across descriptors

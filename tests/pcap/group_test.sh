@@ -1,0 +1,102 @@
+#!/bin/sh
+# libncap-pcap's group mode (issue 17) against ncapd on a model port: three unmodified
+# tcpdumps with NCAP_GROUP=42 NCAP_BALANCE=flow share the port's two RX queues; together
+# their files hold every frame offered to the group once, and both directions of each
+# flow sit in one file. ncapd stopping (or killed) ends them with "capture ... ended";
+# NCAP_GROUP without ncapd, or with a port it does not publish, is refused naming the fix.
+# Usage: group_test.sh PRELOAD_SO NCAPD NCAP_STAT FRAMES_PY
+set -u
+PRELOAD=$1 NCAPD=$2 STAT=$3 FRAMES="python3 $4"
+command -v tcpdump >/dev/null || { echo "SKIP: tcpdump is not installed (scripts/setup.sh installs it)"; exit 77; }
+D=$(mktemp -d) && chmod 777 "$D"  # tcpdump writes as user tcpdump after pcap_activate
+PORT=pcapgrp$$
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+ok() { echo "ok: $*"; }
+pre() { LD_LIBRARY_PATH= LD_PRELOAD=$PRELOAD "$@"; }
+
+# NCAP_GROUP without ncapd: PCAP_ERROR naming the fix. In a network namespace of its own,
+# where nothing is published (other tests' ncapd may run in this one).
+if unshare -n true 2>/dev/null; then
+  if NCAP_GROUP=42 unshare -n env LD_LIBRARY_PATH= LD_PRELOAD="$PRELOAD" tcpdump -i ncap:$PORT -c 1 -w /dev/null \
+    2>"$D/err"; then fail "no ncapd: tcpdump succeeded"; fi
+  grep -q "NCAP_GROUP=42 needs the ncapd daemon, which is not running" "$D/err" && grep -q "start ncapd" "$D/err" &&
+    ok "no ncapd: the message names the fix" || fail "no ncapd: $(cat "$D/err")"
+else
+  fail "no ncapd: cannot make a network namespace (unshare -n needs root)"
+fi
+
+# The generator waits 4 s: the three members join before the first frame, so the
+# group's membership does not change while frames flow.
+FRAMES_N=20000
+printf '%s = model:82599?gen=%s&size=64&flows=64&replies=1&delay=4000&lossless=1\n%s.queues = 2\n' \
+  $PORT $FRAMES_N $PORT >"$D/ncapd.conf"
+"$NCAPD" --config "$D/ncapd.conf" --ring-size 16384 >"$D/ncapd.log" 2>&1 &
+daemon=$!
+trap 'kill $daemon 2>/dev/null; rm -rf "$D"' EXIT
+for i in $(seq 100); do grep -q "serving 1 port" "$D/ncapd.log" && break; sleep 0.05; done
+# A port ncapd does not publish: the message lists the ones it does.
+if NCAP_GROUP=42 pre tcpdump -i ncap:nosuch$$ -c 1 -w /dev/null 2>"$D/err"; then fail "unknown port: succeeded"; fi
+grep -q "'nosuch$$' is not a port ncapd publishes here" "$D/err" && grep -q "$PORT" "$D/err" &&
+  ok "unknown port: the message lists ncapd's ports" || fail "unknown port: $(cat "$D/err")"
+pids=
+for k in 1 2 3; do
+  NCAP_GROUP=42 NCAP_BALANCE=flow pre tcpdump -U -i ncap:$PORT -w "$D/m$k.pcap" 2>"$D/t$k.err" &
+  pids="$pids $!"
+done
+# Until every frame went by (the generator is lossless: the group is offered them all).
+snapshot() {  # group 42 summed over the port's queues: offered delivered drops members
+  "$STAT" --json | python3 -c "import json, sys
+g = [g for c in json.load(sys.stdin)['captures'] if c['name'].startswith('$PORT') for g in c['groups'] if g['id'] == 42]
+s = lambda k: sum(x[k] for x in g)
+print(s('offered'), s('delivered'), s('ring_full') + s('no_consumer') + s('filtered'), max([x['members'] for x in g] + [0]))"
+}
+for i in $(seq 100); do
+  sleep 0.2
+  set -- $(snapshot)
+  [ "${1:-0}" -ge $FRAMES_N ] && break
+done
+sleep 0.2  # the last dispatch hands out what it counted
+set -- $(snapshot)
+offered=$1 delivered=$2 drops=$3 members=$4
+kill -INT $daemon
+wait $daemon || fail "ncapd exited $?: $(cat "$D/ncapd.log")"
+for p in $pids; do wait $p && fail "tcpdump $p exited 0 after ncapd stopped"; done
+[ "$members" = 3 ] && ok "group 42 had 3 members" || fail "group 42 had $members members"
+[ "$offered" = $((delivered + drops)) ] && ok "group 42: offered $offered = delivered $delivered + drops $drops" ||
+  fail "group 42: offered $offered, delivered $delivered, drops $drops"
+[ "$drops" = 0 ] || fail "group 42 dropped $drops frames (rings of 16384 hold them all)"
+[ "$offered" = $FRAMES_N ] || fail "$offered of the generator's $FRAMES_N frames reached the group"
+counts=$($FRAMES flows "$D/m1.pcap" "$D/m2.pcap" "$D/m3.pcap" 2>"$D/flows.err") &&
+  ok "each flow's both directions in one file" || fail "flows split across files: $(cat "$D/flows.err")"
+set -- $counts
+got=$1
+[ "$got" = "$offered" ] && ok "the three files hold $got frames: every offered frame once" ||
+  fail "the files hold $got frames, the group was offered $offered"
+for k in 1 2 3; do
+  shift
+  [ "$1" -gt 0 ] || fail "member $k captured nothing"
+  grep -q "capture $PORT ended" "$D/t$k.err" || fail "member $k: $(cat "$D/t$k.err")"
+done
+ok "tcpdump said: $(grep ended "$D/t1.err")"
+
+# ncapd killed (SIGKILL) under a member without NCAP_GROUP (a group of its own): tcpdump
+# is told at its next receive and exits non-zero; ncap-stat --clean removes the files.
+P2=${PORT}k
+printf '%s = model:82599?gen=inf&size=64\n' $P2 >"$D/ncapd2.conf"
+"$NCAPD" --config "$D/ncapd2.conf" >"$D/ncapd2.log" 2>&1 &
+daemon=$!
+for i in $(seq 100); do grep -q "serving 1 port" "$D/ncapd2.log" && break; sleep 0.05; done
+pre tcpdump -i ncap:$P2 -w /dev/null 2>"$D/k.err" &
+tp=$!
+sleep 1
+kill -KILL $daemon
+wait $daemon 2>/dev/null  # killed: no status to check
+(sleep 10 && kill $tp) >/dev/null 2>&1 &  # a tcpdump that never notices fails, not hangs
+watchdog=$!
+if wait $tp; then fail "killed ncapd: tcpdump exited 0"; fi
+kill $watchdog 2>/dev/null
+grep -q "capture $P2 ended" "$D/k.err" && ok "killed ncapd: $(grep ended "$D/k.err")" ||
+  fail "killed ncapd: $(cat "$D/k.err")"
+"$STAT" --clean 2>&1 | grep -q "removed the files of ring:$P2" || fail "ncap-stat --clean left $P2's files"
+[ $fails = 0 ] || { echo "$fails failure(s)"; exit 1; }
