@@ -8,10 +8,11 @@
 //
 // A file truncated while it is replayed: reading a page of the mapping past the new end
 // raises SIGBUS. mapped_pcap.cpp's handler maps a page of zeros over the faulting page
-// (the read is retried and sees zeros) and marks this mapping damaged; next() and
-// intact() see the mark and end the replay with "the file shrank from M to N bytes". A cut
-// inside a page reads zeros without a fault: a zero capture length makes next() ask
-// fstat whether the file shrank. So the fast path pays one load and branch a record, no
+// (the read is retried and sees zeros) and marks this mapping damaged. A header read
+// from zeros has capture length 0, which makes next() ask fstat whether the file shrank
+// (as it does for a cut inside a page, which reads zeros without a fault); a record's
+// copy that faulted is caught by intact() after it. Either ends the replay with "the
+// file shrank from M to N bytes". The fast path pays a load and a branch a record, no
 // system call; a record cut by the truncation inside the last page may be delivered with
 // zeros after the cut (libpcap delivers what fread got before the cut, too).
 #pragma once
@@ -87,7 +88,7 @@ class MappedPcap {
     if (size_ - off_ < kRecordHeader) return fail("the file ends inside a record header");
     const uint8_t* h = base_ + off_;
     const uint32_t sec = word(h), frac = word(h + 4), caplen = word(h + 8);
-    if (!intact() || (caplen == 0 && shrunk())) [[unlikely]]
+    if (caplen == 0 && (shrunk() || !intact())) [[unlikely]]  // a page of zeros past the cut
       return -1;
     if (caplen > kMaxCaplen) return fail("a record claims a capture length over 262144 bytes");
     if (size_ - off_ - kRecordHeader < caplen) return fail("the file ends inside a record");

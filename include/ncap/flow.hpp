@@ -146,6 +146,8 @@ class FlowCache {
   bool biflow() const noexcept { return cfg_.biflow; }
 
  private:
+  template <bool kBiflow>
+  void meter_burst(Packet* const* pkts, uint32_t n, uint64_t now_ns) noexcept;
   void end(FlowRecord& r, uint32_t slot, FlowEnd why, bool wait = false) noexcept;
   void sweep_bucket(uint32_t b, uint64_t now) noexcept;
   void age(uint64_t now) noexcept;  // expire() in the cache's clock
