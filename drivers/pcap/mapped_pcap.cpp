@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <mutex>
 
 #include "drivers/pcap/mapped_pcap.hpp"
@@ -21,6 +22,7 @@ struct sigaction previous;
 uintptr_t page_size;
 
 void on_sigbus(int sig, siginfo_t* si, void* context) {
+  const int saved_errno = errno;  // the interrupted code may be about to read it
   const uintptr_t a = reinterpret_cast<uintptr_t>(si->si_addr);
   for (MappingSlot& s : slots) {
     const uintptr_t base = reinterpret_cast<uintptr_t>(s.base.load(std::memory_order_acquire));
@@ -28,8 +30,10 @@ void on_sigbus(int sig, siginfo_t* si, void* context) {
     void* page = reinterpret_cast<void*>(a & ~(page_size - 1));
     if (mmap(page, page_size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED) break;
     s.faulted.store(true, std::memory_order_relaxed);
+    errno = saved_errno;
     return;
   }
+  errno = saved_errno;
   if (previous.sa_flags & SA_SIGINFO) {
     previous.sa_sigaction(sig, si, context);
   } else if (previous.sa_handler != SIG_DFL && previous.sa_handler != SIG_IGN) {
