@@ -35,7 +35,9 @@ free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.
 
 # collect NAME CMD...: nfcapd on a free port, CMD (with PORT replaced) exports to it,
 # then nfcapd stops (SIGTERM writes its last file) and nfdump dumps it as JSON. With
-# CAPTURE=1 tcpdump also records the datagrams on lo into NAME.pcap (for tshark).
+# CAPTURE=1 tcpdump also records the datagrams on lo into NAME.pcap (for tshark);
+# --immediate-mode: without it libpcap hands over a ring block after its 1 s timeout,
+# and a run shorter than that could end before a datagram was written.
 collect() {
   name=$1; shift
   port=$(free_port)
@@ -43,9 +45,9 @@ collect() {
   nfcapd -w "$dir/$name" -b 127.0.0.1 -p "$port" -t 2 >"$dir/$name.nfcapd.log" 2>&1 &
   pid=$!
   if [ "${CAPTURE:-0}" = 1 ]; then
-    tcpdump -i lo -Z root -U -w "$dir/$name.pcap" udp port "$port" 2>"$dir/$name.tcpdump.log" &
+    tcpdump -i lo -Z root -U --immediate-mode -w "$dir/$name.pcap" udp port "$port" 2>"$dir/$name.tcpdump.log" &
     tpid=$!
-    for _ in $(seq 50); do grep -q listening "$dir/$name.tcpdump.log" && break; sleep 0.1; done
+    for _ in $(seq 50); do grep -qs listening "$dir/$name.tcpdump.log" && break; sleep 0.1; done
   fi
   sleep 0.5
   cmd=$(echo "$*" | sed "s/PORT/$port/g")
