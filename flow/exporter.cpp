@@ -109,8 +109,12 @@ struct FlowExporter::Impl {
     if (cfg.mtu < 256 || cfg.mtu > 65000)
       throw Error("flow export MTU " + std::to_string(cfg.mtu), EINVAL, "give 256..65000 bytes");
     targets.reserve(cfg.collectors.size());
+    const bool biflow = m.workers() && m.cache(0).biflow();
     for (const Collector& col : cfg.collectors) {
-      targets.push_back(Target{col, -1, flow::MessageEncoder(col.format, cfg.observation_domain, cfg.mtu)});
+      if (biflow && col.format != ExportFormat::ipfix)
+        throw Error("collector " + col.text + ": NetFlow v9 cannot carry bidirectional records", EINVAL,
+                    "export biflows over ipfix:// (RFC 5103), or meter one-way flows (no --biflow)");
+      targets.push_back(Target{col, -1, flow::MessageEncoder(col.format, cfg.observation_domain, cfg.mtu, biflow)});
       targets.back().fd = connect_udp(col);
     }
   }
@@ -156,8 +160,8 @@ struct FlowExporter::Impl {
       }
     }
     records.fetch_add(1, std::memory_order_relaxed);
-    packets.fetch_add(r.packets, std::memory_order_relaxed);
-    bytes.fetch_add(r.bytes, std::memory_order_relaxed);
+    packets.fetch_add(r.packets + r.rev_packets, std::memory_order_relaxed);
+    bytes.fetch_add(r.bytes + r.rev_bytes, std::memory_order_relaxed);
     by_reason[unsigned(r.reason) % kFlowEndReasons].fetch_add(1, std::memory_order_relaxed);
   }
 

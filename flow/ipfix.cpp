@@ -7,6 +7,7 @@ namespace {
 
 struct Field {
   uint16_t id, len;
+  uint32_t pen = 0;  // enterprise number, 0 = an IANA element
 };
 // The template fields in record order (ipfix.hpp); the address fields are 8/12 or 27/28.
 constexpr std::array<Field, 14> fields(bool v6) {
@@ -26,12 +27,18 @@ constexpr std::array<Field, 14> fields(bool v6) {
            {5, 1},
            {136, 1}}};
 }
-constexpr size_t record_bytes(bool v6) {
+// RFC 5103 6.1: the reverse of an IANA element is the same number under PEN 29305.
+constexpr std::array<Field, 2> kReverse = {{{1, 8, kReversePen}, {2, 8, kReversePen}}};
+constexpr size_t record_bytes(bool v6, bool biflow) {
   size_t n = 0;
   for (Field f : fields(v6)) n += f.len;
+  if (biflow)
+    for (Field f : kReverse) n += f.len;
   return n;
 }
-static_assert(record_bytes(false) == kRecordBytesIpv4 && record_bytes(true) == kRecordBytesIpv6);
+static_assert(record_bytes(false, false) == kRecordBytesIpv4 && record_bytes(true, false) == kRecordBytesIpv6);
+static_assert(record_bytes(false, true) == kRecordBytesIpv4 + kReverseBytes);
+constexpr uint16_t kEnterpriseBit = 0x8000;  // RFC 7011 3.2: a 4-byte enterprise number follows
 
 constexpr uint16_t kIpfixVersion = 10, kV9Version = 9;
 constexpr uint16_t kIpfixTemplateSet = 2, kV9TemplateSet = 0;  // RFC 7011 3.3.2, RFC 3954 5.2
@@ -39,8 +46,8 @@ constexpr size_t kSetHeader = 4;
 
 }  // namespace
 
-MessageEncoder::MessageEncoder(ExportFormat format, uint32_t domain, size_t max_bytes)
-    : format_(format), domain_(domain), max_(max_bytes) {
+MessageEncoder::MessageEncoder(ExportFormat format, uint32_t domain, size_t max_bytes, bool biflow)
+    : format_(format), biflow_(biflow && format == ExportFormat::ipfix), domain_(domain), max_(max_bytes) {
   buf_.reserve(max_bytes);
 }
 
@@ -84,9 +91,11 @@ void MessageEncoder::templates() {
   put16(format_ == ExportFormat::ipfix ? kIpfixTemplateSet : kV9TemplateSet);
   put16(0);
   for (bool v6 : {false, true}) {  // RFC 7011 3.4.1 / RFC 3954 5.2: id, field count, (type, length)...
-    put16(v6 ? kTemplateIpv6 : kTemplateIpv4);
-    put16(uint16_t(fields(v6).size()));
+    put16(template_id(v6));
+    put16(uint16_t(fields(v6).size() + (biflow_ ? kReverse.size() : 0)));
     for (Field f : fields(v6)) put16(f.id), put16(f.len);
+    if (biflow_)
+      for (Field f : kReverse) put16(f.id | kEnterpriseBit), put16(f.len), put32(f.pen);
     ++count_extra_;
   }
   const size_t len = buf_.size() - start;
@@ -105,8 +114,8 @@ void MessageEncoder::close_set() {
 
 bool MessageEncoder::add(const FlowRecord& r) {
   const bool v6 = r.key.ip_version == 6;
-  const uint16_t id = v6 ? kTemplateIpv6 : kTemplateIpv4;
-  const size_t need = record_bytes(v6) + (set_id_ == id ? 0 : kSetHeader + 3);  // 3: v9 padding of the old set
+  const uint16_t id = template_id(v6);
+  const size_t need = record_bytes(v6, biflow_) + (set_id_ == id ? 0 : kSetHeader + 3);  // 3: v9 padding of the old set
   if (buf_.size() + need > max_) return false;
   if (set_id_ != id) {
     close_set();
@@ -130,6 +139,7 @@ bool MessageEncoder::add(const FlowRecord& r) {
   put8(r.key.proto);
   put8(r.tos);
   put8(uint8_t(r.reason));
+  if (biflow_) put64(r.rev_bytes), put64(r.rev_packets);
   ++records_;
   return true;
 }

@@ -8,6 +8,11 @@
 //   tcpControlBits 6 (2, RFC 7125) protocolIdentifier 4 (1) ipClassOfService 5 (1)
 //   flowEndReason 136 (1)
 // Records: 55 bytes (IPv4), 79 bytes (IPv6), in that order, network byte order.
+// Biflow records (RFC 5103, IPFIX only) add the reverse information elements, enterprise
+// number 29305 (RFC 5103 6.1): reverseOctetDeltaCount 1 (8), reversePacketDeltaCount 2
+// (8), under templates 258 / 259: 71 and 95 bytes. Not reverseTcpControlBits: nfdump
+// 1.7.1 maps the two reverse counters to out_bytes / out_packets but reads any other
+// reverse element as its forward one (the responder's flags replaced tcp_flags).
 #pragma once
 
 #include <cstddef>
@@ -19,14 +24,18 @@
 namespace ncap::flow {
 
 inline constexpr uint16_t kTemplateIpv4 = 256, kTemplateIpv6 = 257;  // the first data set ids (RFC 7011 3.4.1)
+inline constexpr uint16_t kTemplateBiflowIpv4 = 258, kTemplateBiflowIpv6 = 259;
 inline constexpr size_t kRecordBytesIpv4 = 55, kRecordBytesIpv6 = 79;
+inline constexpr size_t kReverseBytes = 16;
+inline constexpr uint32_t kReversePen = 29305;  // RFC 5103 6.1
 
 // Builds one message at a time into its own buffer: begin(), add() until it says full,
 // finish(). Sequence numbers: IPFIX counts data records sent before the message (RFC
 // 7011 3.1), v9 counts export packets (RFC 3954 5.1).
 class MessageEncoder {
  public:
-  MessageEncoder(ExportFormat format, uint32_t domain, size_t max_bytes);
+  // `biflow`: IPFIX only (NetFlow v9, RFC 3954, has no enterprise-specific fields).
+  MessageEncoder(ExportFormat format, uint32_t domain, size_t max_bytes, bool biflow = false);
   // Starts a message; `with_templates` puts the template set first.
   void begin(uint32_t export_secs, uint32_t uptime_ms, bool with_templates);
   // Appends a record; false (nothing appended) when it does not fit.
@@ -42,7 +51,11 @@ class MessageEncoder {
   void put64(uint64_t v);
   void close_set();
   void templates();
+  uint16_t template_id(bool v6) const noexcept {
+    return biflow_ ? (v6 ? kTemplateBiflowIpv6 : kTemplateBiflowIpv4) : (v6 ? kTemplateIpv6 : kTemplateIpv4);
+  }
   ExportFormat format_;
+  bool biflow_;
   uint32_t domain_;
   size_t max_;
   std::vector<uint8_t> buf_;

@@ -36,7 +36,7 @@ struct Options {
   uint32_t entries = 4096;
   uint32_t ring_size = 8192;
   uint32_t export_rate = 20000;
-  bool json = false, quiet = false;
+  bool json = false, quiet = false, biflow = false;
 };
 
 // Sums of every worker's cache counters.
@@ -156,6 +156,7 @@ int probe(const Options& o) {
   cc.ring_size = o.ring_size;
   cc.idle_timeout_ns = seconds_ns(o.idle_timeout, "--idle-timeout");
   cc.active_timeout_ns = seconds_ns(o.active_timeout, "--active-timeout");
+  cc.biflow = o.biflow;
   ncap::FlowMeter meter(o.queues, cc);
   ncap::FlowExporterConfig xc;
   for (const std::string& c : o.collectors) xc.collectors.push_back(ncap::parse_collector(c));  // checked in main
@@ -165,6 +166,7 @@ int probe(const Options& o) {
   ncap::DeviceConfig cfg;
   cfg.rx_queues = o.queues;
   cfg.tx_queues = 1;
+  if (o.biflow) cfg.rss_key = ncap::symmetric_rss_key();  // a biflow's two halves meet on one queue
   auto dev = ncap::open(o.device, cfg);
   if (filter) filter->offload_to(*dev);
   ncap::EngineConfig ec;
@@ -229,6 +231,8 @@ int main(int argc, char** argv) {
         "end a flow after this many seconds without packets")("active-timeout",
                                                               po::value(&o.active_timeout)->default_value(1800),
                                                               "export a long flow every this many seconds")(
+        "biflow", po::bool_switch(&o.biflow),
+        "one record per conversation, both directions (RFC 5103, IPFIX only; RSS uses a symmetric key)")(
         "export-ring", po::value(&o.ring_size)->default_value(8192), "records between a poll thread and the exporter")(
         "export-rate", po::value(&o.export_rate)->default_value(20000),
         "datagrams per second to each collector (0 = unpaced; a collector's socket buffer overflows)")(
@@ -239,11 +243,17 @@ int main(int argc, char** argv) {
     require_device(o.device);
     if (o.collectors.empty())
       throw UsageError("no collector", "give -n HOST:PORT (e.g. nfcapd -p 9995: -n 127.0.0.1:9995)");
-    for (const std::string& c : o.collectors) try {
-        ncap::parse_collector(c);
+    for (const std::string& c : o.collectors) {
+      ncap::Collector col;
+      try {
+        col = ncap::parse_collector(c);
       } catch (const ncap::Error& e) {
         throw UsageError("-n: " + e.operation(), e.fix());
       }
+      if (o.biflow && col.format != ncap::ExportFormat::ipfix)
+        throw UsageError("--biflow with -n " + c + ": NetFlow v9 has no reverse fields",
+                         "export biflows over ipfix:// (RFC 5103), or leave out --biflow");
+    }
     o.cores = queue_cores(o.queues, cores, "RX");
     if (o.entries < 8 || o.entries > (1u << 26) || (o.entries & (o.entries - 1)))
       throw UsageError(fmt::format("--entries {}", o.entries), "give a power of two from 8 to 67108864");

@@ -4,8 +4,17 @@
 // no copy into libpcap's buffer. libpcap costs ~345 instructions a record through
 // pcap_next_ex (callgrind); this ~30. Anything else (pcapng, a pipe, a file that cannot
 // be mapped) is left to libpcap: open() returns null and says nothing. The mapping is
-// the file's size at open: records appended later are not read, and a file truncated
-// while it is replayed ends the process with SIGBUS (libpcap would report an error).
+// the file's size at open: records appended later are not read.
+//
+// A file truncated while it is replayed: reading a page of the mapping past the new end
+// raises SIGBUS. mapped_pcap.cpp's handler maps a page of zeros over the faulting page
+// (the read is retried and sees zeros) and marks this mapping damaged. A header read
+// from zeros has capture length 0, which makes next() ask fstat whether the file shrank
+// (as it does for a cut inside a page, which reads zeros without a fault); a record's
+// copy that faulted is caught by intact() after it. Either ends the replay with "the
+// file shrank from M to N bytes". The fast path pays a load and a branch a record, no
+// system call; a record cut by the truncation inside the last page may be delivered with
+// zeros after the cut (libpcap delivers what fread got before the cut, too).
 #pragma once
 
 #include <fcntl.h>
@@ -13,12 +22,25 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
 
 namespace ncap::trace {
+
+// The mappings the SIGBUS handler may repair (mapped_pcap.cpp): a fixed table, so the
+// handler reads it without a lock; a file opened when every slot is taken is left to libpcap.
+struct MappingSlot {
+  std::atomic<const uint8_t*> base{nullptr};
+  std::atomic<size_t> size{0};
+  std::atomic<bool> faulted{false};
+};
+// A free slot for [base, base + size), the handler installed; null if none is free.
+MappingSlot* claim_mapping_slot(const uint8_t* base, size_t size) noexcept;
+void release_mapping_slot(MappingSlot* slot) noexcept;
 
 class MappedPcap {
  public:
@@ -40,14 +62,21 @@ class MappedPcap {
     void* m = MAP_FAILED;
     if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && size_t(st.st_size) >= kFileHeader)
       m = mmap(nullptr, size_t(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
-    ::close(fd);
-    if (m == MAP_FAILED) return nullptr;
-    std::unique_ptr<MappedPcap> f(new MappedPcap(static_cast<const uint8_t*>(m), size_t(st.st_size)));
-    if (!f->header()) return nullptr;
+    if (m == MAP_FAILED) {
+      ::close(fd);
+      return nullptr;
+    }
+    std::unique_ptr<MappedPcap> f(new MappedPcap(static_cast<const uint8_t*>(m), size_t(st.st_size), fd));
+    f->slot_ = claim_mapping_slot(f->base_, f->size_);  // before the first read of the mapping
+    if (!f->slot_ || !f->header()) return nullptr;
     madvise(m, size_t(st.st_size), MADV_SEQUENTIAL);
     return f;
   }
-  ~MappedPcap() { munmap(const_cast<uint8_t*>(base_), size_); }
+  ~MappedPcap() {
+    if (slot_) release_mapping_slot(slot_);
+    munmap(const_cast<uint8_t*>(base_), size_);
+    ::close(fd_);
+  }
   MappedPcap(const MappedPcap&) = delete;
   MappedPcap& operator=(const MappedPcap&) = delete;
 
@@ -55,10 +84,12 @@ class MappedPcap {
   void rewind() noexcept { off_ = kFileHeader; }
   // 1: `r` is the next record; 0: the end of the file; -1: damage (error() says which).
   int next(Record& r) noexcept {
-    if (off_ == size_) return 0;
+    if (off_ == size_) return intact() ? 0 : -1;
     if (size_ - off_ < kRecordHeader) return fail("the file ends inside a record header");
     const uint8_t* h = base_ + off_;
     const uint32_t sec = word(h), frac = word(h + 4), caplen = word(h + 8);
+    if (caplen == 0 && (shrunk() || !intact())) [[unlikely]]  // a page of zeros past the cut
+      return -1;
     if (caplen > kMaxCaplen) return fail("a record claims a capture length over 262144 bytes");
     if (size_ - off_ - kRecordHeader < caplen) return fail("the file ends inside a record");
     r.ts_ns = uint64_t(sec) * 1'000'000'000u + uint64_t(frac) * frac_ns_;
@@ -68,9 +99,25 @@ class MappedPcap {
     return 1;
   }
   const char* error() const noexcept { return error_; }
+  // False once the file was seen to shrink: the last record read may hold zeros.
+  bool intact() noexcept {
+    if (!slot_->faulted.load(std::memory_order_relaxed)) [[likely]]
+      return true;
+    if (!*error_ && !shrunk()) fail("a page of the file vanished while it was read (truncated and rewritten?)");
+    return false;
+  }
 
  private:
-  MappedPcap(const uint8_t* b, size_t n) : base_(b), size_(n) {}
+  MappedPcap(const uint8_t* b, size_t n, int fd) : base_(b), size_(n), fd_(fd) {}
+  // Asks the file system for the file's size; true (and error() says so) if it shrank.
+  bool shrunk() noexcept {
+    struct stat st;
+    if (fstat(fd_, &st) != 0 || size_t(st.st_size) >= size_) return false;
+    std::snprintf(why_, sizeof why_, "the file shrank from %zu to %lld bytes while it was read", size_,
+                  static_cast<long long>(st.st_size));
+    slot_->faulted.store(true, std::memory_order_relaxed);
+    return fail(why_), true;
+  }
   bool header() noexcept {
     uint32_t magic;
     std::memcpy(&magic, base_, 4);
@@ -98,6 +145,9 @@ class MappedPcap {
 
   const uint8_t* base_;
   size_t size_, off_ = 0;
+  int fd_;
+  MappingSlot* slot_ = nullptr;
+  char why_[96] = "";
   bool swap_ = false;
   uint32_t frac_ns_ = 1000, snaplen_ = 0;
   const char* error_ = "";

@@ -101,8 +101,14 @@ class TraceRxQueue final : public RxQueue {
         detail::bump(counters_.frame_errors, 1);
         continue;
       }
-      Packet* p = out[got++];
+      Packet* p = out[got];
       std::memcpy(p->data(), rec_.data, rec_.caplen);
+      if (map_ && !map_->intact()) [[unlikely]] {  // the file shrank under the copy
+        --records_;
+        damaged();
+        break;
+      }
+      ++got;
       p->len = uint16_t(rec_.caplen);
       p->timestamp_ns = rec_.ts_ns;
       p->rx_flags = kRxTimestampValid;
@@ -156,11 +162,7 @@ class TraceRxQueue final : public RxQueue {
       int r = read_record();
       if (r == 1) break;
       if (r == 0 && (++pass_ < spec_.loops || spec_.loops == 0) && records_ > 0 && reopen()) continue;
-      if (r < 0) {
-        std::lock_guard lock(mu_);
-        error_ = fmt::format("{}: the trace is damaged after {} records: {}", spec_.text, records_,
-                             map_ ? map_->error() : pcap_geterr(pcap_));
-      }
+      if (r < 0) damaged();
       done_ = true;
       return false;
     }
@@ -176,6 +178,15 @@ class TraceRxQueue final : public RxQueue {
     due_ = base_wall_ + (spec_.pace > 0 ? uint64_t(double(t - base_trace_) / spec_.pace) : 0);
     have_ = true;
     return true;
+  }
+
+  // The replay ends at damage (a cut or shrunk file): the partial record is a counted drop.
+  void damaged() noexcept {
+    done_ = true;
+    detail::bump(counters_.frame_errors, 1);
+    std::lock_guard lock(mu_);
+    error_ = fmt::format("{}: the trace is damaged after {} records: {}", spec_.text, records_,
+                         map_ ? map_->error() : pcap_geterr(pcap_));
   }
 
   bool reopen() noexcept {

@@ -19,6 +19,7 @@
 // threads ended (Engine::join) and before the exporter stops.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <cstring>
@@ -65,26 +66,45 @@ enum class FlowEnd : uint8_t {
 };
 inline constexpr unsigned kFlowEndReasons = 6;
 
+// With FlowCacheConfig::biflow, one record per conversation (RFC 5103): `key` is the
+// direction of its first packet (the initiator), the rev_ counters count the packets
+// whose key is the reverse (addresses swapped, and ports for TCP/UDP/SCTP); otherwise
+// the rev_ fields stay 0. first_ns/last_ns span both directions.
 struct FlowRecord {
   FlowKey key;
   uint64_t packets;
-  uint64_t bytes;     // IP bytes (IPv4 total length, IPv6 payload length + 40): octetDeltaCount
+  uint64_t bytes;  // IP bytes (IPv4 total length, IPv6 payload length + 40): octetDeltaCount
+  uint64_t rev_packets, rev_bytes;
   uint64_t first_ns;  // timestamps of the first and last packet, ns since the Unix epoch
   uint64_t last_ns;
   uint16_t tcp_flags;  // OR of every packet's TCP flags
-  uint8_t tos;         // of the first packet (IPv4 TOS, IPv6 traffic class)
+  uint16_t rev_tcp_flags;
+  uint8_t tos;  // of the first packet (IPv4 TOS, IPv6 traffic class)
   FlowEnd reason;
   uint16_t port, queue;  // ingress device index and RX queue
 };
-static_assert(sizeof(FlowRecord) == 80);
+static_assert(sizeof(FlowRecord) == 104);
 
 struct FlowCacheConfig {
   uint32_t entries = 4096;                           // per poll thread: a power of two, 8 .. 2^26
   uint64_t idle_timeout_ns = 15'000'000'000ull;      // Cisco's inactive timeout default
   uint64_t active_timeout_ns = 1800'000'000'000ull;  // 30 min
   uint32_t ring_size = 8192;                         // export ring, records (power of two)
+  // Bidirectional records (RFC 5103): both directions of a conversation in one record.
+  // The poll thread must see both: one queue, or RSS with a symmetric hash. A TCP
+  // conversation ends (end_of_flow) at a RST or when both sides have sent a FIN.
+  bool biflow = false;
 };
 inline constexpr uint32_t kFlowWays = 8;  // entries per bucket
+
+// A Toeplitz key (DeviceConfig::rss_key) under which both directions of a conversation
+// hash alike (0x6d5a repeated: Woo and Park, "Scalable TCP Session Monitoring with
+// Symmetric Receive-side Scaling", 2012): with -q N, a biflow's halves meet on one queue.
+inline std::array<uint8_t, 40> symmetric_rss_key() noexcept {
+  std::array<uint8_t, 40> k;
+  for (size_t i = 0; i < k.size(); ++i) k[i] = i % 2 ? 0x5a : 0x6d;
+  return k;
+}
 
 // Written by the worker's poll thread only (relaxed atomics), read by anyone.
 struct alignas(64) FlowCacheStats {
@@ -123,8 +143,11 @@ class FlowCache {
 
   const FlowCacheStats& stats() const noexcept { return stats_; }
   uint32_t entries() const noexcept { return uint32_t(recs_.size()); }
+  bool biflow() const noexcept { return cfg_.biflow; }
 
  private:
+  template <bool kBiflow>
+  void meter_burst(Packet* const* pkts, uint32_t n, uint64_t now_ns) noexcept;
   void end(FlowRecord& r, uint32_t slot, FlowEnd why, bool wait = false) noexcept;
   void sweep_bucket(uint32_t b, uint64_t now) noexcept;
   void age(uint64_t now) noexcept;  // expire() in the cache's clock
@@ -182,7 +205,7 @@ struct FlowExporterConfig {
 
 struct FlowExportStats {
   uint64_t records = 0;  // data records sent (to each collector)
-  uint64_t packets = 0;  // packets and IP bytes in them
+  uint64_t packets = 0;  // packets and IP bytes in them (both directions of a biflow)
   uint64_t bytes = 0;
   uint64_t messages = 0;     // UDP datagrams sent, over all collectors
   uint64_t send_errors = 0;  // datagrams the kernel refused (unreachable collector, ...)

@@ -2,14 +2,17 @@
 """Holds `nfdump -o json` output to the trace it came from: per flow key (addresses,
 ports, protocol) the packets and IP bytes (IPv4 total length, IPv6 payload + 40) summed
 over every record of the key (active-timeout splits and evictions make several). Exits
-1 naming the first difference. Usage: flow_check.py TRACE.pcap NFDUMP.json [LABEL]"""
+1 naming the first difference. With --biflow, a key is a conversation in the direction
+of its first packet and the reverse direction's packets and bytes are nfdump's
+out_packets / out_bytes (nfdump maps the RFC 5103 reverse counters, PEN 29305, there).
+Usage: flow_check.py [--biflow] TRACE.pcap NFDUMP.json [LABEL]"""
 import ipaddress
 import json
 import struct
 import sys
 
 
-def trace_flows(path):
+def trace_flows(path, biflow):
     flows = {}
     with open(path, "rb") as f:
         magic = struct.unpack("<I", f.read(24)[:4])[0]
@@ -36,8 +39,13 @@ def trace_flows(path):
                 continue
             sport, dport = struct.unpack(">HH", fr[l4 : l4 + 4]) if proto in (6, 17) else (0, 0)
             k = (str(src), str(dst), sport, dport, proto)
-            p, b = flows.get(k, (0, 0))
-            flows[k] = (p + 1, b + iplen)
+            rk = (str(dst), str(src), dport, sport, proto)
+            if biflow and k not in flows and rk in flows:
+                p, b, rp, rb = flows[rk]
+                flows[rk] = (p, b, rp + 1, rb + iplen)
+                continue
+            p, b, rp, rb = flows.get(k, (0, 0, 0, 0))
+            flows[k] = (p + 1, b + iplen, rp, rb)
     return flows
 
 
@@ -47,23 +55,27 @@ def exported_flows(path):
         src = r.get("src4_addr") or r.get("src6_addr")
         dst = r.get("dst4_addr") or r.get("dst6_addr")
         k = (str(ipaddress.ip_address(src)), str(ipaddress.ip_address(dst)), r["src_port"], r["dst_port"], r["proto"])
-        p, b = flows.get(k, (0, 0))
-        flows[k] = (p + r["in_packets"], b + r["in_bytes"])
+        p, b, rp, rb = flows.get(k, (0, 0, 0, 0))
+        flows[k] = (p + r["in_packets"], b + r["in_bytes"], rp + r.get("out_packets", 0), rb + r.get("out_bytes", 0))
         records += 1
     return flows, records
 
 
 def main():
-    want = trace_flows(sys.argv[1])
-    got, records = exported_flows(sys.argv[2])
-    label = sys.argv[3] if len(sys.argv) > 3 else sys.argv[2]
-    wp, wb = sum(v[0] for v in want.values()), sum(v[1] for v in want.values())
-    gp, gb = sum(v[0] for v in got.values()), sum(v[1] for v in got.values())
-    print(f"{label}: trace {len(want)} flows {wp} packets {wb} bytes; "
-          f"collector {len(got)} flows ({records} records) {gp} packets {gb} bytes")
+    args = sys.argv[1:]
+    biflow = args[:1] == ["--biflow"]
+    args = args[1:] if biflow else args
+    want = trace_flows(args[0], biflow)
+    got, records = exported_flows(args[1])
+    label = args[2] if len(args) > 2 else args[1]
+    total = lambda d, i: sum(v[i] for v in d.values())
+    print(f"{label}: trace {len(want)} flows {total(want, 0)} packets {total(want, 1)} bytes, reverse "
+          f"{total(want, 2)} packets {total(want, 3)} bytes; collector {len(got)} flows ({records} records) "
+          f"{total(got, 0)} packets {total(got, 1)} bytes, reverse {total(got, 2)} packets {total(got, 3)} bytes")
     for k in sorted(set(want) | set(got)):
         if want.get(k) != got.get(k):
-            print(f"{label}: flow {k}: trace (packets, bytes) {want.get(k)}, collector {got.get(k)}")
+            print(f"{label}: flow {k}: trace (packets, bytes, reverse packets, reverse bytes) {want.get(k)}, "
+                  f"collector {got.get(k)}")
             return 1
     return 0
 

@@ -5,7 +5,8 @@
 # IP bytes (tests/model/flow_check.py reads the trace itself). Cases: IPFIX, UDP over
 # IPv4; NetFlow v9, TCP over IPv6 through a cache of 8 entries (evictions); and
 # softflowd on the first trace as the differential peer (same checker); tshark's cflow
-# dissector decodes the IPFIX datagrams (captured on lo) without malformed packets.
+# dissector decodes the IPFIX datagrams (captured on lo) without malformed packets;
+# --biflow records of a two-way trace (tests/model/biflow_trace.py) in both decoders.
 # Usage: flow_e2e.sh NCAP_GEN NCAP_FLOW FLOW_CHECK_PY
 set -eu
 gen=$1 flow=$2 check=$3
@@ -34,7 +35,9 @@ free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.
 
 # collect NAME CMD...: nfcapd on a free port, CMD (with PORT replaced) exports to it,
 # then nfcapd stops (SIGTERM writes its last file) and nfdump dumps it as JSON. With
-# CAPTURE=1 tcpdump also records the datagrams on lo into NAME.pcap (for tshark).
+# CAPTURE=1 tcpdump also records the datagrams on lo into NAME.pcap (for tshark);
+# --immediate-mode: without it libpcap hands over a ring block after its 1 s timeout,
+# and a run shorter than that could end before a datagram was written.
 collect() {
   name=$1; shift
   port=$(free_port)
@@ -42,9 +45,9 @@ collect() {
   nfcapd -w "$dir/$name" -b 127.0.0.1 -p "$port" -t 2 >"$dir/$name.nfcapd.log" 2>&1 &
   pid=$!
   if [ "${CAPTURE:-0}" = 1 ]; then
-    tcpdump -i lo -Z root -U -w "$dir/$name.pcap" udp port "$port" 2>"$dir/$name.tcpdump.log" &
+    tcpdump -i lo -Z root -U --immediate-mode -w "$dir/$name.pcap" udp port "$port" 2>"$dir/$name.tcpdump.log" &
     tpid=$!
-    for _ in $(seq 50); do grep -q listening "$dir/$name.tcpdump.log" && break; sleep 0.1; done
+    for _ in $(seq 50); do grep -qs listening "$dir/$name.tcpdump.log" && break; sleep 0.1; done
   fi
   sleep 0.5
   cmd=$(echo "$*" | sed "s/PORT/$port/g")
@@ -77,6 +80,26 @@ python3 "$check" "$dir/tcp6.pcap" "$dir/v9.json" "ncap-flow v9, 8 entries"
 grep -q '"packets":3000,"metered":3000' "$dir/v9.out" || { cat "$dir/v9.out"; exit 1; }
 grep -q '"evicted":0' "$dir/v9.out" && { echo "flow_e2e: an 8-entry cache over 40 flows evicted nothing"; cat "$dir/v9.out"; exit 1; }
 grep -q '"export_ring_full":0,"export_ring_full_packets":0,"send_errors":0' "$dir/v9.out" || { cat "$dir/v9.out"; exit 1; }
+
+# --biflow (RFC 5103): one record per conversation (12 UDP/IPv4, 8 TCP/IPv6 closed by
+# both FINs), the responder's packets and bytes in the reverse counters (PEN 29305):
+# nfdump 1.7 shows them as out_packets / out_bytes, tshark as "(Reverse Type 2 PKTS)".
+python3 "$(dirname "$check")/biflow_trace.py" "$dir/twoway.pcap"
+CAPTURE=$capture collect biflow "$flow -i pcap:$dir/twoway.pcap -n ipfix://127.0.0.1:PORT --biflow --json"
+python3 "$check" --biflow "$dir/twoway.pcap" "$dir/biflow.json" "ncap-flow IPFIX --biflow"
+grep -q '"end_of_flow":8,"forced":12' "$dir/biflow.out" || { cat "$dir/biflow.out"; exit 1; }
+grep -q '"exported":{"records":20,"packets":268' "$dir/biflow.out" || { cat "$dir/biflow.out"; exit 1; }
+if [ "$capture" = 1 ]; then
+  tshark -r "$dir/biflow.pcap" -d "udp.port==$dport,cflow" -V >"$dir/biflow.tshark" 2>&1
+  rev=$(awk '/\(Reverse Type 2 PKTS\)/ { n++; p += $2 } END { print n + 0, p + 0 }' "$dir/biflow.tshark")
+  if [ "$rev" != "20 106" ] || grep -qi malformed "$dir/biflow.tshark"; then
+    echo "flow_e2e: tshark found (records, reverse packets) $rev, want 20 106 (or malformed packets)"
+    exit 1
+  fi
+  echo "tshark cflow: 20 biflow records, 106 reverse packets, none malformed"
+fi
+"$flow" -i "pcap:$dir/twoway.pcap" -n v9://127.0.0.1:9 --biflow >"$dir/biflow-v9.out" 2>&1 && exit 1
+grep -q "NetFlow v9 has no reverse fields" "$dir/biflow-v9.out" || { cat "$dir/biflow-v9.out"; exit 1; }
 
 collect softflowd "softflowd -r $dir/udp4.pcap -v 10 -n 127.0.0.1:PORT -d"
 python3 "$check" "$dir/udp4.pcap" "$dir/softflowd.json" "softflowd IPFIX (peer)"

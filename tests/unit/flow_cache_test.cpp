@@ -158,6 +158,54 @@ TEST(FlowCache, FinOrRstEndsTheFlowWithReason3) {
   EXPECT_EQ(c.stats().ended[3].load(), 2u);
 }
 
+// RFC 5103: both directions in one record, keyed by the first packet's direction; a TCP
+// conversation ends when both sides sent a FIN (a one-way FIN does not end it).
+TEST(FlowCache, BiflowCountsEachDirectionInOneRecord) {
+  FlowCacheConfig cfg;
+  cfg.biflow = true;
+  FlowCache c(cfg);
+  Feed f;
+  FrameSpec syn = tcp(40000, 0x02), synack = tcp(80, 0x12);
+  synack.src_ip = syn.dst_ip, synack.dst_ip = syn.src_ip, synack.dport = 40000;
+  FrameSpec data = tcp(40000, 0x18), fin = tcp(40000, 0x11), finack = synack;
+  data.payload.assign(100, 'd');
+  finack.tcp_flags = 0x11;
+  FrameSpec reply = synack;
+  reply.tcp_flags = 0x18;
+  reply.payload.assign(300, 'r');
+  meter_one(c, f, syn, 100);
+  meter_one(c, f, synack, 200);
+  meter_one(c, f, data, 300);
+  meter_one(c, f, reply, 400);
+  meter_one(c, f, reply, 450);
+  meter_one(c, f, fin, 500);
+  EXPECT_TRUE(drain(c).empty()) << "one side's FIN leaves the conversation open";
+  meter_one(c, f, udp(7, 5), 550);  // another flow, not mixed in
+  meter_one(c, f, finack, 600);
+  auto recs = drain(c);
+  ASSERT_EQ(recs.size(), 1u);
+  const FlowRecord& r = recs[0];
+  EXPECT_EQ(r.reason, FlowEnd::end_of_flow);
+  EXPECT_EQ(r.key.sport, 40000) << "the initiator is the source";
+  EXPECT_EQ(r.key.dport, 80);
+  EXPECT_EQ(r.key.src[3], syn.src_ip[3]);
+  EXPECT_EQ(r.packets, 3u);
+  EXPECT_EQ(r.bytes, 40u + 140u + 40u);
+  EXPECT_EQ(r.tcp_flags, 0x02 | 0x18 | 0x11);
+  EXPECT_EQ(r.rev_packets, 4u);
+  EXPECT_EQ(r.rev_bytes, 40u + 340u + 340u + 40u);
+  EXPECT_EQ(r.rev_tcp_flags, 0x12 | 0x18 | 0x11);
+  EXPECT_EQ(r.first_ns, 100u);
+  EXPECT_EQ(r.last_ns, 600u);
+  EXPECT_EQ(c.stats().flows.load(), 2u);
+  c.flush(false);
+  recs = drain(c);
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(recs[0].packets, 1u);
+  EXPECT_EQ(recs[0].rev_packets, 0u);
+  EXPECT_EQ(c.stats().packets.load(), 8u);
+}
+
 TEST(FlowCache, FullBucketEvictsTheLeastRecentFlowWithReason5) {
   FlowCacheConfig cfg;
   cfg.entries = kFlowWays;  // one bucket: the ninth flow must evict

@@ -104,6 +104,37 @@ TEST(FlowIpfix, MessageWithTemplatesAndOneRecordMatchesTheRfcLayout) {
   EXPECT_EQ(Bytes(got.begin() + 16, got.begin() + 20), (Bytes{0x01, 0x00, 0x00, 0x72}));
 }
 
+// RFC 5103: a biflow template is the one-way template plus the reverse elements, each
+// with the enterprise bit and PEN 29305 (RFC 7011 3.2); the record adds their values.
+TEST(FlowIpfix, BiflowTemplateAddsReverseElementsWithPen29305) {
+  MessageEncoder e(ExportFormat::ipfix, 1, 1400, true);
+  e.begin(0x5f5e1000, 0, true);
+  FlowRecord r = sample();
+  r.rev_bytes = 0x0abc, r.rev_packets = 2, r.rev_tcp_flags = 0x12;  // the flags are not exported
+  ASSERT_TRUE(e.add(r));
+  Bytes got = e.finish();
+  const Bytes reverse = {0x80, 0x01, 0x00, 0x08, 0x00, 0x00, 0x72, 0x79,   // reverseOctetDeltaCount, PEN 29305
+                         0x80, 0x02, 0x00, 0x08, 0x00, 0x00, 0x72, 0x79};  // reversePacketDeltaCount
+  Bytes want = {0x00, 0x02, 0x00, 0x9c};                                   // template set, 4 + 2 * (60 + 16) bytes
+  for (bool v6 : {false, true}) {
+    Bytes t = template_record(v6);
+    t[1] += 2;      // templates 258 / 259
+    t[3] = 14 + 2;  // 16 fields
+    want.insert(want.end(), t.begin(), t.end());
+    want.insert(want.end(), reverse.begin(), reverse.end());
+  }
+  const Bytes set = {0x01, 0x02, 0x00, 4 + 71};  // data set of template 258
+  want.insert(want.end(), set.begin(), set.end());
+  Bytes rec = data_record();
+  const Bytes rev = {0, 0, 0, 0, 0, 0, 0x0a, 0xbc, 0, 0, 0, 0, 0, 0, 0, 2};
+  rec.insert(rec.end(), rev.begin(), rev.end());
+  ASSERT_EQ(rec.size(), kRecordBytesIpv4 + kReverseBytes);
+  want.insert(want.end(), rec.begin(), rec.end());
+  ASSERT_EQ(got.size(), 16 + want.size());
+  EXPECT_EQ(Bytes(got.begin() + 16, got.end()), want);
+  EXPECT_EQ(size_t(got[2] << 8 | got[3]), got.size());  // the header's length
+}
+
 TEST(FlowIpfix, Ipv6RecordsGoToTheirOwnSet) {
   MessageEncoder e(ExportFormat::ipfix, 1, 1400);
   e.begin(1, 0, false);
@@ -164,6 +195,21 @@ TEST(FlowIpfix, CollectorUrlsParseOrNameTheFix) {
   EXPECT_EQ(parse_collector("ipfix://collector.example:4739").host, "collector.example");
   for (const char* bad : {"127.0.0.1", "127.0.0.1:0", "127.0.0.1:70000", "sflow://h:1", "[::1]9", "h:x"})
     EXPECT_THROW(parse_collector(bad), Error) << bad;
+}
+
+TEST(FlowExporter, BiflowToANetflowV9CollectorIsRefusedWithTheFix) {
+  FlowCacheConfig cc;
+  cc.biflow = true;
+  FlowMeter meter(1, cc);
+  FlowExporterConfig xc;
+  xc.collectors = {parse_collector("127.0.0.1:4739"), parse_collector("v9://127.0.0.1:2055")};
+  try {
+    FlowExporter x(meter, xc);
+    ADD_FAILURE() << "a v9 collector took biflow records";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("v9://127.0.0.1:2055"), std::string::npos) << e.what();
+    EXPECT_NE(e.fix().find("ipfix://"), std::string::npos) << e.fix();
+  }
 }
 
 // A poll thread meters while the exporter thread runs; a UDP socket on 127.0.0.1 is the

@@ -2,11 +2,13 @@
 // variants (microsecond and nanosecond magic, little and big endian) give the same
 // frames with the same nanosecond timestamps as libpcap (pcap_open_offline with
 // nanosecond precision, the reference); a record cut short ends the replay after the
-// last whole record with a message naming the damage; loop=2 replays twice.
+// last whole record with a message naming the damage; loop=2 replays twice; a file
+// truncated during the replay ends it with a message and a counted drop, no SIGBUS.
 #include <gtest/gtest.h>
 #include <pcap/pcap.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -136,6 +138,60 @@ TEST(TraceReader, HugeCaptureLengthIsDamage) {
   EXPECT_EQ(read_ncap("pcap:" + path, &error).size(), 1u);
   EXPECT_NE(error.find("capture length over 262144"), std::string::npos) << error;
   ::unlink(path.c_str());
+}
+
+// 3000 records of 100 bytes (116 with the header) after the 24-byte file header; the
+// file is truncated after `before` records are read, to `cut` bytes. Returned: records
+// read in all; each is checked against its bytes in the file.
+uint64_t read_truncated(size_t before, size_t cut, std::string& error, uint64_t& drops) {
+  std::vector<uint8_t> b;
+  put32(b, 0xa1b2c3d4, false), put16(b, 2, false), put16(b, 4, false);
+  put32(b, 0, false), put32(b, 0, false), put32(b, 65535, false), put32(b, 1, false);
+  for (uint32_t i = 0; i < 3000; ++i) {
+    put32(b, 1700000000, false), put32(b, i, false), put32(b, 100, false), put32(b, 100, false);
+    for (uint32_t j = 0; j < 100; ++j) b.push_back(uint8_t(i * 7 + j + 1));
+  }
+  const std::string path = write_file(b, "shrink");
+  ncap::DeviceConfig cfg;
+  auto dev = ncap::open("pcap:" + path, cfg);
+  ncap::RxQueue& rx = dev->rx(0);
+  uint64_t read = 0;
+  ncap::Packet* p[4];
+  while (!rx.exhausted()) {
+    if (read == before) {
+      EXPECT_EQ(::truncate(path.c_str(), off_t(cut)), 0);
+    }
+    uint32_t n = rx.rx_burst(p, uint32_t(read < before ? std::min<uint64_t>(4, before - read) : 4));
+    for (uint32_t i = 0; i < n; ++i, ++read) {
+      const uint8_t* want = b.data() + 24 + read * 116 + 16;
+      EXPECT_EQ(p[i]->len, 100u);
+      EXPECT_TRUE(std::equal(want, want + 100, p[i]->data())) << "record " << read;
+    }
+    rx.pool().free_bulk(p, n);
+  }
+  error = dev->error();
+  drops = rx.stats().frame_errors;
+  ::unlink(path.c_str());
+  return read;
+}
+
+TEST(TraceReader, FileTruncatedDuringTheReplayEndsWithAnError) {
+  struct Case {
+    size_t before, cut;
+    uint64_t whole;  // records wholly before the cut
+  } cases[] = {
+      {4, 65536, 564},           // at a page boundary inside record 565: its copy faults
+      {4, 24 + 565 * 116, 565},  // inside a page at a record boundary: the next header reads zeros
+      {600, 4096, 600},          // behind the reader: the next header faults
+  };
+  for (const Case& c : cases) {
+    std::string error;
+    uint64_t drops = 0;
+    EXPECT_EQ(read_truncated(c.before, c.cut, error, drops), c.whole) << c.cut;
+    EXPECT_EQ(drops, 1u) << c.cut;
+    EXPECT_NE(error.find("damaged after " + std::to_string(c.whole) + " records"), std::string::npos) << error;
+    EXPECT_NE(error.find("shrank from 348024 to " + std::to_string(c.cut) + " bytes"), std::string::npos) << error;
+  }
 }
 
 }  // namespace
