@@ -6,6 +6,8 @@ the same frames (count, size, flows) once per receiver; the receivers, in turn:
   ncap-count -i kernel:RECEIVER          (AF_PACKET TPACKET_V3)
   ncap-count -i kernel:RECEIVER?xdp      (AF_XDP, copy mode on veth)
   tcpdump -i RECEIVER -w /dev/null -B 4096 (Debian's tcpdump and libpcap, its peer)
+  tpacket_floor RECEIVER read|copy       (bench/tpacket_floor.cpp: a bare TPACKET_V3
+                                          reader, the floor under any AF_PACKET receiver)
 For each: frames received, loss (what the sender sent and the receiver did not get),
 and the receiving process's CPU time (user + system, from wait4's rusage) per received
 frame, its split and the receiver's sleeps (voluntary context switches: its wakeups) per
@@ -13,7 +15,8 @@ frame, its split and the receiver's sleeps (voluntary context switches: its wake
 startup included). The compare lines take each receiver's median over the runs. Prints
   compare veth_cpu_per_packet_<mode> ours=<ns> peer=tcpdump:<ns> ratio=<peer/ours>
   compare veth_received_<mode> ours=<frames> peer=tcpdump:<frames> ratio=<ours/peer>
-for mode af_packet and af_xdp.
+for mode af_packet and af_xdp, and for each floor `# floor_<mode>: <ns>, tcpdump / floor = <x>`
+(the highest ratio an AF_PACKET receiver doing that much could reach).
 Root. Usage: capture_bench.py BUILD_DIR [--frames N] [--size S] [--flows F] [--runs R]
 """
 import argparse
@@ -108,6 +111,7 @@ def main():
     a = parse_args(3_000_000)
     count = os.path.join(a.build, "apps/ncap-count/ncap-count")
     gen = os.path.join(a.build, "apps/ncap-gen/ncap-gen")
+    floor = os.path.join(a.build, "bench/tpacket_floor")
     buildtype = "unknown"
     try:
         info = json.loads(sh("meson", "introspect", "--buildoptions", a.build).stdout)
@@ -122,6 +126,8 @@ def main():
             ("af_packet", [count, "-i", "kernel:" + veth.vb, "--descriptors", "2048", "--json", "--quiet"], 0.5),
             ("af_xdp", [count, "-i", "kernel:" + veth.vb + "?xdp", "--descriptors", "4096", "--json", "--quiet"], 1.0),
             ("tcpdump", ["tcpdump", "-i", veth.vb, "-w", "/dev/null", "-Z", "root", "-B", "4096"], 1.0),
+            ("floor_read", [floor, veth.vb, "read"], 0.5),
+            ("floor_copy", [floor, veth.vb, "copy"], 0.5),
         )
         for name, cmd, ready in receivers:
             _, out, err, ru = run_receiver(veth, cmd, ready, lambda: time.sleep(2.0))
@@ -147,6 +153,10 @@ def main():
             print(f"compare veth_received_{mode} ours={o[0]:.0f} peer=tcpdump:{p[0]:.0f} ratio={o[0] / max(p[0], 1):.2f}")
             print(f"# median of {a.runs} runs, {mode}: loss {o[1] - o[0]:.0f} of {o[1]:.0f} at {o[3]:.0f} pps offered; "
                   f"tcpdump {p[1] - p[0]:.0f} of {p[1]:.0f} at {p[3]:.0f} pps")
+        for mode in ("floor_read", "floor_copy"):
+            o = med[mode]
+            print(f"# {mode}: {o[2]:.1f} ns per received frame, loss {o[1] - o[0]:.0f}, "
+                  f"tcpdump / floor = {p[2] / o[2]:.2f}")
     finally:
         veth.close()
 

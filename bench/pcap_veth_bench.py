@@ -36,7 +36,8 @@ def main():
                 rx = received("tcpdump", "", err)  # both receivers are tcpdump
                 ns = (u + k) * 1e9 / max(rx, 1)
                 print(f"run {run} {name}: sent {sent['frames']} at {sent['pps']:.0f} pps, captured {rx}, "
-                      f"lost {sent['frames'] - rx}, cpu {u:.3f} user + {k:.3f} system s = {ns:.1f} ns per frame")
+                      f"lost {sent['frames'] - rx}, cpu {u:.3f} user + {k:.3f} system s = {ns:.1f} ns per frame, "
+                      f"{ru.ru_nvcsw * 1000 / max(rx, 1):.2f} sleeps per 1000 frames")
                 if name not in best or ns < best[name][2]:
                     best[name] = (rx, sent["frames"], ns)
         o, p = best["libncap-pcap"], best["libpcap"]

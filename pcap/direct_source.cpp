@@ -8,11 +8,16 @@
 // enqueued and finds `armed_` set writes the eventfd once. Both sides put a seq_cst fence
 // between their store (ring tail / armed_) and their load (armed_ / ring tail), so one of
 // them always sees the other (a missed wakeup would need both loads to miss both stores).
+// The poll thread looks at `armed_` once per kWakeBatch packets and whenever it goes idle
+// (its queue empty, before it sleeps), not after every burst: a consumer that drains
+// faster than bursts come would otherwise sleep and be woken per burst (two syscalls and
+// a context switch per 32 packets; docs/performance.md, libncap-pcap on a veth).
 #include <fmt/format.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -28,20 +33,25 @@ namespace ncap::pcapcompat {
 namespace {
 
 constexpr uint32_t kRxDescriptors = 1024;
+constexpr uint32_t kWakeBatch = 256;  // packets a sleeping consumer waits for while more come
 
 class DirectSource;
 
 // The poll thread's end: driver-level BPF, then the handle's ring.
 class RingDispatcher final : public Dispatcher {
  public:
-  RingDispatcher(DirectSource& src, uint32_t slots) : src_(src), ring_(slots) {}
+  RingDispatcher(DirectSource& src, uint32_t slots)
+      : src_(src), ring_(slots), wake_at_(std::max(1u, std::min(kWakeBatch, slots / 4))) {}
   void dispatch(Packet** pkts, uint32_t n, unsigned worker) noexcept override;
+  void idle(unsigned worker) noexcept override;
   SpscRing<Packet*>& ring() noexcept { return ring_; }
   std::atomic<uint64_t> bpf_rejected{0}, delivered{0}, ring_full{0};
 
  private:
   DirectSource& src_;
   SpscRing<Packet*> ring_;
+  const uint32_t wake_at_;
+  uint32_t unsignalled_ = 0;  // enqueued since the last look at the consumer
 };
 
 struct Port {
@@ -231,7 +241,17 @@ void RingDispatcher::dispatch(Packet** pkts, uint32_t n, unsigned) noexcept {
     detail::bump(ring_full, n - put);
     free_packets(pkts + put, n - put);
   }
-  if (put) src_.produced();
+  unsignalled_ += put;
+  if (unsignalled_ >= wake_at_) {
+    unsignalled_ = 0;
+    src_.produced();
+  }
+}
+
+void RingDispatcher::idle(unsigned) noexcept {
+  if (unsignalled_ == 0) return;
+  unsignalled_ = 0;
+  src_.produced();
 }
 
 }  // namespace

@@ -19,7 +19,7 @@
 namespace ncap::kernel {
 namespace {
 
-constexpr uint32_t kBlockSize = 1u << 18;  // 256 KiB blocks of the TPACKET_V3 ring
+constexpr uint32_t kBlockSize = kPacketBlockSize;  // 256 KiB blocks of the TPACKET_V3 ring
 constexpr uint32_t kMinBlocks = 8;
 constexpr uint32_t kFrameSize = 2048;  // tp_frame_size: only the kernel's bookkeeping in V3
 // A partly filled block is handed over after this (ms). Each handover wakes the poll
@@ -236,6 +236,17 @@ class PacketTxQueue final : public TxQueue {
 
 }  // namespace
 
+tpacket_req3 packet_ring_request(uint32_t blocks) noexcept {
+  tpacket_req3 req{};
+  req.tp_block_size = kBlockSize;
+  req.tp_block_nr = blocks;
+  req.tp_frame_size = kFrameSize;
+  req.tp_frame_nr = kBlockSize / kFrameSize * blocks;
+  req.tp_retire_blk_tov = kRetireMs;
+  req.tp_feature_req_word = TP_FT_REQ_FILL_RXHASH;
+  return req;
+}
+
 int packet_socket(const std::string& what) {
   int fd = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);  // protocol 0: nothing until bind
   if (fd < 0) {
@@ -263,13 +274,7 @@ std::unique_ptr<KernelRxQueue> make_packet_rx(const RxSetup& s, int* fanout) {
     pool = make_pool(pool_size, s.dma);
     set_int(fd, SOL_PACKET, PACKET_VERSION, TPACKET_V3, "PACKET_VERSION TPACKET_V3 on " + what);
     if (!s.outgoing) set_int(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1, "PACKET_IGNORE_OUTGOING on " + what);
-    tpacket_req3 req{};
-    req.tp_block_size = kBlockSize;
-    req.tp_block_nr = blocks;
-    req.tp_frame_size = kFrameSize;
-    req.tp_frame_nr = kBlockSize / kFrameSize * blocks;
-    req.tp_retire_blk_tov = kRetireMs;
-    req.tp_feature_req_word = TP_FT_REQ_FILL_RXHASH;
+    tpacket_req3 req = packet_ring_request(blocks);
     if (::setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof req) != 0)
       throw_errno("PACKET_RX_RING on " + what, "use fewer descriptors (-d) or free memory");
   } catch (...) {

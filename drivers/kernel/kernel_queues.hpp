@@ -3,6 +3,8 @@
 // inside the interface's network namespace (kernel_device.cpp runs the setup there).
 #pragma once
 
+#include <linux/if_packet.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -42,6 +44,11 @@ struct RxSetup {
   bool outgoing = false;  // AF_PACKET: also frames this host sends
   DmaOptions dma;         // where the queue's pool lives
 };
+
+// The TPACKET_V3 RX ring of `blocks` blocks of kPacketBlockSize bytes (af_packet.cpp);
+// bench/tpacket_floor.cpp reads the same ring bare.
+inline constexpr uint32_t kPacketBlockSize = 1u << 18;
+tpacket_req3 packet_ring_request(uint32_t blocks) noexcept;
 
 // AF_PACKET TPACKET_V3. With queues > 1 the sockets join one PACKET_FANOUT_HASH group:
 // the first creates it and leaves its id in *fanout, the others join it.
