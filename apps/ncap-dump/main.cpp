@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <boost/program_options.hpp>
 #include <chrono>
@@ -166,17 +167,39 @@ std::string drops_text(const Totals& t) {
                      t.writer_full, t.pool_empty, t.frame_errors, t.hw.rx_missed, t.hw.rx_no_descriptor);
 }
 
-// Queue w's ISB (pcapng 4.6), from any thread. The NIC's own drops are port-wide: they
-// go to queue 0, as last read by the main thread (`hw`: missed, no descriptor).
+// The NIC's drop counters as the main thread last read them (Device::stats() is the
+// main thread's), for the ISBs that the writer thread writes at each rotation: each
+// queue's own no-descriptor drops where the chip counts per queue, and the port-wide
+// rest (missed frames, no-descriptor counts not kept per queue), which queue 0 carries.
+struct NicDrops {
+  std::atomic<uint64_t> port{0};
+  std::array<std::atomic<uint64_t>, ncap::HardwareStats::kStatQueues> queue{};
+  void store(const ncap::HardwareStats& hw) {
+    constexpr auto r = std::memory_order_relaxed;
+    uint64_t per_queue = 0;
+    for (size_t q = 0; q < queue.size(); ++q)
+      queue[q].store(hw.rx_queue_no_descriptor[q], r), per_queue += hw.rx_queue_no_descriptor[q];
+    port.store(hw.rx_missed + hw.rx_no_descriptor - per_queue, r);
+  }
+  uint64_t of(uint16_t q) const {
+    constexpr auto r = std::memory_order_relaxed;
+    return (q < queue.size() ? queue[q].load(r) : 0) + (q == 0 ? port.load(r) : 0);
+  }
+};
+
+// Worker w's ISB (pcapng 4.6), from any thread: what its queue received, passed the
+// filter, dropped in the driver and the NIC (its own counts, queue 0 also the
+// port-wide ones) and dropped for a full writer ring.
 InterfaceStats queue_statistics(size_t w, ncap::Device& dev, const ncap::Engine& eng, const DumpDispatcher& d,
-                                const std::atomic<uint64_t>* hw, uint64_t start_ns) {
+                                const NicDrops& nic, uint64_t start_ns) {
   constexpr auto r = std::memory_order_relaxed;
-  ncap::QueueStats qs = dev.rx(eng.queue_of(w)).stats();
+  const uint16_t q = eng.queue_of(w);
+  ncap::QueueStats qs = dev.rx(q).stats();
   InterfaceStats s;
   s.start_ns = start_ns, s.end_ns = wall_ns();
   s.received = eng.stats(w).rx_packets.load(r);
   s.accepted = eng.stats(w).dispatched.load(r);
-  s.if_drop = qs.pool_empty + qs.frame_errors + (w == 0 ? hw[0].load(r) + hw[1].load(r) : 0);
+  s.if_drop = qs.pool_empty + qs.frame_errors + nic.of(q);
   s.os_drop = d.writer_full(w);
   return s;
 }
@@ -213,13 +236,13 @@ int dump(const Options& o) {
   ncap::install_stop_signals();
   ncap::stop_on_signal(&eng);
   uint64_t start_ns = wall_ns();
-  std::atomic<uint64_t> hw[2] = {0, 0};  // the NIC's missed and no-descriptor counts, for the ISBs
+  NicDrops nic;  // for the ISBs
   auto read_hw = [&] {
     Totals t = totals(*dev, eng, disp);
-    hw[0].store(t.hw.rx_missed, std::memory_order_relaxed), hw[1].store(t.hw.rx_no_descriptor);
+    nic.store(t.hw);
     return t;
   };
-  out.start([&](uint32_t w) { return queue_statistics(w, *dev, eng, disp, hw, start_ns); });
+  out.start([&](uint32_t w) { return queue_statistics(w, *dev, eng, disp, nic, start_ns); });
   std::atomic<bool> writer_stop{false};
   std::thread writer([&] { disp.write_loop(out, writer_stop); });
   auto start = Clock::now(), last_print = start;
@@ -262,6 +285,13 @@ int dump(const Options& o) {
       "ncap-dump: {} packets written to {} ({} bytes) in {:.3f} s; {} received, {} filtered, {} passed the filter\n"
       "  drops by reason: {}\n",
       out.packets(), where, out.bytes(), secs, fin.received, fin.filtered, fin.accepted, drops_text(fin));
+  if (eng.workers() > 1)
+    for (size_t w = 0; w < eng.workers(); ++w) {
+      InterfaceStats q = queue_statistics(w, *dev, eng, disp, nic, start_ns);
+      std::cerr << fmt::format(
+          "  interface {} ({}): isb_ifrecv {}, isb_filteraccept {}, isb_ifdrop {}, isb_osdrop {}\n", w, interfaces[w],
+          q.received, q.accepted, q.if_drop, q.os_drop);
+    }
   if (filter) std::cerr << ncap::to_text(filter->counters());
   if (failed_commands) return kFailure;
   if (std::string err = dev->error(); !err.empty()) {

@@ -174,7 +174,11 @@ void IgbDevice::read_drop_counters(HardwareStats& hw) {
   (void)io_.read32(RNBC);
   // RQDPC in each queue block on both chips: Linux's igb_update_stats reads it on every
   // igb MAC, DPDK's E1000_RQDPC(n) has the 82575-layout address for n < 4.
-  for (uint16_t q = 0; q < queues_.rx_count(); ++q) hw.rx_no_descriptor += io_.read32(chip_.rx(q, RQDPC));
+  for (uint16_t q = 0; q < queues_.rx_count(); ++q) {
+    uint32_t n = io_.read32(chip_.rx(q, RQDPC));
+    hw.rx_no_descriptor += n;
+    if (q < HardwareStats::kStatQueues) hw.rx_queue_no_descriptor[q] += n;
+  }
   hw.rx_errors +=
       io_.read32(CRCERRS) + io_.read32(ALGNERRC) + io_.read32(SYMERRS) + io_.read32(RXERRC) + io_.read32(RLEC);
 }

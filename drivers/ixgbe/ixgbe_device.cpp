@@ -170,9 +170,13 @@ LinkStatus IxgbeDevice::read_link() {
 // 8.2.3.23: missed packets per packet buffer, no-descriptor drops per queue (82599
 // QPRDC) or per packet buffer (82598 RNBC), and the MAC's error counters.
 void IxgbeDevice::read_drop_counters(HardwareStats& hw) {
+  static_assert(QUEUE_STAT_REGS == HardwareStats::kStatQueues);
   for (uint32_t i = 0; i < PACKET_BUFFERS; ++i) hw.rx_missed += io_.read32(MPC(i));
   if (chip_.has_qprdc)
-    for (uint32_t i = 0; i < QUEUE_STAT_REGS; ++i) hw.rx_no_descriptor += io_.read32(QPRDC(i));
+    for (uint32_t i = 0; i < QUEUE_STAT_REGS; ++i) {
+      uint32_t n = io_.read32(QPRDC(i));
+      hw.rx_no_descriptor += n, hw.rx_queue_no_descriptor[i] += n;
+    }
   else
     for (uint32_t i = 0; i < PACKET_BUFFERS; ++i) hw.rx_no_descriptor += io_.read32(RNBC(i));
   hw.rx_errors += io_.read32(CRCERRS) + io_.read32(ILLERRC) + io_.read32(ERRBC) + io_.read32(RLEC);

@@ -82,6 +82,11 @@ struct HardwareStats {
   uint64_t rx_missed = 0;         // dropped by the NIC: no room in its FIFO (MPC)
   uint64_t rx_no_descriptor = 0;  // dropped or held: no free RX descriptor (RNBC / QPRDC)
   uint64_t rx_errors = 0;         // CRC, alignment, symbol, length errors
+  // The part of rx_no_descriptor each RX queue dropped, where the chip counts per queue
+  // (82599 QPRDC, 82576 RQDPC; queues 0-15). The rest of rx_no_descriptor (82598's RNBC
+  // per packet buffer, the kernel backend's ring-full count) is port-wide.
+  static constexpr uint16_t kStatQueues = 16;
+  std::array<uint64_t, kStatQueues> rx_queue_no_descriptor{};
 };
 
 // Per-queue software counters: a snapshot (RxQueue::stats(), TxQueue::stats()).

@@ -6,17 +6,9 @@
 #   replay_lab.sh LAB NCAP-GEN NCAP-DUMP GUEST-SCRIPT
 set -u
 lab=$1 gen=$2 dump=$3 script=$4
-for t in qemu-system-x86_64 tshark tcpdump; do
-  command -v $t >/dev/null && continue
-  [ "${CI:-}" = true ] && { echo "FAIL: CI lacks $t: run scripts/setup.sh"; exit 1; }
-  echo "SKIP: $t is missing (scripts/setup.sh installs it)"
-  exit 77
-done
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-"$lab" run --ports 2 --keep "$tmp/run" --timeout 300 -- sh "$script" "$gen" "$dump" || fail "lab run exit $?"
-out=$tmp/run/out
+. "$(dirname "$0")/host_common.sh"
+need qemu-system-x86_64 tshark tcpdump
+run_guest "$lab" "$script" "$gen" "$dump"
 tcpdump -r "$out/trace.pcapng" -t -n -xx >"$tmp/trace.txt" 2>/dev/null || fail "tcpdump -r trace"
 tcpdump -r "$out/same.pcapng" -t -n -xx >"$tmp/same.txt" 2>/dev/null || fail "tcpdump -r same"
 [ "$(grep -c IP "$tmp/trace.txt")" = 1000 ] || fail "the trace holds $(grep -c IP "$tmp/trace.txt") frames"

@@ -202,6 +202,41 @@ TEST(NcapDump, WriterFullDropsAreCountedAndRecordedInTheIsb) {
   unlink(out.c_str());
 }
 
+// Two RSS queues at the model's full speed into 64 descriptors each: the 82599 drops
+// per queue (SRRCTL.DROP_EN, QPRDC), and each interface's ISB carries its own queue's
+// drops, as the summary's per-interface line says; the ISBs together account for every
+// frame the model offered.
+TEST(NcapDump, EachInterfaceIsbHoldsItsOwnQueuesNicDrops) {
+  std::string out = tmp("q2.pcapng");
+  auto r = run_cli(dump_bin(), {"-i", "model:82599?gen=50000&size=64&flows=64", "-q", "2", "--descriptors", "64",
+                                "--ring-size", "4096", "-d", "2", "--quiet", "-w", out});
+  ASSERT_EQ(r.status, 0) << r.out;
+  Summary s = summary(r.out);
+  auto st = isbs(out);
+  ASSERT_EQ(st.size(), 2u);
+  uint64_t recv = 0, drop = 0;
+  std::smatch m;
+  static const std::regex line(
+      R"(interface (\d+) \(\S+\): isb_ifrecv (\d+), isb_filteraccept (\d+), isb_ifdrop (\d+), isb_osdrop (\d+))");
+  std::string rest = r.out;
+  uint32_t lines = 0;
+  for (; std::regex_search(rest, m, line); rest = m.suffix(), ++lines) {
+    const Isb& i = st[uint32_t(std::stoul(m[1]))];
+    EXPECT_EQ(i.ifrecv, std::stoull(m[2])) << m[0];
+    EXPECT_EQ(i.accepted, std::stoull(m[3])) << m[0];
+    EXPECT_EQ(i.ifdrop, std::stoull(m[4])) << m[0];
+    EXPECT_EQ(i.osdrop, std::stoull(m[5])) << m[0];
+    EXPECT_GT(i.ifdrop, 0u) << "64 descriptors cannot hold a full-speed queue: " << r.out;
+    recv += i.ifrecv, drop += i.ifdrop;
+  }
+  EXPECT_EQ(lines, 2u) << r.out;
+  EXPECT_EQ(recv, s.received) << r.out;
+  EXPECT_EQ(drop, s.if_drop) << r.out;
+  EXPECT_EQ(recv + drop, 50000u) << "offered = received + NIC/driver drops: " << r.out;
+  EXPECT_EQ(s.received, s.written + s.writer_full) << r.out;
+  unlink(out.c_str());
+}
+
 // -C 1 -W 3: 20000 frames (-c) of 1000 bytes in files of about 1 MB, named FILE0..FILE2 in a
 // ring: the three files left hold the last frames in order, each a complete trace with
 // its own ISB (the counts when it was closed; the last one's are the final ones).
