@@ -391,6 +391,7 @@ int consume_ports(const Options& o) {
     throw UsageError("--group " + g + " with -i ncap:PORT", "give a group id 0.." + std::to_string(ncap::kMaxGroupId));
   ncap::JoinOptions jo;
   if (!o.balance.empty()) jo.balance = ncap::parse_policy(o.balance);
+  jo.filter = daemon_filter(o.bpf, o.rules_file);  // ncapd's poll threads run it
   auto m = ncap::join(ncap::split_ports(o.device.substr(5)), uint32_t(std::stoul(g)), jo);
   std::cerr << fmt::format("ncap-count: joined group {} on {} ({} queues)\n", g, o.device, m->captures().size());
   return consume(o, *m);
@@ -549,7 +550,8 @@ int main(int argc, char** argv) {
         "  ncap-count -i 0000:01:00.0 --publish cap --groups ids:hash,log:rr   serve other processes\n"
         "  ncap-count -i ring:cap@ids                       consume from another process\n"
         "  ncap-count -i ring:cap --group 7 --balance flow  join (or make) group 7, flows balanced\n"
-        "  ncap-count -i ncap:port0:port1 --group 7         join group 7 on every queue of ncapd's ports\n\n"
+        "  ncap-count -i ncap:port0:port1 --group 7         join group 7 on every queue of ncapd's ports\n"
+        "  ncap-count -i ncap:port0 --group 7 -f 'udp port 53'  group 7 gets only DNS (ncapd filters)\n\n"
         "Exit codes: 0 done (also after Ctrl-C), 1 device or system failure, 2 bad option\n\n"
         "Options");
     desc.add_options()("help,h", "this help")("interface,i", po::value(&o.device),
@@ -559,8 +561,8 @@ int main(int argc, char** argv) {
         "count,c", po::value(&o.count)->default_value(0), "stop after this many packets passed the filter (0 = none)")(
         "duration,d", po::value(&o.duration)->default_value(0), "stop after this many seconds")(
         "idle", po::value(&o.idle)->default_value(0), "stop after this many seconds without packets (after the first)")(
-        "filter,f", po::value(&o.bpf), "tcpdump filter expression")("rules", po::value(&o.rules_file),
-                                                                    "rules file (docs/filtering.md)")(
+        "filter,f", po::value(&o.bpf), "tcpdump filter expression (with -i ncap:PORT: the group's, in ncapd)")(
+        "rules", po::value(&o.rules_file), "rules file (docs/filtering.md)")(
         "write,w", po::value(&o.pcap), "write received packets to this pcap (one queue only)")(
         "flows", po::value(&o.flows_file), "write each flow's queue and packet count to this JSON file")(
         "slow", po::value(&o.slow_ns)->default_value(0), "consumer spends NS ns per packet (a slow application)")(
@@ -590,6 +592,9 @@ int main(int argc, char** argv) {
     if ((!o.group.empty() || !o.balance.empty()) && o.device.rfind("ring:", 0) != 0 && o.device.rfind("ncap:", 0) != 0)
       throw UsageError("--group/--balance without -i ring:NAME or ncap:PORT",
                        "join a port of ncapd: -i ncap:PORT --group ID");
+    if ((!o.bpf.empty() || !o.rules_file.empty()) && o.device.rfind("ring:", 0) == 0)
+      throw UsageError("-f/--rules with -i ring:NAME (the publisher filters)",
+                       "filter in the publisher, or join ncapd's port with -i ncap:PORT -f EXPR");
     if (!o.balance.empty() && o.balance != "rr" && o.balance != "flow" && o.balance != "copy")
       throw UsageError("--balance " + o.balance, "give rr, flow or copy");
     if (o.duration < 0 || o.idle < 0) throw UsageError("negative duration", "give seconds >= 0");
