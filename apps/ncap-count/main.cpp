@@ -16,13 +16,13 @@
 #include <thread>
 
 #include "common/app.hpp"
+#include "common/member_source.hpp"
 #include "common/pcap_out.hpp"
 #include "flows.hpp"
 #include "ncap/device.hpp"
 #include "ncap/engine.hpp"
 #include "ncap/fanout.hpp"
 #include "ncap/filter.hpp"
-#include "ncap/join.hpp"
 #include "ncap/ring.hpp"
 #include "ncap/shm.hpp"
 
@@ -308,18 +308,10 @@ class StopRule {
   uint64_t last_packets_ = 0;
 };
 
-// The counters a member (ring:NAME, one Consumer; ncap:PORT..., a Member) reports.
-uint64_t delivered_of(const ncap::Consumer& c) { return c.delivered(); }
-uint64_t dropped_of(const ncap::Consumer& c) { return c.dropped(); }
-void leave(ncap::Consumer& c) { c.detach(); }
-uint64_t delivered_of(const ncap::Member& m) { return m.stats().delivered; }
-uint64_t dropped_of(const ncap::Member& m) { return m.stats().ring_full; }
-void leave(ncap::Member& m) { m.leave(); }
-
 // Counts what a member of a group receives until a stop rule, a signal or the end of
 // the capture (then exit 1 with "capture NAME ended").
-template <class Source>
-int consume(const Options& o, Source& c) {
+int consume(const Options& o) {
+  MemberSource c({o.device, o.group, o.balance, o.bpf, o.rules_file}, "ncap-count");
   ncap::install_stop_signals();
   auto start = Clock::now(), last_print = start;
   StopRule stop(o, start);
@@ -341,17 +333,17 @@ int consume(const Options& o, Source& c) {
         std::cout << fmt::format(
             "{{\"type\":\"interval\",\"seconds\":{:.3f},\"packets\":{},\"bytes\":{},"
             "\"pps\":{:.0f},\"bps\":{:.0f},\"drops\":{{\"ring_full\":{}}}}}\n",
-            t, packets, bytes, pps, bps, dropped_of(c));
+            t, packets, bytes, pps, bps, c.ring_full());
       else
         std::cout << fmt::format("[{:6.1f}s] {} packets {} bytes  {} pps {}bit/s | drops: ring full {}\n", t, packets,
-                                 bytes, human(pps), human(bps), dropped_of(c));
+                                 bytes, human(pps), human(bps), c.ring_full());
       std::cout.flush();
       prev_packets = packets, prev_bytes = bytes, last_print = now;
     }
   }
   double secs = std::chrono::duration<double>(Clock::now() - start).count();
-  uint64_t delivered = delivered_of(c), dropped = dropped_of(c);
-  leave(c);
+  uint64_t delivered = c.delivered(), dropped = c.ring_full();
+  c.leave();
   if (o.json)
     std::cout << fmt::format(
         "{{\"type\":\"summary\",\"device\":\"{}\",\"seconds\":{:.6f},\"packets\":{},"
@@ -367,34 +359,6 @@ int consume(const Options& o, Source& c) {
     return kFailure;
   }
   return kOk;
-}
-
-// -i ring:NAME@GROUP: a consumer of a capture another process publishes (zero copy).
-int consume_ring(const Options& o) {
-  std::string spec = o.device.substr(5);
-  size_t at = spec.find('@');
-  std::string name = spec.substr(0, at), group = at == std::string::npos ? "" : spec.substr(at + 1);
-  if (!group.empty() && !o.group.empty() && group != o.group)
-    throw UsageError("-i " + o.device + " with --group " + o.group, "name the group once: @GROUP or --group");
-  if (group.empty()) group = o.group.empty() ? "0" : o.group;
-  ncap::AttachOptions ao;
-  if (!o.balance.empty()) ao.balance = ncap::parse_policy(o.balance);
-  auto c = ncap::attach(name, group, ao);
-  std::cerr << "ncap-count: attached to ring:" << name << "@" << group << " (slot " << c->slot() << ")\n";
-  return consume(o, *c);
-}
-
-// -i ncap:PORT[:PORT...]: a member of group --group on every RX queue of ncapd's ports.
-int consume_ports(const Options& o) {
-  const std::string& g = o.group.empty() ? std::string("0") : o.group;
-  if (g.size() > 9 || g.find_first_not_of("0123456789") != std::string::npos)
-    throw UsageError("--group " + g + " with -i ncap:PORT", "give a group id 0.." + std::to_string(ncap::kMaxGroupId));
-  ncap::JoinOptions jo;
-  if (!o.balance.empty()) jo.balance = ncap::parse_policy(o.balance);
-  jo.filter = daemon_filter(o.bpf, o.rules_file);  // ncapd's poll threads run it
-  auto m = ncap::join(ncap::split_ports(o.device.substr(5)), uint32_t(std::stoul(g)), jo);
-  std::cerr << fmt::format("ncap-count: joined group {} on {} ({} queues)\n", g, o.device, m->captures().size());
-  return consume(o, *m);
 }
 
 // "a:rr,b:hash" -> groups (policy rr = round robin, hash = symmetric flow hash).
@@ -420,8 +384,7 @@ std::vector<ncap::GroupConfig> parse_groups(const std::string& s) {
 }
 
 int capture(const Options& o) {
-  if (o.device.rfind("ring:", 0) == 0) return consume_ring(o);
-  if (o.device.rfind("ncap:", 0) == 0) return consume_ports(o);
+  if (is_member_device(o.device)) return consume(o);  // ring:NAME or ncap:PORT (zero copy)
   // What the command line names is checked before any device is opened: the filter and
   // the rules file compile, the output files can be created.
   std::unique_ptr<ncap::Filter> filter;
@@ -592,9 +555,6 @@ int main(int argc, char** argv) {
     if ((!o.group.empty() || !o.balance.empty()) && o.device.rfind("ring:", 0) != 0 && o.device.rfind("ncap:", 0) != 0)
       throw UsageError("--group/--balance without -i ring:NAME or ncap:PORT",
                        "join a port of ncapd: -i ncap:PORT --group ID");
-    if ((!o.bpf.empty() || !o.rules_file.empty()) && o.device.rfind("ring:", 0) == 0)
-      throw UsageError("-f/--rules with -i ring:NAME (the publisher filters)",
-                       "filter in the publisher, or join ncapd's port with -i ncap:PORT -f EXPR");
     if (!o.balance.empty() && o.balance != "rr" && o.balance != "flow" && o.balance != "copy")
       throw UsageError("--balance " + o.balance, "give rr, flow or copy");
     if (o.duration < 0 || o.idle < 0) throw UsageError("negative duration", "give seconds >= 0");

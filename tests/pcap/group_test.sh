@@ -8,9 +8,11 @@
 # NCAP_FILTER (the join filter) and tcpdump's own expression (pcap_setfilter, the
 # handle alone in its group) each get exactly their flow's frames, the rest counted
 # as filtered by ncapd; a filter that does not compile is ncapd's error, exit 1.
-# Usage: group_test.sh PRELOAD_SO NCAPD NCAP_STAT FRAMES_PY NCAP_COUNT
+# ncap-dump -i ncap: (a member through the shared apps/common MemberSource) writes
+# exactly its group's frames and exits 1 when ncapd stops.
+# Usage: group_test.sh PRELOAD_SO NCAPD NCAP_STAT FRAMES_PY NCAP_COUNT NCAP_DUMP
 set -u
-PRELOAD=$1 NCAPD=$2 STAT=$3 FRAMES="python3 $4" COUNT=$5
+PRELOAD=$1 NCAPD=$2 STAT=$3 FRAMES="python3 $4" COUNT=$5 DUMP=$6
 command -v tcpdump >/dev/null || { echo "SKIP: tcpdump is not installed (scripts/setup.sh installs it)"; exit 77; }
 D=$(mktemp -d) && chmod 777 "$D"  # tcpdump writes as user tcpdump after pcap_activate
 PORT=pcapgrp$$
@@ -99,6 +101,8 @@ NCAP_GROUP=6 NCAP_FILTER='udp src port 1026' pre tcpdump -U -i ncap:$PF -w "$D/f
 t6=$!
 pre tcpdump -Z root -U -i ncap:$PF -w "$D/f7.pcap" 'udp src port 1027' 2>"$D/f7.err" &
 t7=$!
+"$DUMP" -i ncap:$PF --group 8 -f 'udp src port 1024' -w "$D/d8.pcapng" --quiet 2>"$D/d8.err" &
+d8=$!
 filtered_of() {  # CONDITION on the group id g -> "offered delivered filtered" on $PF
   "$STAT" --json | python3 -c "import json, sys
 g = [g for c in json.load(sys.stdin)['captures'] if c['name'] == '$PF' for g in c['groups'] if (lambda g: $1)(g['id'])]
@@ -121,6 +125,11 @@ wait $daemon || fail "ncapd exited $?: $(cat "$D/ncapd3.log")"
 wait $c5 && fail "ncap-count exited 0 after ncapd stopped"
 wait $t6 && fail "tcpdump (NCAP_FILTER) exited 0 after ncapd stopped"
 wait $t7 && fail "tcpdump (expression) exited 0 after ncapd stopped"
+wait $d8 && fail "ncap-dump exited 0 after ncapd stopped"
+n8=$(capinfos -T -r -c "$D/d8.pcapng" 2>&1 | cut -f2)
+[ "$n8" = 1000 ] && grep -q "capture $PF ended" "$D/d8.err" &&
+  ok "ncap-dump -i ncap: wrote 1000 frames (capinfos) and was told the capture ended" ||
+  fail "ncap-dump -i ncap: capinfos says $n8: $(cat "$D/d8.err")"
 grep -q '"type":"summary".*"packets":1000,' "$D/c5.out" && grep -q "capture $PF ended" "$D/c5.out" &&
   ok "ncap-count -f received 1000 and was told the capture ended" || fail "ncap-count -f: $(cat "$D/c5.out")"
 [ "$($FRAMES count "$D/f6.pcap")" = 1000 ] && ok "NCAP_FILTER: 1000 frames in the file" ||
