@@ -9,10 +9,11 @@
 # handle alone in its group) each get exactly their flow's frames, the rest counted
 # as filtered by ncapd; a filter that does not compile is ncapd's error, exit 1.
 # ncap-dump -i ncap: (a member through the shared apps/common MemberSource) writes
-# exactly its group's frames and exits 1 when ncapd stops.
-# Usage: group_test.sh PRELOAD_SO NCAPD NCAP_STAT FRAMES_PY NCAP_COUNT NCAP_DUMP
+# exactly its group's frames and ncap-flow -i ncap: meters and exports exactly its
+# group's flow, each exiting 1 when ncapd stops.
+# Usage: group_test.sh PRELOAD_SO NCAPD NCAP_STAT FRAMES_PY NCAP_COUNT NCAP_DUMP NCAP_FLOW
 set -u
-PRELOAD=$1 NCAPD=$2 STAT=$3 FRAMES="python3 $4" COUNT=$5 DUMP=$6
+PRELOAD=$1 NCAPD=$2 STAT=$3 FRAMES="python3 $4" COUNT=$5 DUMP=$6 FLOW=$7
 command -v tcpdump >/dev/null || { echo "SKIP: tcpdump is not installed (scripts/setup.sh installs it)"; exit 77; }
 D=$(mktemp -d) && chmod 777 "$D"  # tcpdump writes as user tcpdump after pcap_activate
 PORT=pcapgrp$$
@@ -103,6 +104,8 @@ pre tcpdump -Z root -U -i ncap:$PF -w "$D/f7.pcap" 'udp src port 1027' 2>"$D/f7.
 t7=$!
 "$DUMP" -i ncap:$PF --group 8 -f 'udp src port 1024' -w "$D/d8.pcapng" --quiet 2>"$D/d8.err" &
 d8=$!
+"$FLOW" -i ncap:$PF --group 9 -f 'udp src port 1025' -n 127.0.0.1:9 --json --quiet >"$D/fl9.out" 2>&1 &
+fl9=$!
 filtered_of() {  # CONDITION on the group id g -> "offered delivered filtered" on $PF
   "$STAT" --json | python3 -c "import json, sys
 g = [g for c in json.load(sys.stdin)['captures'] if c['name'] == '$PF' for g in c['groups'] if (lambda g: $1)(g['id'])]
@@ -126,6 +129,10 @@ wait $c5 && fail "ncap-count exited 0 after ncapd stopped"
 wait $t6 && fail "tcpdump (NCAP_FILTER) exited 0 after ncapd stopped"
 wait $t7 && fail "tcpdump (expression) exited 0 after ncapd stopped"
 wait $d8 && fail "ncap-dump exited 0 after ncapd stopped"
+wait $fl9 && fail "ncap-flow exited 0 after ncapd stopped"
+grep -q '"type":"summary".*"packets":1000,"metered":1000,.*"flows":1,.*"exported":{"records":1,"packets":1000,' \
+  "$D/fl9.out" && grep -q "capture $PF ended" "$D/fl9.out" &&
+  ok "ncap-flow -i ncap: metered and exported 1 flow of 1000 packets" || fail "ncap-flow -i ncap: $(cat "$D/fl9.out")"
 n8=$(capinfos -T -r -c "$D/d8.pcapng" 2>&1 | cut -f2)
 [ "$n8" = 1000 ] && grep -q "capture $PF ended" "$D/d8.err" &&
   ok "ncap-dump -i ncap: wrote 1000 frames (capinfos) and was told the capture ended" ||
