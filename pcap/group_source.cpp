@@ -3,10 +3,12 @@
 // (several tcpdumps with the same group share the load, NCAP_BALANCE says how); without
 // it the handle gets a group of its own (copy balancing: it sees every packet).
 //
-// Filters: ncapd runs group filters in its poll threads, but a member cannot install one
-// yet (that takes ncapd's control socket), so NCAP_FILTER and pcap_setfilter both run
-// here, in the consumer, with ncap's BPF JIT; what NCAP_FILTER rejects is released at
-// once and never reaches the application (nor ps_recv).
+// Filters run in ncapd's poll threads, so what the group does not want never leaves the
+// driver: NCAP_FILTER is the join filter (ncap::join sends join-filter: a new group gets
+// it, an existing one must have the same), and pcap_setfilter replaces the group's filter
+// (set-filter) when this handle is its group's only member; in a shared group the
+// program runs here, in the consumer, with ncap's BPF JIT (handle.cpp). A filter this
+// handle set is cleared when it closes as the group's last member.
 //
 // Packets are read in place in ncapd's pool, mapped read-only: nothing here writes to
 // them (the handle's Packet* is a const one in disguise).
@@ -15,11 +17,10 @@
 
 #include <algorithm>
 #include <chrono>
-#include <optional>
 
 #include "ncap/error.hpp"
-#include "ncap/filter.hpp"
 #include "ncap/join.hpp"
+#include "ncap/ncapd.hpp"
 #include "pcap/source.hpp"
 
 namespace ncap::pcapcompat {
@@ -54,8 +55,8 @@ uint32_t private_group() {
 class GroupSource final : public Source {
  public:
   GroupSource(const Options& o, const std::vector<std::string>& ports) {
-    if (!o.filter.empty()) filter_ = BpfProgram::compile(o.filter);
     JoinOptions jo;
+    jo.filter = o.filter;
     if (o.group_set) {
       if (o.balance_set) jo.balance = policy_of(o.balance);
       member_ = join(ports, o.group, jo);
@@ -65,24 +66,20 @@ class GroupSource final : public Source {
     }
   }
 
-  uint32_t recv(Packet** out, uint32_t n) noexcept override {
-    auto** in = const_cast<const Packet**>(out);
-    for (;;) {  // until a packet passes NCAP_FILTER or none waits (then the fd is re-armed)
-      const uint32_t got = member_->recv_burst(in, n);
-      if (got == 0) check_alive();
-      if (!filter_ || got == 0) return got;
-      uint32_t kept = 0;
-      for (uint32_t i = 0; i < got; ++i) {
-        const Packet* p = in[i];
-        if (filter_->run(p->data(), p->len, p->len) != 0) {
-          in[kept++] = p;
-        } else {
-          member_->release(&p, 1);
-          ++filtered_;
-        }
-      }
-      if (kept) return kept;
+  ~GroupSource() override {
+    const bool last = set_filter_ && member_->group_stats().members <= 1;
+    member_->leave();
+    if (!last) return;
+    try {
+      ncapd_request("clear-filter " + std::to_string(member_->group()));
+    } catch (const Error&) {  // ncapd gone: its filters went with it
     }
+  }
+
+  uint32_t recv(Packet** out, uint32_t n) noexcept override {
+    const uint32_t got = member_->recv_burst(const_cast<const Packet**>(out), n);
+    if (got == 0) check_alive();
+    return got;
   }
 
   void release(Packet** p, uint32_t n) noexcept override { member_->release(p, n); }
@@ -95,7 +92,7 @@ class GroupSource final : public Source {
     const MemberStats m = member_->stats();
     SourceStats s;
     s.ring_full = m.ring_full;
-    s.passed = m.delivered + m.ring_full - filtered_;
+    s.passed = m.delivered + m.ring_full;
     return s;  // ncapd's NIC and pool drops are its own (ncap-stat shows them)
   }
 
@@ -104,6 +101,16 @@ class GroupSource final : public Source {
     return false;
   }
   bool set_filter(const BpfProgram*, uint32_t) noexcept override { return false; }
+  bool set_expression(const std::string& expression) noexcept override {
+    try {
+      if (member_->group_stats().members != 1) return false;  // shared: the consumer filters
+      ncapd_request("set-filter " + std::to_string(member_->group()) + " " + expression);
+      set_filter_ = true;
+      return true;
+    } catch (const std::exception&) {  // not for ncapd (or it is gone): the consumer filters
+      return false;
+    }
+  }
 
  private:
   // An ncapd that was killed cannot say it ended: wait(0) looks at its pid, every 100 ms
@@ -117,8 +124,7 @@ class GroupSource final : public Source {
 
   std::unique_ptr<Member> member_;
   std::chrono::steady_clock::time_point next_alive_check_{};
-  std::optional<BpfProgram> filter_;
-  uint64_t filtered_ = 0;
+  bool set_filter_ = false;  // pcap_setfilter set the group's filter in ncapd
 };
 
 }  // namespace

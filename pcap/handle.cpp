@@ -50,6 +50,9 @@ struct Handle {
   const BpfProgram* consumer_filter = nullptr;  // run here on packets the source did not filter
   uint32_t generation = 0;                      // of the newest program
   bool driver_filter = false;                   // the source filters (and marks user32)
+  // The expression of the program pcap_compile made last (tcpdump compiles, then sets it).
+  const bpf_insn* compiled = nullptr;
+  std::string compiled_text;
   uint64_t consumer_rejected = 0;
   // Received but not yet handed to the application (a pcap_breakloop or cnt stopped a burst).
   Packet* pending[kBurst];
@@ -266,6 +269,9 @@ int setfilter(Handle* h, bpf_program* fp) noexcept {
   // consumer-side check still runs on packets filtered under an older generation.
   h->consumer_filter = prog;
   h->driver_filter = h->src->set_filter(prog, h->generation);
+  // A group's filter in ncapd: the consumer's check stays for what was received before.
+  if (!h->driver_filter && fp->bf_insns == h->compiled && !h->compiled_text.empty())
+    h->src->set_expression(h->compiled_text);
   return 0;
 }
 
@@ -503,8 +509,15 @@ int pcap_findalldevs(pcap_if_t** all, char* errbuf) {
     if (Handle* h = ours(p)) p = h->shadow;  \
     return NCAP_REAL(name) args;             \
   }
-NCAP_SHADOW(int, pcap_compile, (pcap_t * p, bpf_program* fp, const char* s, int opt, bpf_u_int32 mask),
-            (p, fp, s, opt, mask))
+int pcap_compile(pcap_t* p, bpf_program* fp, const char* s, int opt, bpf_u_int32 mask) {
+  Handle* h = ours(p);
+  const int r = NCAP_REAL(pcap_compile)(h ? h->shadow : p, fp, s, opt, mask);
+  if (h && r == 0 && fp && s) {
+    h->compiled = fp->bf_insns;
+    h->compiled_text = s;
+  }
+  return r;
+}
 NCAP_SHADOW(int, pcap_datalink, (pcap_t * p), (p))
 NCAP_SHADOW(int, pcap_datalink_ext, (pcap_t * p), (p))
 NCAP_SHADOW(int, pcap_list_datalinks, (pcap_t * p, int** l), (p, l))

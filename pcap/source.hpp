@@ -45,6 +45,10 @@ class Source {
   // consumer of its ports; false when it must run in the consumer. `program` outlives
   // the source; packets filtered by it carry Packet::user32 == generation.
   virtual bool set_filter(const BpfProgram* program, uint32_t generation) noexcept = 0;
+  // The same filter as a tcpdump expression (what pcap_compile was given), for a source
+  // whose filters run elsewhere (ncapd's group filters): true when the source's packets
+  // pass it from now on. Packets received before still need the consumer's check.
+  virtual bool set_expression(const std::string& /*expression*/) noexcept { return false; }
 };
 
 // Opens the ports of `o` (privileged: called from pcap_activate). Throws ncap::Error or

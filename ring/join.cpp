@@ -15,6 +15,7 @@
 #include <set>
 
 #include "ncap/error.hpp"
+#include "ncap/ncapd.hpp"
 #include "ring/shm_layout.hpp"
 
 namespace ncap {
@@ -122,6 +123,9 @@ std::unique_ptr<Member> join(const std::vector<std::string>& ports, uint32_t gro
   std::map<std::string, std::string> port_of_capture;  // sorted: the join order
   for (const auto& p : ports)
     for (auto& q : queues_of(p, all)) port_of_capture.emplace(q, p);
+  // Before the first queue takes us in, so that no packet reaches us unfiltered. ncapd
+  // drops a join filter whose group never comes (our attach failing) after a while.
+  if (!opts.filter.empty()) ncapd_request("join-filter " + std::to_string(group) + " " + opts.filter);
   std::unique_ptr<Member> m(new Member());
   m->group_ = group;
   AttachOptions ao;

@@ -8,6 +8,7 @@
 #include <boost/program_options/parsers.hpp>
 #include <boost/program_options/variables_map.hpp>
 #include <cmath>
+#include <fstream>
 #include <iostream>
 
 #include "ncap/error.hpp"
@@ -182,6 +183,21 @@ std::string human(double v) {
   if (v >= 1e6) return fmt::format("{:.2f}M", v / 1e6);
   if (v >= 1e3) return fmt::format("{:.2f}k", v / 1e3);
   return fmt::format("{:.0f}", v);
+}
+
+std::string daemon_filter(const std::string& bpf_expression, const std::string& rules_file) {
+  if (rules_file.empty()) return bpf_expression;
+  std::ifstream in(rules_file);
+  if (!in) throw ncap::Error("open rules file " + rules_file, errno, "give a readable file (docs/filtering.md)");
+  std::string out = bpf_expression.empty() ? "" : "bpf " + bpf_expression;
+  for (std::string line; std::getline(in, line);) {
+    for (char& c : line)
+      if (c == '\t' || c == '\r') c = ' ';
+    const size_t first = line.find_first_not_of(' ');
+    if (first == std::string::npos || line[first] == '#') continue;
+    out += (out.empty() ? "" : "; ") + line.substr(first);
+  }
+  return out;
 }
 
 }  // namespace ncap::app

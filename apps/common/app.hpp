@@ -66,4 +66,10 @@ inline constexpr uint32_t kWireOverhead = 4 + 8 + 12;  // FCS, preamble+SFD, IFG
 // 1234567 -> "1.23M"
 std::string human(double v);
 
+// -f EXPR and --rules FILE as one FILTER line of ncapd's control socket (a group filter
+// of -i ncap:PORT, run in ncapd's poll threads): the expression alone, or the rules'
+// lines joined with ';' (comment and blank lines left out, "bpf EXPR" first). Empty
+// when neither is given. Throws ncap::Error when FILE cannot be read.
+std::string daemon_filter(const std::string& bpf_expression, const std::string& rules_file);
+
 }  // namespace ncap::app

@@ -16,13 +16,13 @@
 #include <thread>
 
 #include "common/app.hpp"
+#include "common/member_source.hpp"
 #include "common/pcap_out.hpp"
 #include "flows.hpp"
 #include "ncap/device.hpp"
 #include "ncap/engine.hpp"
 #include "ncap/fanout.hpp"
 #include "ncap/filter.hpp"
-#include "ncap/join.hpp"
 #include "ncap/ring.hpp"
 #include "ncap/shm.hpp"
 
@@ -308,18 +308,10 @@ class StopRule {
   uint64_t last_packets_ = 0;
 };
 
-// The counters a member (ring:NAME, one Consumer; ncap:PORT..., a Member) reports.
-uint64_t delivered_of(const ncap::Consumer& c) { return c.delivered(); }
-uint64_t dropped_of(const ncap::Consumer& c) { return c.dropped(); }
-void leave(ncap::Consumer& c) { c.detach(); }
-uint64_t delivered_of(const ncap::Member& m) { return m.stats().delivered; }
-uint64_t dropped_of(const ncap::Member& m) { return m.stats().ring_full; }
-void leave(ncap::Member& m) { m.leave(); }
-
 // Counts what a member of a group receives until a stop rule, a signal or the end of
 // the capture (then exit 1 with "capture NAME ended").
-template <class Source>
-int consume(const Options& o, Source& c) {
+int consume(const Options& o) {
+  MemberSource c({o.device, o.group, o.balance, o.bpf, o.rules_file}, "ncap-count");
   ncap::install_stop_signals();
   auto start = Clock::now(), last_print = start;
   StopRule stop(o, start);
@@ -341,17 +333,17 @@ int consume(const Options& o, Source& c) {
         std::cout << fmt::format(
             "{{\"type\":\"interval\",\"seconds\":{:.3f},\"packets\":{},\"bytes\":{},"
             "\"pps\":{:.0f},\"bps\":{:.0f},\"drops\":{{\"ring_full\":{}}}}}\n",
-            t, packets, bytes, pps, bps, dropped_of(c));
+            t, packets, bytes, pps, bps, c.ring_full());
       else
         std::cout << fmt::format("[{:6.1f}s] {} packets {} bytes  {} pps {}bit/s | drops: ring full {}\n", t, packets,
-                                 bytes, human(pps), human(bps), dropped_of(c));
+                                 bytes, human(pps), human(bps), c.ring_full());
       std::cout.flush();
       prev_packets = packets, prev_bytes = bytes, last_print = now;
     }
   }
   double secs = std::chrono::duration<double>(Clock::now() - start).count();
-  uint64_t delivered = delivered_of(c), dropped = dropped_of(c);
-  leave(c);
+  uint64_t delivered = c.delivered(), dropped = c.ring_full();
+  c.leave();
   if (o.json)
     std::cout << fmt::format(
         "{{\"type\":\"summary\",\"device\":\"{}\",\"seconds\":{:.6f},\"packets\":{},"
@@ -367,33 +359,6 @@ int consume(const Options& o, Source& c) {
     return kFailure;
   }
   return kOk;
-}
-
-// -i ring:NAME@GROUP: a consumer of a capture another process publishes (zero copy).
-int consume_ring(const Options& o) {
-  std::string spec = o.device.substr(5);
-  size_t at = spec.find('@');
-  std::string name = spec.substr(0, at), group = at == std::string::npos ? "" : spec.substr(at + 1);
-  if (!group.empty() && !o.group.empty() && group != o.group)
-    throw UsageError("-i " + o.device + " with --group " + o.group, "name the group once: @GROUP or --group");
-  if (group.empty()) group = o.group.empty() ? "0" : o.group;
-  ncap::AttachOptions ao;
-  if (!o.balance.empty()) ao.balance = ncap::parse_policy(o.balance);
-  auto c = ncap::attach(name, group, ao);
-  std::cerr << "ncap-count: attached to ring:" << name << "@" << group << " (slot " << c->slot() << ")\n";
-  return consume(o, *c);
-}
-
-// -i ncap:PORT[:PORT...]: a member of group --group on every RX queue of ncapd's ports.
-int consume_ports(const Options& o) {
-  const std::string& g = o.group.empty() ? std::string("0") : o.group;
-  if (g.size() > 9 || g.find_first_not_of("0123456789") != std::string::npos)
-    throw UsageError("--group " + g + " with -i ncap:PORT", "give a group id 0.." + std::to_string(ncap::kMaxGroupId));
-  ncap::JoinOptions jo;
-  if (!o.balance.empty()) jo.balance = ncap::parse_policy(o.balance);
-  auto m = ncap::join(ncap::split_ports(o.device.substr(5)), uint32_t(std::stoul(g)), jo);
-  std::cerr << fmt::format("ncap-count: joined group {} on {} ({} queues)\n", g, o.device, m->captures().size());
-  return consume(o, *m);
 }
 
 // "a:rr,b:hash" -> groups (policy rr = round robin, hash = symmetric flow hash).
@@ -419,8 +384,7 @@ std::vector<ncap::GroupConfig> parse_groups(const std::string& s) {
 }
 
 int capture(const Options& o) {
-  if (o.device.rfind("ring:", 0) == 0) return consume_ring(o);
-  if (o.device.rfind("ncap:", 0) == 0) return consume_ports(o);
+  if (is_member_device(o.device)) return consume(o);  // ring:NAME or ncap:PORT (zero copy)
   // What the command line names is checked before any device is opened: the filter and
   // the rules file compile, the output files can be created.
   std::unique_ptr<ncap::Filter> filter;
@@ -549,7 +513,8 @@ int main(int argc, char** argv) {
         "  ncap-count -i 0000:01:00.0 --publish cap --groups ids:hash,log:rr   serve other processes\n"
         "  ncap-count -i ring:cap@ids                       consume from another process\n"
         "  ncap-count -i ring:cap --group 7 --balance flow  join (or make) group 7, flows balanced\n"
-        "  ncap-count -i ncap:port0:port1 --group 7         join group 7 on every queue of ncapd's ports\n\n"
+        "  ncap-count -i ncap:port0:port1 --group 7         join group 7 on every queue of ncapd's ports\n"
+        "  ncap-count -i ncap:port0 --group 7 -f 'udp port 53'  group 7 gets only DNS (ncapd filters)\n\n"
         "Exit codes: 0 done (also after Ctrl-C), 1 device or system failure, 2 bad option\n\n"
         "Options");
     desc.add_options()("help,h", "this help")("interface,i", po::value(&o.device),
@@ -559,8 +524,8 @@ int main(int argc, char** argv) {
         "count,c", po::value(&o.count)->default_value(0), "stop after this many packets passed the filter (0 = none)")(
         "duration,d", po::value(&o.duration)->default_value(0), "stop after this many seconds")(
         "idle", po::value(&o.idle)->default_value(0), "stop after this many seconds without packets (after the first)")(
-        "filter,f", po::value(&o.bpf), "tcpdump filter expression")("rules", po::value(&o.rules_file),
-                                                                    "rules file (docs/filtering.md)")(
+        "filter,f", po::value(&o.bpf), "tcpdump filter expression (with -i ncap:PORT: the group's, in ncapd)")(
+        "rules", po::value(&o.rules_file), "rules file (docs/filtering.md)")(
         "write,w", po::value(&o.pcap), "write received packets to this pcap (one queue only)")(
         "flows", po::value(&o.flows_file), "write each flow's queue and packet count to this JSON file")(
         "slow", po::value(&o.slow_ns)->default_value(0), "consumer spends NS ns per packet (a slow application)")(

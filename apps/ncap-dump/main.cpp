@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "common/app.hpp"
+#include "common/member_source.hpp"
 #include "common/trace_writer.hpp"
 #include "ncap/counter.hpp"
 #include "ncap/device.hpp"
@@ -44,6 +45,7 @@ struct Options {
   uint64_t count = 0;
   double duration = 0;
   std::string bpf, rules_file;
+  std::string group, balance;  // -i ring:/ncap: (MemberSource)
   bool quiet = false;
   uint32_t descriptors = 512;
   uint32_t ring_size = 8192;
@@ -301,6 +303,60 @@ int dump(const Options& o) {
   return kOk;
 }
 
+// -i ring:NAME or ncap:PORT: a consumer of another process's capture (ncapd's group),
+// one interface in the file. The packets are written in place in the publisher's pool
+// (the member's ring is the queue to this thread) and handed back. ISB: received = what
+// the group gave us (delivered + our ring full), os_drop = our ring full.
+int dump_member(const Options& o) {
+  MemberSource m({o.device, o.group, o.balance, o.bpf, o.rules_file}, "ncap-dump");
+  Output out(o.path, o.trace, {o.device}, o.rotation);
+  const uint64_t start_ns = wall_ns();
+  out.start([&](uint32_t) {
+    InterfaceStats s;
+    s.start_ns = start_ns, s.end_ns = wall_ns();
+    s.accepted = m.delivered(), s.os_drop = m.ring_full(), s.received = s.accepted + s.os_drop;
+    return s;
+  });
+  ncap::install_stop_signals();
+  auto start = Clock::now(), last_print = start;
+  const ncap::Packet* p[64];
+  try {
+    while (!ncap::stop_requested() && (!o.count || out.packets() < o.count)) {
+      const uint32_t n = m.recv_burst(p, o.count ? uint32_t(std::min<uint64_t>(64, o.count - out.packets())) : 64);
+      if (n) out.maybe_rotate();
+      for (uint32_t i = 0; i < n; ++i)
+        out.packet(0, p[i]->timestamp_ns ? p[i]->timestamp_ns : wall_ns(), p[i]->data(), p[i]->len);
+      m.release(p, n);
+      if (n == 0 && !m.wait(std::chrono::milliseconds(100)) && m.ended()) break;
+      auto now = Clock::now();
+      if (o.duration > 0 && std::chrono::duration<double>(now - start).count() >= o.duration) break;
+      if (!o.quiet && now - last_print >= std::chrono::seconds(1)) {
+        std::cerr << fmt::format("[{:6.1f}s] {} packets written, {} bytes | drops: ring full {}\n",
+                                 std::chrono::duration<double>(now - start).count(), out.packets(), out.bytes(),
+                                 m.ring_full());
+        last_print = now;
+      }
+    }
+    out.finish();
+  } catch (const std::exception& e) {
+    std::cerr << "ncap-dump: " << e.what() << "\n  the file holds the blocks written before the failure\n";
+    return kFailure;
+  }
+  const uint64_t delivered = m.delivered(), ring_full = m.ring_full();
+  m.leave();
+  std::cerr << fmt::format(
+      "ncap-dump: {} packets written to {} ({} bytes) in {:.3f} s; the publisher delivered {}, dropped {} "
+      "(our ring full)\n",
+      out.packets(), o.path == "-" ? "stdout" : o.path, out.bytes(),
+      std::chrono::duration<double>(Clock::now() - start).count(), delivered, ring_full);
+  if (out.wait_commands()) return kFailure;
+  if (m.ended()) {
+    std::cerr << "ncap-dump: " << m.ended_message() << "\n";
+    return kFailure;
+  }
+  return kOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -315,7 +371,8 @@ int main(int argc, char** argv) {
         "  ncap-dump -i 0000:01:00.0 -w out.pcapng                    until Ctrl-C\n"
         "  ncap-dump -i 0000:01:00.0 -q 4 --cores 0-3 -w out.pcapng   four RSS queues\n"
         "  ncap-dump -i 0000:01:00.0 -f 'tcp port 80' -c 1000 -w - | tcpdump -r -\n"
-        "  ncap-dump -i model:82599?gen=5000 -w out.pcap --format pcap --tstamp us\n\n"
+        "  ncap-dump -i model:82599?gen=5000 -w out.pcap --format pcap --tstamp us\n"
+        "  ncap-dump -i ncap:port0 --group 3 -w out.pcapng             a member of ncapd's group 3\n\n"
         "Exit codes: 0 done (also after Ctrl-C), 1 device, system or write failure, 2 bad option\n\n"
         "Options");
     desc.add_options()("help,h", "this help")("interface,i", po::value(&o.device),
@@ -330,6 +387,8 @@ int main(int argc, char** argv) {
         "cores", po::value(&cores), "cores for the poll threads, one per queue: 0,1 or 0-3")(
         "filter,f", po::value(&o.bpf), "tcpdump filter expression")("rules", po::value(&o.rules_file),
                                                                     "rules file (docs/filtering.md)")(
+        "group", po::value(&o.group), "with -i ncap:PORT (ncapd) or ring:NAME: the group to join, 0..1023")(
+        "balance", po::value(&o.balance), "with -i ncap:/ring:: rr, flow or copy (a new group gets it)")(
         "descriptors", po::value(&o.descriptors)->default_value(512), "RX descriptors per queue (power of two)")(
         "ring-size", po::value(&o.ring_size)->default_value(8192),
         "packets each queue may hold for the writer (power of two); beyond: writer_full drops")(
@@ -367,6 +426,7 @@ int main(int argc, char** argv) {
       throw UsageError("-z without -C or -G", "give -C MB or -G SECONDS");
     if (o.rotation.on() && o.path == "-") throw UsageError("-C/-G with -w -", "rotate files, not stdout");
     if (o.duration < 0) throw UsageError("negative duration", "give seconds >= 0");
+    if (is_member_device(o.device)) return dump_member(o);
     return dump(o);
   });
 }

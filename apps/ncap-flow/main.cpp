@@ -9,11 +9,13 @@
 
 #include <boost/program_options.hpp>
 #include <chrono>
+#include <cstring>
 #include <iostream>
 #include <memory>
 #include <thread>
 
 #include "common/app.hpp"
+#include "common/member_source.hpp"
 #include "ncap/device.hpp"
 #include "ncap/engine.hpp"
 #include "ncap/error.hpp"
@@ -28,6 +30,7 @@ namespace {
 
 struct Options {
   std::string device, bpf, rules_file;
+  std::string group, balance;  // -i ncap:/ring: (MemberSource)
   std::vector<std::string> collectors;
   uint16_t queues = 1;
   std::vector<int> cores;
@@ -48,17 +51,19 @@ struct Totals {
   ncap::HardwareStats hw;                     // NIC missed, no descriptor
 };
 
-Totals totals(const ncap::FlowMeter& m, const ncap::Engine& eng, ncap::Device& dev) {
+// eng/dev null: a member of ncapd's group (its caches only; ncapd counts the port).
+Totals totals(const ncap::FlowMeter& m, const ncap::Engine* eng, ncap::Device* dev) {
   Totals t;
-  t.hw = dev.stats();
+  if (dev) t.hw = dev->stats();
   for (size_t w = 0; w < m.workers(); ++w) {
     const ncap::FlowCacheStats& s = m.cache(w).stats();
     auto ld = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
     t.packets += ld(s.packets), t.bytes += ld(s.bytes), t.not_ip += ld(s.not_ip), t.flows += ld(s.flows);
     t.active += ld(s.active), t.ring_full += ld(s.ring_full), t.ring_full_packets += ld(s.ring_full_packets);
     for (unsigned r = 0; r < ncap::kFlowEndReasons; ++r) t.ended[r] += ld(s.ended[r]);
-    t.rx += ld(eng.stats(w).rx_packets), t.filtered += ld(eng.stats(w).filtered);
-    const ncap::QueueStats qs = dev.rx(eng.queue_of(w)).stats();
+    if (!eng || !dev) continue;
+    t.rx += ld(eng->stats(w).rx_packets), t.filtered += ld(eng->stats(w).filtered);
+    const ncap::QueueStats qs = dev->rx(eng->queue_of(w)).stats();
     t.pool_empty += qs.pool_empty, t.frame_errors += qs.frame_errors;
   }
   return t;
@@ -119,20 +124,20 @@ void print_status(const Totals& t, const ncap::FlowExportStats& e, double secs, 
   std::cout.flush();
 }
 
-void print_summary(const Totals& t, const ncap::FlowExportStats& e, double secs, const ncap::Device& dev,
+void print_summary(const Totals& t, const ncap::FlowExportStats& e, double secs, const std::string& device,
                    const Options& o) {
   if (o.json) {
     std::cout << fmt::format(
         "{{\"type\":\"summary\",\"device\":\"{}\",\"seconds\":{:.6f},\"packets\":{},\"metered\":{},"
         "\"metered_bytes\":{},\"flows\":{},\"ended\":{},\"exported\":{{\"records\":{},\"packets\":{},\"bytes\":{},"
         "\"messages\":{}}},\"drops\":{}}}\n",
-        dev.info().address, secs, t.rx, t.packets, t.bytes, t.flows, reasons_json(t.ended), e.records, e.packets,
-        e.bytes, e.messages, drops_json(t, e));
+        device, secs, t.rx, t.packets, t.bytes, t.flows, reasons_json(t.ended), e.records, e.packets, e.bytes,
+        e.messages, drops_json(t, e));
     return;
   }
   std::cout << fmt::format(
-      "ncap-flow: {} received {} packets in {:.3f} s; metered {} packets, {} IP bytes in {} flows\n",
-      dev.info().address, t.rx, secs, t.packets, t.bytes, t.flows);
+      "ncap-flow: {} received {} packets in {:.3f} s; metered {} packets, {} IP bytes in {} flows\n", device, t.rx,
+      secs, t.packets, t.bytes, t.flows);
   std::cout << fmt::format("  exported {} records ({} packets, {} bytes) in {} messages; ended: {}\n", e.records,
                            e.packets, e.bytes, e.messages, reasons_text(t.ended));
   std::cout << "  drops by reason: " << drops_text(t, e) << "\n";
@@ -142,6 +147,8 @@ uint64_t seconds_ns(double s, const char* opt) {
   if (!(s > 0) || s > 86400 * 7) throw UsageError(fmt::format("{} {}", opt, s), "give seconds in (0, 604800]");
   return uint64_t(s * 1e9);
 }
+
+int probe_member(const Options& o, ncap::FlowMeter& meter, ncap::FlowExporter& exporter);
 
 int probe(const Options& o) {
   // Everything the command line names is checked before the device opens.
@@ -162,6 +169,7 @@ int probe(const Options& o) {
   for (const std::string& c : o.collectors) xc.collectors.push_back(ncap::parse_collector(c));  // checked in main
   xc.max_messages_per_s = o.export_rate;
   ncap::FlowExporter exporter(meter, xc);
+  if (is_member_device(o.device)) return probe_member(o, meter, exporter);
 
   ncap::DeviceConfig cfg;
   cfg.rx_queues = o.queues;
@@ -185,7 +193,7 @@ int probe(const Options& o) {
     if (o.duration > 0 && secs() >= o.duration) break;
     if (Clock::now() - last >= std::chrono::seconds(1)) {
       last = Clock::now();
-      if (!o.quiet) print_status(totals(meter, eng, *dev), exporter.stats(), secs(), o);
+      if (!o.quiet) print_status(totals(meter, &eng, dev.get()), exporter.stats(), secs(), o);
     }
   }
   eng.request_stop();
@@ -193,11 +201,66 @@ int probe(const Options& o) {
   meter.flush();    // every flow left, end reason forced; waits for ring room
   exporter.stop();  // drains the rings, sends the last messages
   const double elapsed = secs();
-  const Totals fin = totals(meter, eng, *dev);
+  const Totals fin = totals(meter, &eng, dev.get());
   dev->stop();
-  print_summary(fin, exporter.stats(), elapsed, *dev, o);
+  print_summary(fin, exporter.stats(), elapsed, dev->info().address, o);
   if (std::string err = dev->error(); !err.empty()) {
     std::cerr << "ncap-flow: " << err << "\n  the flows above cover the frames before the fault\n";
+    return kFailure;
+  }
+  return kOk;
+}
+
+// -i ncap:PORT or ring:NAME: meters what ncapd's group gives this member. The pool is
+// mapped read-only and metering parses, so each burst is copied (headroom and frame)
+// into buffers of our own first; received = what the member received.
+uint64_t wall_ns() {
+  return uint64_t(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
+int probe_member(const Options& o, ncap::FlowMeter& meter, ncap::FlowExporter& exporter) {
+  MemberSource m({o.device, o.group, o.balance, o.bpf, o.rules_file}, "ncap-flow");
+  constexpr uint32_t kBurst = 32, kRoom = ncap::Packet::kMetaSize + 16384;
+  std::vector<uint8_t> store(size_t(kBurst) * kRoom + 64);
+  uint8_t* base = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(store.data()) + 63) & ~uintptr_t(63));
+  ncap::Packet* copies[kBurst];
+  ncap::install_stop_signals();
+  exporter.start();
+  auto start = Clock::now(), last = start;
+  auto secs = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
+  uint64_t received = 0;
+  const ncap::Packet* p[kBurst];
+  while (!ncap::stop_requested()) {
+    const uint32_t n = m.recv_burst(p, kBurst);
+    for (uint32_t i = 0; i < n; ++i) {
+      copies[i] = reinterpret_cast<ncap::Packet*>(base + size_t(i) * kRoom);
+      std::memcpy(copies[i], p[i],
+                  ncap::Packet::kMetaSize + std::min<uint32_t>(p[i]->len, kRoom - ncap::Packet::kMetaSize));
+      copies[i]->parsed.flags = 0;  // parsed again here, on our copy
+    }
+    m.release(p, n);
+    received += n;
+    if (n) meter.cache(0).meter(copies, n, wall_ns());
+    else meter.cache(0).expire(wall_ns());
+    if (n == 0 && !m.wait(std::chrono::milliseconds(100)) && m.ended()) break;
+    if (o.duration > 0 && secs() >= o.duration) break;
+    if (Clock::now() - last >= std::chrono::seconds(1)) {
+      last = Clock::now();
+      Totals t = totals(meter, nullptr, nullptr);
+      t.rx = received;
+      if (!o.quiet) print_status(t, exporter.stats(), secs(), o);
+    }
+  }
+  meter.flush();
+  exporter.stop();
+  Totals fin = totals(meter, nullptr, nullptr);
+  fin.rx = received;
+  print_summary(fin, exporter.stats(), secs(), o.device, o);
+  m.leave();
+  if (m.ended()) {
+    std::cerr << "ncap-flow: " << m.ended_message() << "\n";
     return kFailure;
   }
   return kOk;
@@ -226,6 +289,8 @@ int main(int argc, char** argv) {
         "cores", po::value(&cores), "cores for the poll threads, one per queue: 0,1 or 0-3")(
         "filter,f", po::value(&o.bpf), "tcpdump filter expression: meter only what passes")(
         "rules", po::value(&o.rules_file), "rules file (docs/filtering.md)")(
+        "group", po::value(&o.group), "with -i ncap:PORT (ncapd) or ring:NAME: the group to join, 0..1023")(
+        "balance", po::value(&o.balance), "with -i ncap:/ring:: rr, flow or copy (a new group gets it)")(
         "entries", po::value(&o.entries)->default_value(4096), "flow cache entries per queue (power of two, 8..2^26)")(
         "idle-timeout", po::value(&o.idle_timeout)->default_value(15),
         "end a flow after this many seconds without packets")("active-timeout",

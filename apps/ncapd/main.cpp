@@ -1,6 +1,6 @@
 // ncapd: owns the ports and publishes each one (by its alias, per RX queue) for members
-// that join groups at run time (ncap-count -i ring:ALIAS --group 7 --balance flow,
-// ncap::attach). Poll threads per RX queue, pinned; the port's default filter runs
+// that join groups at run time (ncap-count -i ncap:ALIAS --group 7 --balance flow,
+// ncap::join). Poll threads per RX queue, pinned; the port's default filter runs
 // before every group's own. The main thread serves the control socket (control.hpp;
 // protocol in include/ncap/ncapd.hpp) and does the housekeeping. SIGHUP: reload the
 // configuration (ports.hpp). SIGTERM/SIGINT: clean stop, members get "capture NAME ended".
@@ -60,8 +60,8 @@ int main(int argc, char** argv) {
         "ncapd: owns ports and serves their packets to groups that members make at run time\n\n"
         "Examples:\n"
         "  ncapd --config /etc/ncap/ncapd.conf\n"
-        "  ncapd -i 0000:03:00.0 --name port0          one port, published as ring:port0\n"
-        "  ncap-count -i ring:port0 --group 7 --balance flow   a member (another process)\n"
+        "  ncapd -i 0000:03:00.0 --name port0          one port, members join ncap:port0\n"
+        "  ncap-count -i ncap:port0 --group 7 --balance flow   a member (another process)\n"
         "  kill -HUP $(pidof ncapd)                    reload the configuration\n\n"
         "Exit codes: 0 stopped by SIGTERM/SIGINT, 1 a port or the system failed, 2 bad option or "
         "configuration\n\nOptions");
@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
     } catch (const ncap::Error& e) {
       std::cerr << "ncapd: no control socket (members still join through the files): " << e.what() << "\n";
     }
-    std::cerr << fmt::format("ncapd: serving {} port(s); members join with -i ring:ALIAS --group ID\n", ports.size());
+    std::cerr << fmt::format("ncapd: serving {} port(s); members join with -i ncap:ALIAS --group ID\n", ports.size());
     const auto handle = [&](const ncapd::Request& r) { return ports.handle(r); };
     while (!ncap::stop_requested()) {
       if (g_hup.exchange(false)) reload(ports, config);

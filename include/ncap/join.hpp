@@ -37,6 +37,11 @@ struct JoinOptions {
   // whatever the group has (a new group: rr).
   std::optional<FanOutPolicy> balance;
   std::chrono::milliseconds timeout{2000};  // per queue: wait this long to be taken in
+  // The group's filter in ncapd's poll threads (what it rejects never leaves the driver):
+  // a tcpdump expression, or ncap rules with ';' between lines (ncap/ncapd.hpp, FILTER).
+  // Sent as join-filter before attaching: a new group gets it, an existing one must have
+  // the same. Empty: none asked for (whatever the group has).
+  std::string filter{};
 };
 
 // Counters summed over the member's queues.
@@ -99,8 +104,9 @@ class Member {
 // Joins group `group` (0..kMaxGroupId) on every RX queue of `ports`: ncapd aliases
 // (port0 = its captures port0 or port0-q0, port0-q1, ...) or capture names. Errors: an
 // unknown port (naming the ports that exist), no publisher running, and whatever
-// attach() refuses (balancing conflict, id out of range, permission, slots full). On an
-// error nothing stays joined.
+// attach() refuses (balancing conflict, id out of range, permission, slots full), and with
+// a filter ncapd's refusal in its words (does not compile, conflicts with the group's).
+// On an error nothing stays joined.
 std::unique_ptr<Member> join(const std::vector<std::string>& ports, uint32_t group, const JoinOptions& opts = {});
 
 // The ports published in this network namespace by a running publisher (ncapd's
