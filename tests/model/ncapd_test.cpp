@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <ncap/shm.hpp>
+
 #include <cstdlib>
 #include <fstream>
 #include <thread>
@@ -22,6 +24,16 @@ using ncap::test::run_cli;
 using ncap::test::summary;
 using ncap::test::tool;
 
+// Waits (up to 10 s) until a live publisher has published `name`: members started before
+// that are refused ("no capture named ..."), and a loaded machine may take a while.
+bool wait_published(const std::string& name) {
+  for (auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10); std::chrono::steady_clock::now() < end;
+       std::this_thread::sleep_for(std::chrono::milliseconds(10)))
+    for (auto& c : ncap::list_captures())
+      if (c.name == name && c.publisher_alive) return true;
+  return false;
+}
+
 TEST(Ncapd, MembersMakeGroupsAtRunTimeEveryPacketIsCountedAndStopEndsThem) {
   const std::string name = "ncapd-" + std::to_string(getpid());
   CliResult d, stat, m[5];
@@ -30,7 +42,7 @@ TEST(Ncapd, MembersMakeGroupsAtRunTimeEveryPacketIsCountedAndStopEndsThem) {
   std::thread td([&] {
     d = run_cli(tool("NCAPD_BIN"), {"-i", "model:82599?gen=inf&size=80&flows=256", "--name", name}, stop);
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  EXPECT_TRUE(wait_published(name)) << "ncapd did not publish " << name;  // ASSERT would leave td running
   auto member = [&](int k, std::vector<std::string> extra) {
     std::vector<std::string> a{"-i", "ring:" + name, "--json", "--quiet"};
     a.insert(a.end(), extra.begin(), extra.end());
@@ -103,7 +115,7 @@ TEST(Ncapd, AMemberOfTheAccessGroupJoinsWithoutRootAndAnyoneElseIsToldWhatToDo) 
   std::thread td([&] {
     d = run_cli(tool("NCAPD_BIN"), {"-i", "model:82599?gen=inf&size=80", "--name", name, "--group", users.group}, stop);
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  EXPECT_TRUE(wait_published(name)) << "ncapd did not publish " << name;  // ASSERT would leave td running
   auto as = [&](const std::string& user) {
     return run_cli("/usr/bin/setpriv", {"--reuid", user, "--regid", "nogroup", "--init-groups", tool("NCAP_COUNT_BIN"),
                                         "-i", "ring:" + name, "--group", "3", "-c", "1000", "--json", "--quiet"});
