@@ -100,7 +100,11 @@ void stress(Ring& ring, uint64_t total) {
       uint32_t n = static_cast<uint32_t>(std::min<uint64_t>(burst, total - sent));
       for (uint32_t i = 0; i < n; ++i) buf[i] = static_cast<uint32_t>(sent + i);
       uint32_t done = 0;
-      while (done < n) done += ring.enqueue_burst(buf + done, n - done);
+      while (done < n) {
+        const uint32_t k = ring.enqueue_burst(buf + done, n - done);
+        if (k == 0) std::this_thread::yield();  // the consumer may share this core
+        done += k;
+      }
       sent += n;
       burst = burst % 32 + 1;
     }
@@ -110,6 +114,7 @@ void stress(Ring& ring, uint64_t total) {
   uint32_t burst = 7;
   while (got < total) {
     uint32_t n = ring.dequeue_burst(buf, burst);
+    if (n == 0) std::this_thread::yield();
     for (uint32_t i = 0; i < n; ++i) {
       out_of_order += buf[i] != static_cast<uint32_t>(got + i);
       sum += buf[i];
