@@ -120,8 +120,9 @@ std::vector<CaptureInfo> list_captures() {
           const uint32_t st = gc.state.load(std::memory_order_acquire);
           if (st == kGroupFree) continue;
           const GroupStats n = group_counts(gc);
-          ci.groups.push_back({gc.id, gc.name, to_string(FanOutPolicy(gc.policy)), st == kGroupDynamic, n.members,
-                               n.offered, n.delivered, n.ring_full, n.no_consumer, n.filtered});
+          ci.groups.push_back({gc.id.load(std::memory_order_relaxed), gc.name,
+                               to_string(FanOutPolicy(gc.policy.load(std::memory_order_relaxed))), st == kGroupDynamic,
+                               n.members, n.offered, n.delivered, n.ring_full, n.no_consumer, n.filtered});
         }
         uint8_t* base = r.addr();
         for (uint32_t i = 0; i < h.max_consumers; ++i) {

@@ -30,7 +30,7 @@ namespace shm {
 uint32_t find_group(const CtlHeader& h, const std::string& group, const std::string& what) {
   for (uint32_t g = 0; g < h.group_count; ++g)
     if (h.groups[g].state.load(std::memory_order_acquire) == kGroupStatic && group == h.groups[g].name)
-      return h.groups[g].id;
+      return h.groups[g].id.load(std::memory_order_relaxed);
   const bool numeric =
       !group.empty() && group.size() <= 9 && group.find_first_not_of("0123456789") == std::string::npos;
   if (numeric && std::stoul(group) <= kMaxGroupId) return uint32_t(std::stoul(group));

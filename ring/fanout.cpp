@@ -162,8 +162,8 @@ FanOut::FanOut(Mempool& pool, const FanOutConfig& cfg, const std::string& name)
   std::snprintf(h->pool_path, sizeof h->pool_path, "%s", pool.region().path().c_str());
   for (uint32_t g = 0; g < cfg.groups.size(); ++g) {
     std::snprintf(h->groups[g].name, sizeof h->groups[g].name, "%s", cfg.groups[g].name.c_str());
-    h->groups[g].policy = uint32_t(cfg.groups[g].policy);
-    h->groups[g].id = g;
+    h->groups[g].policy.store(uint32_t(cfg.groups[g].policy), std::memory_order_relaxed);
+    h->groups[g].id.store(g, std::memory_order_relaxed);
     h->groups[g].state.store(kGroupStatic, std::memory_order_relaxed);
     Impl::Group& e = im.groups[g];
     e.used = true;
@@ -306,8 +306,8 @@ int join_entry(FanOut::Impl& im, uint32_t i, uint64_t w) noexcept {
       g.policy = pol == kPolicyAny ? FanOutPolicy::round_robin : FanOutPolicy(pol);
       GroupCtl& gc = im.hdr->groups[k];
       std::snprintf(gc.name, sizeof gc.name, "%u", id);
-      gc.id = id;
-      gc.policy = uint32_t(g.policy);
+      gc.id.store(id, std::memory_order_relaxed);
+      gc.policy.store(uint32_t(g.policy), std::memory_order_relaxed);
       gc.members.store(0, std::memory_order_relaxed);
       for (auto* a : {&gc.offered, &gc.delivered, &gc.ring_full, &gc.no_consumer, &gc.filtered})
         a->store(0, std::memory_order_relaxed);
@@ -568,7 +568,8 @@ GroupStats FanOut::group_stats(uint32_t id) const noexcept {
   // counts stay until its entry is reused).
   int found = -1;
   for (uint32_t e = 0; e < kMaxGroups; ++e)
-    if (h.groups[e].id == id && (h.groups[e].state.load(std::memory_order_acquire) != kGroupFree || found < 0))
+    if (h.groups[e].id.load(std::memory_order_relaxed) == id &&
+        (h.groups[e].state.load(std::memory_order_acquire) != kGroupFree || found < 0))
       found = int(e);
   if (found < 0) return st;
   st = group_counts(h.groups[found]);

@@ -67,8 +67,10 @@ inline constexpr int32_t pid_of(uint64_t w) noexcept { return int32_t(uint32_t(w
 struct GroupCtl {
   char name[32];
   std::atomic<uint32_t> state;  // GroupState
-  uint32_t id;                  // 0..kMaxGroupId
-  uint32_t policy;              // FanOutPolicy
+  // Atomic (relaxed): a dynamic entry is rewritten by the poll thread when a group takes
+  // it, while the daemon's other threads read it (FanOut::group_stats).
+  std::atomic<uint32_t> id;      // 0..kMaxGroupId
+  std::atomic<uint32_t> policy;  // FanOutPolicy
   std::atomic<uint32_t> members;
   // Relaxed; monotonic while the entry is in use (zeroed when a group takes it).
   // Conservation: offered = delivered + ring_full + no_consumer + filtered (a copy group

@@ -34,14 +34,14 @@ quiet ninja -C "$build"
 # core busy at most (the fuzz suite runs one target at a time), so the second core would
 # idle, and at nice 19 the compiler yields to a test whenever both want a core. Both at
 # -O1 (what the ASan and TSan documentation recommend for speed; at -O3 the instrumented
-# compile takes far longer), and each builds only what its suites run: ASan the unit suite
-# without `install` (a packaging test, run above), TSan the unit and model suites.
+# compile takes far longer), and each builds only what its suites run, without `install`
+# (a packaging test of the whole tree, run above): ASan the unit suite, TSan unit and model.
 sanitizer_builds() {
   renice -n 19 -p $BASHPID >/dev/null
   [ -f "$asan/build.ninja" ] || meson setup "$asan" -Dsanitize=true -Dbenchmarks=disabled -Doptimization=1
   ninja -C "$asan" $(python3 scripts/test-targets.py "$asan" unit install)
   [ -f "$tsan/build.ninja" ] || meson setup "$tsan" -Dtsan=true -Dbenchmarks=disabled -Doptimization=1
-  ninja -C "$tsan" $(python3 scripts/test-targets.py "$tsan" unit,model)
+  ninja -C "$tsan" $(python3 scripts/test-targets.py "$tsan" unit,model install)
 }
 sanlog=$(mktemp)
 (sanitizer_builds) >"$sanlog" 2>&1 &
@@ -78,7 +78,7 @@ echo "== suites unit and model under ThreadSanitizer"
 # newer kernels (vm.mmap_rnd_bits > 28).
 TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1" \
   setarch "$(uname -m)" -R \
-  meson test -C "$tsan" --suite unit --suite model --no-rebuild --print-errorlogs \
+  meson test -C "$tsan" --suite unit --suite model --no-suite install --no-rebuild --print-errorlogs \
   --logbase testlog-tsan || status=1
 
 python3 scripts/test-summary.py "$build"/meson-logs/testlog-*.json "$asan"/meson-logs/testlog-asan.json \
