@@ -14,6 +14,7 @@
 
 #include "tests/common/cli.hpp"
 #include "tests/common/pcapng_blocks.hpp"
+#include "tests/common/sanitizers.hpp"
 
 namespace {
 
@@ -208,8 +209,9 @@ TEST(NcapDump, WriterFullDropsAreCountedAndRecordedInTheIsb) {
 // frame the model offered.
 TEST(NcapDump, EachInterfaceIsbHoldsItsOwnQueuesNicDrops) {
   std::string out = tmp("q2.pcapng");
-  auto r = run_cli(dump_bin(), {"-i", "model:82599?gen=50000&size=64&flows=64", "-q", "2", "--descriptors", "64",
-                                "--ring-size", "4096", "-d", "2", "--quiet", "-w", out});
+  auto r = run_cli(dump_bin(),
+                   {"-i", "model:82599?gen=50000&size=64&flows=64", "-q", "2", "--descriptors", "64", "--ring-size",
+                    "4096", "-d", ncap::test::kThreadSanitizer ? "15" : "2", "--quiet", "-w", out});
   ASSERT_EQ(r.status, 0) << r.out;
   Summary s = summary(r.out);
   auto st = isbs(out);
@@ -292,7 +294,8 @@ TEST(NcapDump, TimedRotationStartsANewFileEveryGSeconds) {
   ASSERT_EQ(r.status, 0) << r.out;
   std::smatch m;
   ASSERT_TRUE(std::regex_search(r.out, m, std::regex(R"((\d+) files, the last)"))) << r.out;
-  EXPECT_GE(std::stoul(m[1]), 4u) << r.out;
+  // Under ThreadSanitizer a writer burst can take long enough to miss one boundary.
+  EXPECT_GE(std::stoul(m[1]), ncap::test::kThreadSanitizer ? 3u : 4u) << r.out;
   EXPECT_LE(std::stoul(m[1]), 5u) << r.out;
   uint64_t frames = 0;
   for (const char* k : {"0", "1"}) {
