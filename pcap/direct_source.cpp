@@ -156,12 +156,14 @@ class DirectSource final : public Source {
       tx.tx_flush();
       if (tx.pool().alloc_burst(&p, 1) != 1) {
         why = "no free TX buffer (raise NCAP_TX_SLOTS or send more slowly)";
+        errno = ENOBUFS;
         return false;
       }
     }
     if (len > tx.pool().data_room()) {
       free_packets(&p, 1);
       why = fmt::format("frame of {} bytes is larger than a TX buffer", len);
+      errno = EMSGSIZE;
       return false;
     }
     std::memcpy(p->data(), frame, len);
@@ -171,6 +173,7 @@ class DirectSource final : public Source {
       if (tx.tx_burst(&p, 1) != 1) {
         free_packets(&p, 1);
         why = "the TX ring is full (raise NCAP_TX_SLOTS)";
+        errno = ENOBUFS;
         return false;
       }
     }

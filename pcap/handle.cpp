@@ -437,8 +437,12 @@ int pcap_inject(pcap_t* p, const void* buf, size_t size) {
   if (Handle* h = ours(p)) {
     if (!h->activated) return h->fail(PCAP_ERROR_NOT_ACTIVATED, "{}: not activated", h->device);
     std::string why;
-    if (!h->src->inject(static_cast<const uint8_t*>(buf), uint32_t(size), why))
-      return h->fail(PCAP_ERROR, "{}: send: {}", h->device, why);
+    if (!h->src->inject(static_cast<const uint8_t*>(buf), uint32_t(size), why)) {
+      int e = errno;  // ENOBUFS or EMSGSIZE, for callers that look (pcap/packet_socket.cpp)
+      h->fail(PCAP_ERROR, "{}: send: {}", h->device, why);
+      errno = e;
+      return PCAP_ERROR;
+    }
     return int(size);
   }
   return NCAP_REAL(pcap_inject)(p, buf, size);

@@ -2,6 +2,7 @@
 """Small classic-pcap helper for the trace tests (reads both byte orders, us and ns).
   pcap_tool.py same A B        exit 0 when A and B hold the same frames in the same order
   pcap_tool.py gaps OUT N MS   write N 60-byte UDP frames MS milliseconds apart
+  pcap_tool.py bytes A         print the sum of A's captured frame lengths
 """
 import struct
 import sys
@@ -26,6 +27,8 @@ def main():
             if x != y:
                 sys.exit(f"frame {i} differs ({len(x)} vs {len(y)} bytes)")
         print(f"ok: {len(a)} frames, {sum(map(len, a))} bytes, byte for byte and in order")
+    elif sys.argv[1] == "bytes":
+        print(sum(map(len, frames(sys.argv[2]))))
     elif sys.argv[1] == "gaps":
         n, ms = int(sys.argv[3]), int(sys.argv[4])
         eth = bytes.fromhex("020000000002" "020000000001" "0800")

@@ -8,14 +8,9 @@
 # recorded gaps (tolerance below).
 set -u
 gen=$1 dump=$2 py=$3 tool=$4
-for t in tshark tcpdump capinfos; do
-  command -v $t >/dev/null && continue
-  [ "${CI:-}" = true ] && { echo "FAIL: CI lacks $t: run scripts/setup.sh"; exit 1; }
-  echo "SKIP: $t is missing (scripts/setup.sh installs it)"
-  exit 77
-done
 tag=r
 . "$(dirname "$0")/veth_pair.sh"
+need tshark tcpdump capinfos
 
 # capture TAG COUNT: ncap-dump in b writes COUNT frames to TAG.pcapng (in the background).
 capture() {

@@ -1,10 +1,19 @@
 # Sourced by the netns tests (set `tag` first, a letter or two): a temporary directory
 # $tmp, fail() (prints the *.err files there, exit 1), and two private network namespaces
 # $a and $b joined by a veth pair, $va in a and $vb in b, up, with IPv6 off (no
-# autoconfiguration traffic: what arrives is exactly what was sent); all removed on exit.
+# autoconfiguration traffic: what arrives is exactly what was sent); all removed on exit;
+# need TOOL...: skip (77) when a tool is missing, except in CI, where that is a failure.
 # Where namespaces cannot be made: skip (77), except in CI, where that is a failure.
 a=ncap-${tag}a-$$ b=ncap-${tag}b-$$
 tmp=$(mktemp -d)
+need() {
+  for t in "$@"; do
+    command -v "$t" >/dev/null && continue
+    [ "${CI:-}" = true ] && { echo "FAIL: CI lacks $t: run scripts/setup.sh"; exit 1; }
+    echo "SKIP: $t is missing (scripts/setup.sh installs it)"
+    exit 77
+  done
+}
 fail() { echo "FAIL: $*"; for f in "$tmp"/*.err; do [ -f "$f" ] && { echo "--- $f"; cat "$f"; }; done; exit 1; }
 if ! ip netns add "$a" 2>"$tmp/setup.err"; then
   [ "${CI:-}" = true ] && fail "ip netns add: $(cat "$tmp/setup.err")"
