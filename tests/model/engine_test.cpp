@@ -77,5 +77,40 @@ TEST(Engine, PollThreadsRunOnlyOnTheirCoresAndCountEveryFrame) {
   EXPECT_GT(rec.packets[1].load(), 0u);
 }
 
+// pps=N: the generator never runs ahead of its schedule (frame k due k/N after the start,
+// in bursts of at most 32), and still sends exactly gen= frames. The bound below only
+// fails if the model sends early; a slow host makes it send late, which it allows.
+TEST(Engine, PacedGeneratorSendsEveryFrameAndNeverAheadOfItsRate) {
+  constexpr uint64_t kFrames = 4000, kPps = 20000;
+  DeviceConfig cfg;
+  cfg.rx_queues = 1;
+  cfg.rx_ring_size = 4096;
+  const auto before = std::chrono::steady_clock::now();
+  auto dev = open("model:82599?gen=" + std::to_string(kFrames) + "&pps=" + std::to_string(kPps) + "&size=64", cfg);
+  CoreRecorder rec;
+  EngineConfig ec;
+  ec.cores = {0};
+  ec.dispatcher = &rec;
+  Engine eng(*dev, ec);
+  eng.start();
+  rec.want[0] = 0;
+  uint64_t samples = 0, ahead = 0;
+  auto deadline = before + std::chrono::seconds(60);
+  while (rec.packets[0] < kFrames && std::chrono::steady_clock::now() < deadline) {
+    const uint64_t got = rec.packets[0].load();
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - before).count();
+    if (double(got) > s * kPps + 32) ++ahead;
+    ++samples;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  eng.request_stop();
+  eng.join();
+  const HardwareStats hw = dev->stats();
+  EXPECT_EQ(rec.packets[0].load(), kFrames);
+  EXPECT_EQ(hw.rx_missed + hw.rx_no_descriptor, 0u);
+  EXPECT_GT(samples, 5u) << "4000 frames at 20000/s take 200 ms: sampled every 10 ms";
+  EXPECT_EQ(ahead, 0u) << "the generator sent frames before they were due";
+}
+
 }  // namespace
 }  // namespace ncap::test

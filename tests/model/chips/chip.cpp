@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "ncap/error.hpp"
@@ -334,9 +335,11 @@ void Chip::connect(const std::shared_ptr<Chip>& peer) {
 }
 
 void Chip::generate(const Bytes& frame, uint64_t count, uint32_t flows, bool replies, std::chrono::milliseconds delay,
-                    bool lossless) {
+                    bool lossless, uint64_t pps) {
   pause(true);
   gen_lossless_ = lossless;
+  gen_pps_ = pps;
+  gen_paced_ = false;
   gen_start_ = std::chrono::steady_clock::now() + delay;
   gen_frame_ = gen_base_ = frame;
   gen_flows_ = flows ? flows : 1;
@@ -427,10 +430,28 @@ bool Chip::process_generator() noexcept {
   // frame of a finite count is spent on a port that is still being reset or set up.
   if (!link_up_.load(std::memory_order_relaxed) || !rx_enabled() || !bus_master_.load(std::memory_order_relaxed))
     return false;
-  if (std::chrono::steady_clock::now() < gen_start_) return false;
+  const auto now = std::chrono::steady_clock::now();
+  if (now < gen_start_) return false;
+  int burst = 32;
+  if (gen_pps_) {
+    // Frame k is due k/pps after the schedule's origin: the first moment the port could
+    // receive (not the open: bring-up takes a while). A generator that fell behind by
+    // more than a burst (its thread was preempted) slips instead of catching up, so the
+    // wire never carries more than pps plus one burst: the achieved rate can be lower.
+    if (!gen_paced_) gen_start_ = now, gen_paced_ = true, gen_offset_ = int64_t(gen_seq_);
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now - gen_start_).count();
+    int64_t due = gen_offset_ + int64_t((unsigned __int128)ns * gen_pps_ / 1000000000u);
+    const int64_t sent = int64_t(gen_seq_);
+    if (due > sent + 32) {
+      gen_offset_ -= due - (sent + 32);
+      due = sent + 32;
+    }
+    if (due <= sent) return false;
+    burst = int(due - sent);
+  }
   constexpr size_t kL4Ports = 34;  // untagged IPv4 without options: source port offset
   constexpr size_t kAddrs = 26;    // IPv4 source address (the destination follows)
-  for (int i = 0; i < 32; ++i) {
+  for (int i = 0; i < burst; ++i) {
     if (gen_lossless_ && !rx_room()) return i > 0;
     if (gen_frame_.size() >= kL4Ports + 4 && (gen_flows_ > 1 || gen_replies_)) {
       const uint16_t port = uint16_t(1024 + gen_seq_ % gen_flows_);

@@ -96,9 +96,10 @@ class Chip : public RegisterIo, public std::enable_shared_from_this<Chip> {
   // replies: every other round of the flows goes back (addresses and ports swapped), so
   // each flow has both directions. delay: the first frame not before this long from now.
   // lossless: a frame waits until every enabled RX queue has a free descriptor (a peer
-  // with flow control) instead of being dropped as "no descriptor".
+  // with flow control) instead of being dropped as "no descriptor". pps: at most this
+  // many frames a second (0: as fast as possible); see process_generator.
   void generate(const Bytes& frame, uint64_t count, uint32_t flows = 1, bool replies = false,
-                std::chrono::milliseconds delay = {}, bool lossless = false);
+                std::chrono::milliseconds delay = {}, bool lossless = false, uint64_t pps = 0);
   void stop_generator() noexcept { gen_left_.store(0); }
   // Waits until injected frames and posted TX descriptors are processed. false on timeout.
   bool wait_idle(std::chrono::milliseconds timeout = std::chrono::milliseconds(2000));
@@ -261,6 +262,9 @@ class Chip : public RegisterIo, public std::enable_shared_from_this<Chip> {
   uint32_t gen_flows_ = 1;
   bool gen_replies_ = false;
   bool gen_lossless_ = false;
+  uint64_t gen_pps_ = 0;
+  bool gen_paced_ = false;  // the schedule's origin (gen_start_) is set
+  int64_t gen_offset_ = 0;  // gen_seq_ at the origin, minus the frames the schedule slipped
   std::chrono::steady_clock::time_point gen_start_{};
   Bytes gen_base_;  // the frame as given: its addresses and destination port
   uint32_t gen_seq_ = 0;

@@ -29,7 +29,8 @@ Hub& hub() {
 }
 
 const char* kHelp =
-    "82599|82598|82576[?wire=NAME][&gen=COUNT|inf][&size=BYTES][&flows=N][&replies=1][&delay=MS][&lossless=1][&link="
+    "82599|82598|82576[?wire=NAME][&gen=COUNT|inf][&size=BYTES][&flows=N][&replies=1][&delay=MS][&lossless=1][&pps=N][&"
+    "link="
     "down]  "
     "register-level "
     "model (no hardware; see docs/models.md)";
@@ -82,7 +83,7 @@ std::unique_ptr<Backend> open_spec(std::string_view spec, const DeviceConfig&) {
   std::string_view chip_name = spec.substr(0, spec.find('?'));
   std::shared_ptr<Chip> chip = create(chip_name);
   std::string_view opts = chip_name.size() < spec.size() ? spec.substr(chip_name.size() + 1) : std::string_view{};
-  uint64_t gen = 0, size = 64, flows = 1, replies = 0, delay = 0, lossless = 0;
+  uint64_t gen = 0, size = 64, flows = 1, replies = 0, delay = 0, lossless = 0, pps = 0;
   bool gen_on = false;
   while (!opts.empty()) {
     std::string_view kv = opts.substr(0, opts.find('&'));
@@ -108,6 +109,8 @@ std::unique_ptr<Backend> open_spec(std::string_view spec, const DeviceConfig&) {
       flows = parse_number(spec, key, val);
     } else if (key == "lossless") {
       lossless = parse_number(spec, key, val);
+    } else if (key == "pps") {
+      pps = parse_number(spec, key, val);
     } else if (key == "delay") {
       delay = parse_number(spec, key, val);
     } else if (key == "replies") {
@@ -122,7 +125,7 @@ std::unique_ptr<Backend> open_spec(std::string_view spec, const DeviceConfig&) {
   if (gen_on) {
     chip->set_capture(false);
     chip->generate(udp_frame(*chip, size), gen, uint32_t(flows), replies != 0, std::chrono::milliseconds(delay),
-                   lossless != 0);
+                   lossless != 0, pps);
   }
   return chip->backend();
 }
