@@ -6,8 +6,9 @@ the same frames (count, size, flows) once per receiver; the receivers, in turn:
   ncap-count -i kernel:RECEIVER          (AF_PACKET TPACKET_V3)
   ncap-count -i kernel:RECEIVER?xdp      (AF_XDP, copy mode on veth)
   tcpdump -i RECEIVER -w /dev/null -B 4096 (Debian's tcpdump and libpcap, its peer)
-  tpacket_floor RECEIVER read|copy       (bench/tpacket_floor.cpp: a bare TPACKET_V3
-                                          reader, the floor under any AF_PACKET receiver)
+  tpacket_floor RECEIVER read|copy|prefetch=L (bench/tpacket_floor.cpp: a bare TPACKET_V3
+                                          reader, the floor under any AF_PACKET receiver;
+                                          prefetch: read with software prefetches L lines ahead)
 For each: frames received, loss (what the sender sent and the receiver did not get),
 and the receiving process's CPU time (user + system, from wait4's rusage) per received
 frame, its split and the receiver's sleeps (voluntary context switches: its wakeups) per
@@ -17,7 +18,9 @@ startup included). The compare lines take each receiver's median over the runs. 
   compare veth_received_<mode> ours=<frames> peer=tcpdump:<frames> ratio=<ours/peer>
 for mode af_packet and af_xdp, and for each floor `# floor_<mode>: <ns>, tcpdump / floor = <x>`
 (the highest ratio an AF_PACKET receiver doing that much could reach).
+--only NAME,... runs only those receivers (tcpdump always: the ratios are against it).
 Root. Usage: capture_bench.py BUILD_DIR [--frames N] [--size S] [--flows F] [--runs R]
+             [--prefetch LINES] [--only NAME,...]
 """
 import argparse
 import json
@@ -95,6 +98,8 @@ def parse_args(frames):
     ap.add_argument("--size", default="60")
     ap.add_argument("--flows", type=int, default=1024)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--prefetch", type=int, default=16, help="lines ahead for tpacket_floor prefetch")
+    ap.add_argument("--only", default="", help="receivers to run, comma-separated (tcpdump always)")
     return ap.parse_args()
 
 
@@ -128,7 +133,11 @@ def main():
             ("tcpdump", ["tcpdump", "-i", veth.vb, "-w", "/dev/null", "-Z", "root", "-B", "4096"], 1.0),
             ("floor_read", [floor, veth.vb, "read"], 0.5),
             ("floor_copy", [floor, veth.vb, "copy"], 0.5),
+            ("floor_prefetch", [floor, veth.vb, f"prefetch={a.prefetch}"], 0.5),
         )
+        if a.only:
+            keep = set(a.only.split(",")) | {"tcpdump"}
+            receivers = tuple(r for r in receivers if r[0] in keep)
         for name, cmd, ready in receivers:
             _, out, err, ru = run_receiver(veth, cmd, ready, lambda: time.sleep(2.0))
             print(f"idle {name}: {received(name, out, err)} frames, cpu {(ru.ru_utime + ru.ru_stime) * 1e3:.1f} ms "
@@ -148,14 +157,18 @@ def main():
         med = {n: tuple(median([r[i] for r in rs]) for i in range(4)) for n, rs in runs.items()}
         p = med["tcpdump"]
         for mode in ("af_packet", "af_xdp"):
+            if mode not in med:
+                continue
             o = med[mode]
             print(f"compare veth_cpu_per_packet_{mode} ours={o[2]:.1f} peer=tcpdump:{p[2]:.1f} ratio={p[2] / o[2]:.2f}")
             print(f"compare veth_received_{mode} ours={o[0]:.0f} peer=tcpdump:{p[0]:.0f} ratio={o[0] / max(p[0], 1):.2f}")
             print(f"# median of {a.runs} runs, {mode}: loss {o[1] - o[0]:.0f} of {o[1]:.0f} at {o[3]:.0f} pps offered; "
                   f"tcpdump {p[1] - p[0]:.0f} of {p[1]:.0f} at {p[3]:.0f} pps")
-        for mode in ("floor_read", "floor_copy"):
+        for mode in ("floor_read", "floor_copy", "floor_prefetch"):
+            if mode not in med:
+                continue
             o = med[mode]
-            print(f"# {mode}: {o[2]:.1f} ns per received frame, loss {o[1] - o[0]:.0f}, "
+            print(f"# {mode}{'=' + str(a.prefetch) if mode == 'floor_prefetch' else ''}: {o[2]:.1f} ns per received frame, loss {o[1] - o[0]:.0f}, "
                   f"tcpdump / floor = {p[2] / o[2]:.2f}")
     finally:
         veth.close()
