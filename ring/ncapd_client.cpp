@@ -78,6 +78,7 @@ std::string ncapd_request(const std::string& line, std::chrono::milliseconds tim
   for (size_t off = 0; off < req.size();) {
     if (!wait_fd(s.fd, POLLOUT, deadline)) throw Error("ncapd did not take the request within the timeout", ETIMEDOUT);
     ssize_t n = ::send(s.fd, req.data() + off, req.size() - off, MSG_NOSIGNAL);
+    if (n < 0 && errno == EPIPE) break;  // the daemon answered early and closed: read its answer
     if (n < 0 && errno != EINTR) throw_errno("send to ncapd at " + path);
     off += n > 0 ? size_t(n) : 0;
   }
@@ -88,6 +89,7 @@ std::string ncapd_request(const std::string& line, std::chrono::milliseconds tim
     if (!wait_fd(s.fd, POLLIN, deadline)) throw Error("ncapd did not answer '" + line + "' in time", ETIMEDOUT);
     ssize_t n = ::recv(s.fd, buf, sizeof buf, 0);
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == ECONNRESET) break;  // closed on what we sent: the final line says whether it answered
     if (n < 0) throw_errno("read ncapd's reply");
     if (n == 0) break;
     reply.append(buf, size_t(n));

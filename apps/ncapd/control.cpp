@@ -197,10 +197,10 @@ void ControlServer::answer(int fd, const Handler& handle) {
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
   std::string reply;
   try {
-    std::string user;
-    if (!peer_allowed(fd, gid_, user))
-      throw ncap::Error("permission denied: add " + user + " to group " + group_, 0,
-                        "usermod -aG " + group_ + " " + user + ", then log in again");
+    // The request is read before the peer is checked, also from a peer that will be
+    // refused: closing a unix socket with unread data resets the connection
+    // (ECONNRESET at the peer) and a client still sending gets EPIPE, so the refusal
+    // would never reach it. An outsider costs what any client does: 4 KiB, 1 s.
     std::string line;
     char buf[1024];
     while (line.find('\n') == std::string::npos && line.size() < ncap::kMaxNcapdRequest) {
@@ -214,6 +214,10 @@ void ControlServer::answer(int fd, const Handler& handle) {
       throw RequestError(line.size() >= ncap::kMaxNcapdRequest ? "request longer than 4095 bytes"
                                                                : "request without its final newline");
     line.resize(nl);
+    std::string user;
+    if (!peer_allowed(fd, gid_, user))
+      throw ncap::Error("permission denied: add " + user + " to group " + group_, 0,
+                        "usermod -aG " + group_ + " " + user + ", then log in again");
     reply = handle(parse_request(line)) + "ok\n";
   } catch (const ncap::Error& e) {
     reply = "error: " + one_line(e.what()) + "\n";

@@ -58,6 +58,7 @@ struct Port {
   std::vector<std::unique_ptr<ncap::FanOut>> fanouts;
   std::unique_ptr<PortDispatcher> disp;
   std::unique_ptr<ncap::Engine> engine;
+  std::chrono::steady_clock::time_point stats_at{};  // last Device::stats()
 
   void stop() {
     engine->request_stop();
@@ -206,8 +207,16 @@ std::string Ports::handle(const Request& r) {
 }
 
 void Ports::housekeeping() {
-  for (auto& p : ports_) p->filter->reclaim();
   const auto now = std::chrono::steady_clock::now();
+  for (auto& p : ports_) {
+    p->filter->reclaim();
+    // Device::stats() is what writes the port's counters into its open-device record
+    // (ring/open_devices.cpp), which ncap-stat lists: once a second, as the tools do.
+    if (now - p->stats_at >= std::chrono::seconds(1)) {
+      p->dev->stats();
+      p->stats_at = now;
+    }
+  }
   for (auto it = group_filters_.begin(); it != group_filters_.end();) {
     GroupFilter& f = it->second;
     const bool exists = group_exists(it->first);

@@ -3,11 +3,16 @@
 // ncap-stat, and exit 1 with "capture NAME ended" when ncapd stops; bad configurations
 // are refused naming the line.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <ncap/ncapd.hpp>
 #include <ncap/shm.hpp>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <thread>
 
@@ -92,6 +97,55 @@ TEST(Ncapd, MembersMakeGroupsAtRunTimeEveryPacketIsCountedAndStopEndsThem) {
   }
 }
 
+// The live publisher of `name` (ncapd's pid), 0 if none.
+int publisher_of(const std::string& name) {
+  for (auto& c : ncap::list_captures())
+    if (c.name == name && c.publisher_alive) return c.publisher_pid;
+  return 0;
+}
+
+// ncap-stat's device line of a port that ncapd opened: the counters ncapd's device
+// record holds (written by Device::stats(), which ncapd calls once a second).
+TEST(Ncapd, NcapStatShowsExactlyWhatAPortOfNcapdReceived) {
+  const std::string name = "ncapd-dev-" + std::to_string(getpid());
+  constexpr uint64_t kFrames = 5000, kSize = 80;
+  CliOptions opt;
+  opt.sigint_after = std::chrono::milliseconds(30000);  // only if the test fails to stop it
+  CliResult d;
+  std::thread td([&] {
+    d = run_cli(tool("NCAPD_BIN"),
+                {"-i", "model:82599?gen=" + std::to_string(kFrames) + "&size=80&lossless=1", "--name", name}, opt);
+  });
+  EXPECT_TRUE(wait_published(name)) << "ncapd did not publish " << name;  // ASSERT would leave td running
+  const int pid = publisher_of(name);
+  // Our device among those open in the namespace (other tests may have some): the
+  // object that follows its "pid".
+  auto device = [&](const std::string& stat) {
+    size_t p = stat.find("\"pid\":" + std::to_string(pid) + ",");
+    return p == std::string::npos ? std::string() : stat.substr(p, stat.find("}}", p) - p);
+  };
+  std::string dev;
+  // Every frame is offered by now or soon; the record follows within a second.
+  for (auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20); std::chrono::steady_clock::now() < end;
+       std::this_thread::sleep_for(std::chrono::milliseconds(100))) {
+    dev = device(run_cli(tool("NCAP_STAT_BIN"), std::string("--json")).out);
+    if (!dev.empty() && num(dev, "rx_packets") == kFrames) break;
+  }
+  uint64_t offered = 0;
+  for (auto& c : ncap::list_captures())
+    if (c.name == name) offered = c.offered;
+  if (pid > 0) ::kill(pid, SIGINT);
+  td.join();
+  ASSERT_GT(pid, 0);
+  ASSERT_EQ(d.status, 0) << d.out;
+  ASSERT_FALSE(dev.empty()) << "no device of pid " << pid << " in ncap-stat";
+  EXPECT_EQ(num(dev, "rx_packets"), kFrames) << dev;
+  EXPECT_EQ(num(dev, "rx_bytes"), kFrames * kSize) << dev;
+  EXPECT_EQ(num(dev, "hw_missed"), 0u) << dev;
+  EXPECT_EQ(num(dev, "pool_empty"), 0u) << dev;
+  EXPECT_EQ(offered, kFrames) << "the port's fan-out was offered every frame the device received";
+}
+
 // Users made for the test (useradd) and removed with it.
 struct TestUsers {
   std::string group, in, out;
@@ -139,6 +193,53 @@ TEST(Ncapd, AMemberOfTheAccessGroupJoinsWithoutRootAndAnyoneElseIsToldWhatToDo) 
   EXPECT_EQ(out.status, 1) << out.out;
   EXPECT_NE(out.out.find("permission denied: add " + users.out + " to group " + users.group), std::string::npos)
       << out.out;
+}
+
+// The socket's mode (0660, the access group) already stops an outsider at connect(), on
+// the client side. ncapd checks again itself (SO_PEERCRED, then the peer's groups in
+// /proc/PID/status), so a socket made reachable anyway (chmod, a bind mount into a
+// container) still serves only the group: opened to everyone here, the outsider gets
+// the daemon's refusal (no errno: the client's own refusal carries EACCES) and ncapd
+// goes on serving.
+TEST(Ncapd, TheDaemonRefusesAPeerOutsideTheAccessGroupThatReachedItsSocket) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to create users (CI runs as root)";
+  TestUsers users(std::to_string(getpid() % 100000));
+  ASSERT_TRUE(users.made) << "groupadd/useradd failed";
+  const std::string name = "ncapd-peer-" + std::to_string(getpid());
+  CliOptions opt;
+  opt.sigint_after = std::chrono::milliseconds(30000);  // only if the test fails to stop it
+  CliResult d;
+  std::thread td([&] {
+    d = run_cli(tool("NCAPD_BIN"), {"-i", "model:82599?gen=inf&size=80", "--name", name, "--group", users.group}, opt);
+  });
+  EXPECT_TRUE(wait_published(name)) << "ncapd did not publish " << name;  // ASSERT would leave td running
+  const int pid = publisher_of(name);
+  const std::string sock = ncap::ncapd_socket_path();
+  // ncapd makes the socket right after publishing its ports.
+  for (int i = 0; i < 1000 && ::access(sock.c_str(), F_OK) != 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const bool opened = ::chmod(sock.c_str(), 0666) == 0;
+  auto request_as = [&](const std::string& user) {
+    return run_cli("/usr/bin/setpriv", {"--reuid", user, "--regid", "nogroup", "--init-groups", tool("NCAP_STAT_BIN"),
+                                        "--request", "list"});
+  };
+  CliResult out = request_as(users.out), in = request_as(users.in);
+  CliResult root = run_cli(tool("NCAP_STAT_BIN"), std::vector<std::string>{"--request", "list"});
+  if (pid > 0) ::kill(pid, SIGINT);
+  td.join();
+  ASSERT_TRUE(opened) << "chmod " << sock << ": " << std::strerror(errno);
+  EXPECT_EQ(out.status, 1) << out.out;
+  EXPECT_NE(out.out.find("ncap-stat: permission denied: add " + users.out + " to group " + users.group +
+                         "\n  fix: usermod -aG " + users.group + " " + users.out + ", then log in again"),
+            std::string::npos)
+      << out.out;
+  EXPECT_EQ(out.out.find("errno"), std::string::npos) << "the client's refusal, not the daemon's: " << out.out;
+  EXPECT_EQ(in.status, 0) << in.out;
+  EXPECT_NE(in.out.find("port\t" + name + "\tspec=model:82599"), std::string::npos) << in.out;
+  EXPECT_EQ(root.status, 0) << root.out;
+  EXPECT_NE(root.out.find("port\t" + name + "\tspec=model:82599"), std::string::npos) << root.out;
+  ASSERT_EQ(d.status, 0) << d.out;
+  EXPECT_NE(d.out.find("ncapd: port " + name + " stopped"), std::string::npos) << d.out;
 }
 
 TEST(Ncapd, ABadConfigurationIsRefusedNamingTheLineAndWhatWasExpected) {
