@@ -88,12 +88,12 @@ TEST(Engine, PacedGeneratorSendsEveryFrameAndNeverAheadOfItsRate) {
   const auto before = std::chrono::steady_clock::now();
   auto dev = open("model:82599?gen=" + std::to_string(kFrames) + "&pps=" + std::to_string(kPps) + "&size=64", cfg);
   CoreRecorder rec;
+  rec.want[0] = 0;  // before start(): the poll thread reads it
   EngineConfig ec;
   ec.cores = {0};
   ec.dispatcher = &rec;
   Engine eng(*dev, ec);
   eng.start();
-  rec.want[0] = 0;
   uint64_t samples = 0, ahead = 0;
   auto deadline = before + std::chrono::seconds(60);
   while (rec.packets[0] < kFrames && std::chrono::steady_clock::now() < deadline) {
