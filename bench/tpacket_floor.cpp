@@ -23,7 +23,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdint>
@@ -96,12 +95,8 @@ int main(int argc, char** argv) {
     // Prefetch cursor: the next line not yet prefetched, up to the block's used end.
     const uint8_t* pf = reinterpret_cast<const uint8_t*>(h);
     const uint8_t* end = reinterpret_cast<const uint8_t*>(b) + b->hdr.bh1.blk_len;
-    const size_t lead = size_t(ahead) * 64;
     for (uint32_t i = 0; i < n; ++i) {
-      if (ahead != 0) {
-        const uint8_t* want = std::min(reinterpret_cast<const uint8_t*>(h) + lead, end);
-        for (; pf < want; pf += 64) __builtin_prefetch(pf, 0, 3);
-      }
+      if (ahead != 0) ncap::kernel::prefetch_block_ahead(pf, h, end, ahead);
       const uint8_t* frame = reinterpret_cast<const uint8_t*>(h) + h->tp_mac;
       const uint32_t len = h->tp_snaplen;
       uint64_t w;

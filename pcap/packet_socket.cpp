@@ -5,13 +5,14 @@
 // socket is taken over: an ncap handle is opened on the name (pcap_create + pcap_activate,
 // so the same devices, options and errors as capture), the socket is replaced by an inert
 // one (protocol 0: it receives nothing), bind() on it succeeds, and send()/sendto() on it
-// become pcap_inject on the handle; close() closes both. Everything else goes to libc
+// become pcap_inject on the handle, which returns the size or -1 with errno ENOBUFS (no
+// TX buffer or ring slot free: the application retries, as on a full qdisc) or EMSGSIZE;
+// close() closes both. Everything else goes to libc
 // unchanged, after one relaxed load when no socket is taken over.
 //
 // An interface name holds at most IFNAMSIZ - 1 = 15 characters, and the application
 // truncates longer ones: a truncated name is completed from this process's command line
 // (the one argument, or the text after its '=', that starts with those 15 characters).
-#include <dlfcn.h>
 #include <net/if.h>
 #include <net/if_arp.h>
 #include <pcap/pcap.h>
@@ -29,31 +30,19 @@
 #include <string>
 #include <vector>
 
+#include "pcap/real.hpp"
+
 namespace ncap::pcapcompat {
 namespace {
-
-template <class F>
-F libc(const char* name) noexcept {
-  void* f = dlsym(RTLD_NEXT, name);
-  if (!f) {
-    std::fprintf(stderr, "libncap-pcap: libc has no %s\n", name);
-    std::abort();
-  }
-  return reinterpret_cast<F>(f);
-}
-#define NCAP_LIBC(name)                              \
-  ([]() noexcept {                                   \
-    static auto fn = libc<decltype(&::name)>(#name); \
-    return fn;                                       \
-  }())
 
 constexpr int kMaxSockets = 16;
 constexpr int kIndexBase = 0x40000000;  // ifindex we report: far above the kernel's
 
+constexpr int kFree = -1, kClaiming = -2;  // Taken::fd besides a descriptor
+
 struct Taken {
-  std::atomic<int> fd{-1};
-  pcap_t* handle = nullptr;
-  char name[IFNAMSIZ] = {};  // as the application wrote it (possibly truncated)
+  std::atomic<int> fd{kFree};
+  pcap_t* handle = nullptr;  // set before fd is published
 };
 Taken g_taken[kMaxSockets];
 std::atomic<int> g_count{0};
@@ -74,7 +63,8 @@ std::string complete_name(const std::string& shown) {
   for (size_t at = 0; at < all.size();) {
     std::string arg = all.c_str() + at;
     at += arg.size() + 1;
-    for (const std::string& s : {arg, arg.substr(arg.find('=') == std::string::npos ? arg.size() : arg.find('=') + 1)})
+    const size_t eq = arg.find('=');
+    for (const std::string& s : {arg, eq == std::string::npos ? std::string() : arg.substr(eq + 1)})
       if (s.compare(0, shown.size(), shown) == 0) {
         found.push_back(s);
         break;
@@ -123,9 +113,9 @@ int take_over(int fd, const char* shown) noexcept {
     NCAP_LIBC(close)(inert);
     for (int i = 0; i < kMaxSockets; ++i) {
       Taken& t = g_taken[i];
-      if (t.fd.load(std::memory_order_relaxed) != -1) continue;
+      int expected = kFree;
+      if (!t.fd.compare_exchange_strong(expected, kClaiming, std::memory_order_acquire)) continue;
       t.handle = h;
-      std::snprintf(t.name, sizeof t.name, "%s", shown);
       t.fd.store(fd, std::memory_order_release);
       g_count.fetch_add(1, std::memory_order_relaxed);
       return kIndexBase + i;
@@ -136,14 +126,6 @@ int take_over(int fd, const char* shown) noexcept {
   } catch (...) {
     return errno = ENOMEM, -1;
   }
-}
-
-ssize_t inject(Taken& t, const void* buf, size_t n) noexcept {
-  int r = pcap_inject(t.handle, buf, n);
-  if (r >= 0) return r;
-  // pcap_inject on ncap handles sets errno: ENOBUFS (no TX buffer or ring slot free: the
-  // application retries, as on a full qdisc) or EMSGSIZE.
-  return -1;
 }
 
 }  // namespace
@@ -184,13 +166,13 @@ __attribute__((visibility("default"))) int bind(int fd, const sockaddr* addr, so
 }
 
 __attribute__((visibility("default"))) ssize_t send(int fd, const void* buf, size_t n, int flags) {
-  if (Taken* t = taken(fd)) return inject(*t, buf, n);
+  if (Taken* t = taken(fd)) return pcap_inject(t->handle, buf, n);
   return NCAP_LIBC(send)(fd, buf, n, flags);
 }
 
 __attribute__((visibility("default"))) ssize_t sendto(int fd, const void* buf, size_t n, int flags, const sockaddr* to,
                                                       socklen_t tolen) {
-  if (Taken* t = taken(fd)) return inject(*t, buf, n);
+  if (Taken* t = taken(fd)) return pcap_inject(t->handle, buf, n);
   return NCAP_LIBC(sendto)(fd, buf, n, flags, to, tolen);
 }
 
@@ -198,7 +180,7 @@ __attribute__((visibility("default"))) int close(int fd) {
   if (Taken* t = taken(fd)) {
     pcap_close(t->handle);
     t->handle = nullptr;
-    t->fd.store(-1, std::memory_order_release);
+    t->fd.store(kFree, std::memory_order_release);
     g_count.fetch_sub(1, std::memory_order_relaxed);
   }
   return NCAP_LIBC(close)(fd);

@@ -30,6 +30,12 @@ void* real_library() noexcept {
 
 }  // namespace
 
+void* libc_symbol(const char* name) noexcept {
+  void* f = dlsym(RTLD_NEXT, name);
+  if (!f) die("libc has no", name);
+  return f;
+}
+
 void* real_symbol(const char* name) noexcept {
 #ifdef NCAP_PCAP_DROPIN
   void* f = dlsym(real_library(), name);

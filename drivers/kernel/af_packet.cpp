@@ -96,7 +96,7 @@ class PacketRxQueue final : public KernelRxQueue {
       if (left_ == 0 && !open_block()) break;
       Packet* p = bufs_[used];
       const tpacket3_hdr* h = pkt_;
-      prefetch_ahead();
+      prefetch_block_ahead(pf_, pkt_, end_, kPrefetchLines);
       const uint8_t* frame = reinterpret_cast<const uint8_t*>(h) + h->tp_mac;
       uint32_t len = h->tp_snaplen;
       bool tagged = (h->tp_status & TP_STATUS_VLAN_VALID) != 0;
@@ -170,14 +170,6 @@ class PacketRxQueue final : public KernelRxQueue {
     end_ = reinterpret_cast<const uint8_t*>(b) + b->hdr.bh1.blk_len;
     if (left_ == 0) release_block();
     return left_ != 0;
-  }
-  // The sender's core wrote the block; reading it one tp_next_offset at a time waits on
-  // one miss per line. The used bytes (blk_len) are contiguous: prefetching them
-  // kPrefetchLines ahead keeps several misses in flight (bench/tpacket_floor prefetch:
-  // 20-24% less CPU per frame, docs/performance.md).
-  void prefetch_ahead() noexcept {
-    const uint8_t* want = std::min(reinterpret_cast<const uint8_t*>(pkt_) + kPrefetchLines * 64, end_);
-    for (; pf_ < want; pf_ += 64) __builtin_prefetch(pf_, 0, 3);
   }
   void next_packet() noexcept {
     if (--left_ == 0) return release_block();

@@ -50,6 +50,17 @@ struct RxSetup {
 inline constexpr uint32_t kPacketBlockSize = 1u << 18;
 tpacket_req3 packet_ring_request(uint32_t blocks) noexcept;
 
+// The sender's core wrote a V3 block; following tp_next_offset waits on one miss per
+// line. Its used bytes are contiguous, so prefetching them `lines` ahead of the frame
+// being read keeps several misses in flight (docs/performance.md, the floor).
+// `cursor`: the next line not yet prefetched, from the block's first frame on.
+inline void prefetch_block_ahead(const uint8_t*& cursor, const void* frame, const uint8_t* block_end,
+                                 size_t lines) noexcept {
+  const uint8_t* want = static_cast<const uint8_t*>(frame) + lines * 64;
+  if (want > block_end) want = block_end;
+  for (; cursor < want; cursor += 64) __builtin_prefetch(cursor, 0, 3);
+}
+
 // AF_PACKET TPACKET_V3. With queues > 1 the sockets join one PACKET_FANOUT_HASH group:
 // the first creates it and leaves its id in *fanout, the others join it.
 std::unique_ptr<KernelRxQueue> make_packet_rx(const RxSetup& s, int* fanout);
